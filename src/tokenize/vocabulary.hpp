@@ -1,0 +1,47 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace etch::tokenize {
+
+enum class TokenizerKind {
+  kSentencePiece,  // SentencePiece BPE with byte fallback (Llama 1/2, Mistral v1, TinyLlama)
+  kByteLevelBpe,   // GPT-2 style byte-level BPE (Llama 3, Qwen2): the tokenizer issue
+};
+
+// Token types as GGUF's tokenizer.ggml.token_type stores them (llama.cpp's numbering,
+// which is SentencePiece's ModelProto.SentencePiece.Type plus one).
+enum class TokenType : int32_t {
+  kUndefined = 0,
+  kNormal = 1,
+  kUnknown = 2,
+  kControl = 3,
+  kUserDefined = 4,
+  kUnused = 5,
+  kByte = 6,
+};
+
+// Everything a tokenizer needs, whichever file it came from (a GGUF's tokenizer.ggml.* keys,
+// a tokenizer.model, later a tokenizer.json). Plain data: import fills it, Tokenizer uses it.
+struct Vocabulary {
+  TokenizerKind kind = TokenizerKind::kSentencePiece;
+  std::vector<std::string> tokens;  // piece text, SentencePiece's U+2581 for spaces
+  std::vector<float> scores;        // merge priority for SentencePiece BPE (higher merges first)
+  std::vector<TokenType> types;
+  std::vector<std::string> merges;  // byte-level BPE only: "left right", by rank
+  std::string pre_tokenizer;        // byte-level BPE only: tokenizer.ggml.pre
+  int32_t bos_id = -1;
+  int32_t eos_id = -1;
+  int32_t unk_id = -1;
+  int32_t pad_id = -1;
+  bool add_bos = true;
+  bool add_eos = false;
+  bool add_space_prefix = true;  // SentencePiece's add_dummy_prefix
+  bool remove_extra_whitespaces = false;
+
+  int32_t size() const { return static_cast<int32_t>(tokens.size()); }
+};
+
+}  // namespace etch::tokenize
