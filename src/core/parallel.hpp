@@ -1,16 +1,18 @@
 #pragma once
 
-#include <condition_variable>
+#include <atomic>
 #include <cstdint>
 #include <functional>
-#include <mutex>
 #include <thread>
 #include <vector>
 
 namespace etch {
 
 // A fixed set of worker threads that runs one data-parallel loop at a time. The calling
-// thread takes part, so a pool of N threads has N-1 workers.
+// thread takes part, so a pool of N threads has N-1 workers. An engine issues dozens of
+// loops per token, so hand-off is by spinning on atomics (falling back to sleeping on them
+// after a short while) rather than by condition variables, whose wake-up latency would
+// dominate small models.
 class ThreadPool {
  public:
   explicit ThreadPool(int threads);
@@ -31,14 +33,11 @@ class ThreadPool {
   void worker_loop(int index);
 
   std::vector<std::thread> workers_;
-  std::mutex mutex_;
-  std::condition_variable start_cv_;
-  std::condition_variable done_cv_;
   const std::function<void(int64_t, int64_t)>* body_ = nullptr;
   int64_t count_ = 0;
-  uint64_t generation_ = 0;
-  int pending_ = 0;
-  bool stopping_ = false;
+  std::atomic<uint64_t> generation_{0};
+  std::atomic<int> pending_{0};
+  std::atomic<bool> stopping_{false};
 };
 
 }  // namespace etch

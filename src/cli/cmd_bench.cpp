@@ -1,0 +1,106 @@
+#include <fmt/format.h>
+
+#include <chrono>
+#include <cmath>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <random>
+
+#include "cli/commands.hpp"
+#include "cli/common.hpp"
+#include "core/progress.hpp"
+#include "run/run.hpp"
+
+namespace etch::cli {
+
+namespace {
+
+struct BenchOptions {
+  std::string model;
+  int threads = 0;
+  int64_t prompt_tokens = 512;
+  int64_t gen_tokens = 128;
+  int repetitions = 3;
+  bool json = false;
+};
+
+struct Stat {
+  double mean = 0, stddev = 0;
+};
+
+Stat summarize(const std::vector<double>& v) {
+  Stat s;
+  for (double x : v) s.mean += x;
+  s.mean /= static_cast<double>(v.size());
+  for (double x : v) s.stddev += (x - s.mean) * (x - s.mean);
+  s.stddev = v.size() > 1 ? std::sqrt(s.stddev / static_cast<double>(v.size() - 1)) : 0;
+  return s;
+}
+
+void execute(const BenchOptions& o) {
+  const import::Model model = load_model_logged(o.model);
+  const int64_t context = std::min<int64_t>(o.prompt_tokens + o.gen_tokens,
+                                            model.config.context_length > 0 ? model.config.context_length : 1 << 20);
+  const int64_t prompt_len = std::min(o.prompt_tokens, context);
+  const int64_t gen_len = std::min(o.gen_tokens, context);
+  run::FloatEngine engine(model, {.threads = o.threads, .context = context});
+
+  // Token ids do not change the work a dense model does; a fixed seed keeps runs alike.
+  std::mt19937 rng(1234);
+  std::uniform_int_distribution<int32_t> pick(0, static_cast<int32_t>(model.config.vocab_size - 1));
+  std::vector<int32_t> prompt(static_cast<size_t>(prompt_len));
+  for (auto& id : prompt) id = pick(rng);
+
+  using clock = std::chrono::steady_clock;
+  std::vector<double> pp, tg;
+  Progress progress("bench", o.repetitions * 2);
+  engine.eval(std::span<const int32_t>(prompt.data(), std::min<size_t>(prompt.size(), 8)), false);  // warm-up
+  for (int r = 0; r < o.repetitions; ++r) {
+    engine.reset();
+    auto start = clock::now();
+    engine.eval(prompt, false);
+    pp.push_back(static_cast<double>(prompt_len) / std::chrono::duration<double>(clock::now() - start).count());
+    progress.update(2 * r + 1);
+
+    engine.reset();
+    int32_t id = prompt[0];
+    start = clock::now();
+    for (int64_t i = 0; i < gen_len; ++i) id = run::argmax(engine.eval(std::span<const int32_t>(&id, 1), false));
+    tg.push_back(static_cast<double>(gen_len) / std::chrono::duration<double>(clock::now() - start).count());
+    progress.update(2 * r + 2);
+  }
+  progress.finish();
+  const Stat p = summarize(pp), g = summarize(tg);
+  if (o.json) {
+    const nlohmann::json out = {{"model", o.model},
+                                {"threads", engine.threads()},
+                                {"prompt_tokens", prompt_len},
+                                {"gen_tokens", gen_len},
+                                {"repetitions", o.repetitions},
+                                {"prompt_tokens_per_second", p.mean},
+                                {"prompt_tokens_per_second_stddev", p.stddev},
+                                {"decode_tokens_per_second", g.mean},
+                                {"decode_tokens_per_second_stddev", g.stddev}};
+    fmt::print("{}\n", out.dump(2));
+    return;
+  }
+  fmt::print("{:<10} {:>8} {:>8} {:>16}\n", "test", "tokens", "threads", "tokens/s");
+  fmt::print("{:<10} {:>8} {:>8} {:>9.1f} ± {:<6.1f}\n", "prompt", prompt_len, engine.threads(), p.mean, p.stddev);
+  fmt::print("{:<10} {:>8} {:>8} {:>9.1f} ± {:<6.1f}\n", "decode", gen_len, engine.threads(), g.mean, g.stddev);
+}
+
+}  // namespace
+
+void add_bench_command(CLI::App& app) {
+  auto options = std::make_shared<BenchOptions>();
+  CLI::App* cmd = app.add_subcommand("bench", "Measure prompt processing and decode speed (tokens/s)");
+  cmd->add_option("MODEL", options->model, "GGUF file or Hugging Face folder")->required();
+  cmd->add_option("-t,--threads", options->threads, "Threads (default: all cores)")->check(CLI::NonNegativeNumber);
+  cmd->add_option("-p,--prompt-tokens", options->prompt_tokens, "Prompt length")->check(CLI::PositiveNumber)->capture_default_str();
+  cmd->add_option("-n,--gen-tokens", options->gen_tokens, "Tokens decoded one at a time")->check(CLI::PositiveNumber)->capture_default_str();
+  cmd->add_option("-r,--repetitions", options->repetitions, "Repetitions")->check(CLI::PositiveNumber)->capture_default_str();
+  cmd->add_flag("--json", options->json, "Print JSON");
+  cmd->callback([options] { execute(*options); });
+}
+
+}  // namespace etch::cli

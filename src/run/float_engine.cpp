@@ -1,0 +1,293 @@
+#include <algorithm>
+#include <cmath>
+#include <numbers>
+
+#include "core/error.hpp"
+#include "core/parallel.hpp"
+#include "run/kernels.hpp"
+#include "run/run.hpp"
+
+namespace etch::run {
+
+namespace {
+
+using import::Tensor;
+
+// Prompts are processed in micro-batches so that scratch memory stays bounded however long
+// the prompt is, while each weight row is still reused for many tokens.
+constexpr int64_t kMicroBatch = 64;
+
+std::vector<float> to_floats(const Tensor& t) {
+  std::vector<float> out(static_cast<size_t>(t.elements()));
+  for (int64_t r = 0; r < t.rows(); ++r) t.dequantize_row(r, out.data() + r * t.cols());
+  return out;
+}
+
+// Inverse frequencies of the rotary embedding, one per rotated pair, with the model's
+// scaling rule applied. Computed in double: HF computes them in float32, and the difference
+// is far below the engine's tolerance.
+std::vector<double> rope_inverse_frequencies(const import::RopeConfig& rope) {
+  const int64_t pairs = rope.dims / 2;
+  std::vector<double> inv(static_cast<size_t>(pairs));
+  for (int64_t i = 0; i < pairs; ++i) {
+    double f = std::pow(rope.theta, -2.0 * static_cast<double>(i) / static_cast<double>(rope.dims));
+    if (!rope.freq_factors.empty()) {
+      f /= rope.freq_factors[static_cast<size_t>(i)];
+    } else if (rope.scaling == import::RopeScaling::kLinear) {
+      f /= rope.factor;
+    } else if (rope.scaling == import::RopeScaling::kLlama3) {
+      // Llama 3.1's rule: long wavelengths are slowed by `factor`, short ones are kept, and
+      // the band between is interpolated.
+      const double wavelength = 2.0 * std::numbers::pi / f;
+      const double original = static_cast<double>(rope.original_context);
+      const double low_wavelength = original / rope.low_freq_factor;
+      const double high_wavelength = original / rope.high_freq_factor;
+      if (wavelength > low_wavelength) {
+        f /= rope.factor;
+      } else if (wavelength >= high_wavelength) {
+        const double smooth = (original / wavelength - rope.low_freq_factor) /
+                              (rope.high_freq_factor - rope.low_freq_factor);
+        f = (1.0 - smooth) * f / rope.factor + smooth * f;
+      }
+    }
+    inv[static_cast<size_t>(i)] = f;
+  }
+  return inv;
+}
+
+struct LayerVectors {
+  std::vector<float> attn_norm, ffn_norm, bq, bk, bv;
+};
+
+}  // namespace
+
+struct FloatEngine::State {
+  const import::Model& model;
+  const import::ModelConfig& config;
+  ThreadPool pool;
+  int64_t context;
+  int64_t position = 0;
+
+  std::vector<LayerVectors> layers;
+  std::vector<float> output_norm;
+  std::vector<double> inv_freq;
+
+  int64_t q_dim, kv_dim;
+  std::vector<float> k_cache, v_cache;  // [layer][position][kv_dim]
+
+  // Scratch for one micro-batch.
+  std::vector<float> x, xn, q, k, v, att, gate, up, rope_cos, rope_sin;
+  std::vector<float> logits;
+
+  State(const import::Model& m, EngineOptions options)
+      : model(m),
+        config(m.config),
+        pool(options.threads > 0 ? options.threads : ThreadPool::default_threads()) {
+    context = options.context > 0 ? options.context : std::min<int64_t>(config.context_length > 0 ? config.context_length : 4096, 4096);
+    q_dim = config.heads * config.head_dim;
+    kv_dim = config.kv_heads * config.head_dim;
+    for (const auto& l : m.layers) {
+      LayerVectors v;
+      v.attn_norm = to_floats(l.attn_norm);
+      v.ffn_norm = to_floats(l.ffn_norm);
+      if (l.bq) v.bq = to_floats(*l.bq);
+      if (l.bk) v.bk = to_floats(*l.bk);
+      if (l.bv) v.bv = to_floats(*l.bv);
+      layers.push_back(std::move(v));
+    }
+    output_norm = to_floats(m.output_norm);
+    inv_freq = rope_inverse_frequencies(config.rope);
+    const size_t cache = static_cast<size_t>(config.layers * context * kv_dim);
+    k_cache.assign(cache, 0.0f);
+    v_cache.assign(cache, 0.0f);
+    const auto d = static_cast<size_t>(config.hidden_size);
+    const auto b = static_cast<size_t>(kMicroBatch);
+    x.resize(b * d);
+    xn.resize(b * d);
+    q.resize(b * static_cast<size_t>(q_dim));
+    att.resize(b * static_cast<size_t>(q_dim));
+    k.resize(b * static_cast<size_t>(kv_dim));
+    v.resize(b * static_cast<size_t>(kv_dim));
+    gate.resize(b * static_cast<size_t>(config.ffn_size));
+    up.resize(b * static_cast<size_t>(config.ffn_size));
+    rope_cos.resize(b * inv_freq.size());
+    rope_sin.resize(b * inv_freq.size());
+  }
+
+  struct MatmulJob {
+    const Tensor* weight;
+    float* out;  // [tokens, weight->rows()]
+  };
+
+  // out[t, r] = dot(weight row r, in[t]) for every job, all jobs sharing one parallel loop.
+  // Each row is dequantized once and used for every token of the batch.
+  void matmul(std::initializer_list<MatmulJob> jobs, const float* in, int64_t tokens) {
+    int64_t total = 0;
+    for (const auto& j : jobs) total += j.weight->rows();
+    pool.parallel_for(total, [&](int64_t begin, int64_t end) {
+      thread_local std::vector<float> row_buffer;
+      int64_t base = 0;
+      for (const auto& job : jobs) {
+        const Tensor& w = *job.weight;
+        const int64_t rows = w.rows(), cols = w.cols();
+        const int64_t lo = std::max(begin, base) - base, hi = std::min(end, base + rows) - base;
+        base += rows;
+        if (lo >= hi) continue;
+        if (row_buffer.size() < static_cast<size_t>(cols)) row_buffer.resize(static_cast<size_t>(cols));
+        for (int64_t r = lo; r < hi; ++r) {
+          const float* row;
+          if (w.type == import::TensorType::kF32) {
+            row = reinterpret_cast<const float*>(w.row(r));
+          } else {
+            w.dequantize_row(r, row_buffer.data());
+            row = row_buffer.data();
+          }
+          for (int64_t t = 0; t < tokens; ++t)
+            job.out[t * rows + r] = kernels::dot(row, in + t * cols, cols);
+        }
+      }
+    });
+  }
+
+  void rope_tables(int64_t first_position, int64_t tokens) {
+    const size_t pairs = inv_freq.size();
+    for (int64_t t = 0; t < tokens; ++t) {
+      const auto p = static_cast<double>(first_position + t);
+      for (size_t i = 0; i < pairs; ++i) {
+        const double angle = p * inv_freq[i];
+        rope_cos[static_cast<size_t>(t) * pairs + i] = static_cast<float>(std::cos(angle));
+        rope_sin[static_cast<size_t>(t) * pairs + i] = static_cast<float>(std::sin(angle));
+      }
+    }
+  }
+
+  void apply_rope(float* vec, int64_t heads, int64_t t) const {
+    const int64_t hd = config.head_dim;
+    const auto pairs = static_cast<int64_t>(inv_freq.size());
+    const float* c = rope_cos.data() + t * pairs;
+    const float* s = rope_sin.data() + t * pairs;
+    const bool interleaved = config.rope.layout == import::RopeLayout::kInterleaved;
+    for (int64_t h = 0; h < heads; ++h) {
+      float* x = vec + h * hd;
+      for (int64_t i = 0; i < pairs; ++i) {
+        float& a = interleaved ? x[2 * i] : x[i];
+        float& b = interleaved ? x[2 * i + 1] : x[i + pairs];
+        const float a0 = a, b0 = b;
+        a = a0 * c[i] - b0 * s[i];
+        b = b0 * c[i] + a0 * s[i];
+      }
+    }
+  }
+
+  void attention(int64_t layer, int64_t tokens) {
+    const int64_t hd = config.head_dim, heads = config.heads;
+    const int64_t group = config.heads / config.kv_heads;
+    const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
+    const float* kc = k_cache.data() + layer * context * kv_dim;
+    const float* vc = v_cache.data() + layer * context * kv_dim;
+    pool.parallel_for(tokens * heads, [&](int64_t begin, int64_t end) {
+      thread_local std::vector<float> scores;
+      for (int64_t item = begin; item < end; ++item) {
+        const int64_t t = item / heads, h = item % heads, kvh = h / group;
+        const int64_t visible = position + t + 1;  // causal: up to and including itself
+        if (scores.size() < static_cast<size_t>(visible)) scores.resize(static_cast<size_t>(visible));
+        const float* qh = q.data() + t * q_dim + h * hd;
+        for (int64_t j = 0; j < visible; ++j)
+          scores[static_cast<size_t>(j)] = kernels::dot(qh, kc + j * kv_dim + kvh * hd, hd) * scale;
+        kernels::softmax(scores.data(), visible);
+        float* out = att.data() + t * q_dim + h * hd;
+        std::fill(out, out + hd, 0.0f);
+        for (int64_t j = 0; j < visible; ++j)
+          kernels::axpy(scores[static_cast<size_t>(j)], vc + j * kv_dim + kvh * hd, out, hd);
+      }
+    });
+  }
+
+  // One micro-batch through every layer. Writes logits of the batch's tokens from
+  // `first_logit` on into logits_out (rows of vocab).
+  void forward(std::span<const int32_t> tokens, int64_t first_logit, float* logits_out) {
+    const auto n = static_cast<int64_t>(tokens.size());
+    const int64_t d = config.hidden_size, f = config.ffn_size;
+    for (int64_t t = 0; t < n; ++t) model.token_embedding.dequantize_row(tokens[static_cast<size_t>(t)], x.data() + t * d);
+    rope_tables(position, n);
+
+    for (int64_t l = 0; l < config.layers; ++l) {
+      const import::LayerWeights& w = model.layers[static_cast<size_t>(l)];
+      const LayerVectors& lv = layers[static_cast<size_t>(l)];
+      for (int64_t t = 0; t < n; ++t) kernels::rms_norm(x.data() + t * d, lv.attn_norm.data(), xn.data() + t * d, d, config.rms_eps);
+      matmul({{&w.wq, q.data()}, {&w.wk, k.data()}, {&w.wv, v.data()}}, xn.data(), n);
+      for (int64_t t = 0; t < n; ++t) {
+        if (!lv.bq.empty()) {
+          kernels::axpy(1.0f, lv.bq.data(), q.data() + t * q_dim, q_dim);
+          kernels::axpy(1.0f, lv.bk.data(), k.data() + t * kv_dim, kv_dim);
+          kernels::axpy(1.0f, lv.bv.data(), v.data() + t * kv_dim, kv_dim);
+        }
+        apply_rope(q.data() + t * q_dim, config.heads, t);
+        apply_rope(k.data() + t * kv_dim, config.kv_heads, t);
+        const int64_t slot = (l * context + position + t) * kv_dim;
+        std::copy_n(k.data() + t * kv_dim, kv_dim, k_cache.data() + slot);
+        std::copy_n(v.data() + t * kv_dim, kv_dim, v_cache.data() + slot);
+      }
+      attention(l, n);
+      matmul({{&w.wo, xn.data()}}, att.data(), n);
+      for (int64_t i = 0; i < n * d; ++i) x[static_cast<size_t>(i)] += xn[static_cast<size_t>(i)];
+
+      for (int64_t t = 0; t < n; ++t) kernels::rms_norm(x.data() + t * d, lv.ffn_norm.data(), xn.data() + t * d, d, config.rms_eps);
+      matmul({{&w.w_gate, gate.data()}, {&w.w_up, up.data()}}, xn.data(), n);
+      kernels::swiglu(gate.data(), up.data(), n * f);
+      matmul({{&w.w_down, xn.data()}}, gate.data(), n);
+      for (int64_t i = 0; i < n * d; ++i) x[static_cast<size_t>(i)] += xn[static_cast<size_t>(i)];
+    }
+    position += n;
+
+    if (first_logit >= n) return;
+    const int64_t rows = n - first_logit;
+    for (int64_t t = 0; t < rows; ++t)
+      kernels::rms_norm(x.data() + (first_logit + t) * d, output_norm.data(), xn.data() + t * d, d, config.rms_eps);
+    matmul({{&model.output, logits_out}}, xn.data(), rows);
+  }
+};
+
+FloatEngine::FloatEngine(const import::Model& model, EngineOptions options)
+    : state_(std::make_unique<State>(model, options)) {}
+
+FloatEngine::~FloatEngine() = default;
+
+std::span<const float> FloatEngine::eval(std::span<const int32_t> tokens, bool all_logits) {
+  State& s = *state_;
+  const int64_t vocab = s.config.vocab_size;
+  const auto n = static_cast<int64_t>(tokens.size());
+  if (n == 0) return {};
+  if (s.position + n > s.context)
+    fail("context overflow: {} tokens at position {} exceed the {}-token context", n, s.position, s.context);
+  for (int32_t id : tokens)
+    if (id < 0 || id >= vocab) fail("token id {} is outside the vocabulary (0..{})", id, vocab - 1);
+  s.logits.resize(static_cast<size_t>((all_logits ? n : 1) * vocab));
+  for (int64_t begin = 0; begin < n; begin += kMicroBatch) {
+    const int64_t count = std::min(kMicroBatch, n - begin);
+    const auto batch = tokens.subspan(static_cast<size_t>(begin), static_cast<size_t>(count));
+    if (all_logits) {
+      s.forward(batch, 0, s.logits.data() + begin * vocab);
+    } else {
+      const bool last = begin + count == n;
+      s.forward(batch, last ? count - 1 : count, s.logits.data());
+    }
+  }
+  return s.logits;
+}
+
+void FloatEngine::reset() { state_->position = 0; }
+
+void FloatEngine::truncate(int64_t position) {
+  state_->position = std::clamp<int64_t>(position, 0, state_->position);
+}
+
+int64_t FloatEngine::position() const { return state_->position; }
+int64_t FloatEngine::context() const { return state_->context; }
+int FloatEngine::threads() const { return state_->pool.size(); }
+const import::Model& FloatEngine::model() const { return state_->model; }
+uint64_t FloatEngine::kv_cache_bytes() const {
+  return (state_->k_cache.size() + state_->v_cache.size()) * sizeof(float);
+}
+
+}  // namespace etch::run

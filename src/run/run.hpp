@@ -1,0 +1,115 @@
+// etch run: executes an imported model. The float engine here is the reference every later
+// engine (the chip's integer engine, the GPU engine, the RTL) is checked against, so it
+// favours exactness over speed where the two conflict.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <random>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "import/import.hpp"
+#include "tokenize/tokenize.hpp"
+
+namespace etch::run {
+
+struct EngineOptions {
+  int threads = 0;         // 0: all hardware threads
+  int64_t context = 0;     // KV cache length in tokens; 0: min(model context, 4096)
+};
+
+// Float32 forward pass of a Llama-family model with a KV cache. Weights are read in their
+// stored type from the mapped file, a row at a time.
+class FloatEngine {
+ public:
+  FloatEngine(const import::Model& model, EngineOptions options);
+  ~FloatEngine();
+  FloatEngine(const FloatEngine&) = delete;
+  FloatEngine& operator=(const FloatEngine&) = delete;
+
+  // Feeds `tokens` at the next positions of the cache. Returns the logits of every token
+  // ([tokens.size(), vocab] row-major) when all_logits, else of the last token only.
+  // Throws Error when the cache would overflow or an id is outside the vocabulary.
+  std::span<const float> eval(std::span<const int32_t> tokens, bool all_logits);
+
+  // Forgets the cache: the next eval starts at position 0.
+  void reset();
+  // Drops the cache beyond `position` tokens (for rewinding a conversation).
+  void truncate(int64_t position);
+
+  int64_t position() const;
+  int64_t context() const;
+  int threads() const;
+  const import::Model& model() const;
+  uint64_t kv_cache_bytes() const;
+
+ private:
+  struct State;
+  std::unique_ptr<State> state_;
+};
+
+struct SamplingParams {
+  float temperature = 0.8f;    // <= 0: greedy
+  int top_k = 40;              // <= 0: off
+  float top_p = 0.95f;         // >= 1: off
+  float min_p = 0.05f;         // <= 0: off
+  float repeat_penalty = 1.0f; // 1: off; applied to the last repeat_last_n tokens
+  int repeat_last_n = 64;
+  uint64_t seed = 0;
+};
+
+// Chooses the next token from logits. The chain is llama.cpp's: repetition penalty,
+// top-k, top-p, min-p, temperature, then a draw from a seeded generator, so a seed
+// reproduces a run exactly.
+class Sampler {
+ public:
+  explicit Sampler(SamplingParams params);
+  int32_t sample(std::span<const float> logits, std::span<const int32_t> history);
+  const SamplingParams& params() const { return params_; }
+
+ private:
+  struct Candidate {
+    int32_t id;
+    float logit;
+  };
+  SamplingParams params_;
+  std::mt19937_64 rng_;
+  std::vector<Candidate> candidates_;
+};
+
+// Index of the largest logit (the lowest index on ties).
+int32_t argmax(std::span<const float> logits);
+
+// Generates up to max_tokens after `prompt` (already evaluated into the engine when
+// prompt_evaluated, else evaluated here). Calls on_token for each new id; stops at EOS
+// (unless ignore_eos) or when on_token returns false.
+struct GenerateOptions {
+  int64_t max_tokens = 128;
+  bool ignore_eos = false;
+};
+std::vector<int32_t> generate(FloatEngine& engine, Sampler& sampler,
+                              std::span<const int32_t> prompt, const GenerateOptions& options,
+                              const std::function<bool(int32_t)>& on_token);
+
+struct PerplexityResult {
+  double ppl = 0;
+  double nll_mean = 0;
+  double nll_stderr = 0;  // standard error of the mean NLL
+  int64_t tokens_scored = 0;
+  int64_t chunks = 0;
+  int64_t ctx = 0;
+};
+
+// llama.cpp's perplexity method: the whole text tokenized once (BOS first), cut into
+// consecutive chunks of ctx tokens whose first token is replaced by BOS; the predictions of
+// the last ctx/2 - 1 tokens of each chunk are scored. on_chunk(done, total) reports progress.
+PerplexityResult perplexity(FloatEngine& engine, std::span<const int32_t> tokens, int64_t ctx,
+                            int32_t bos_id, const std::function<void(int64_t, int64_t)>& on_chunk);
+
+// Natural-log softmax probability of `target` under `logits`, computed in double.
+double log_softmax_at(std::span<const float> logits, int32_t target);
+
+}  // namespace etch::run

@@ -1,0 +1,106 @@
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <unordered_set>
+
+#include "run/run.hpp"
+
+namespace etch::run {
+
+int32_t argmax(std::span<const float> logits) {
+  return static_cast<int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin());
+}
+
+double log_softmax_at(std::span<const float> logits, int32_t target) {
+  const float max = *std::max_element(logits.begin(), logits.end());
+  double sum = 0;
+  for (float l : logits) sum += std::exp(static_cast<double>(l) - max);
+  return static_cast<double>(logits[static_cast<size_t>(target)]) - max - std::log(sum);
+}
+
+Sampler::Sampler(SamplingParams params) : params_(params), rng_(params.seed) {}
+
+int32_t Sampler::sample(std::span<const float> logits, std::span<const int32_t> history) {
+  candidates_.resize(logits.size());
+  for (size_t i = 0; i < logits.size(); ++i) candidates_[i] = {static_cast<int32_t>(i), logits[i]};
+
+  if (params_.repeat_penalty != 1.0f && params_.repeat_last_n != 0) {
+    const size_t window = params_.repeat_last_n < 0 ? history.size()
+                                                    : std::min(history.size(), static_cast<size_t>(params_.repeat_last_n));
+    std::unordered_set<int32_t> recent(history.end() - static_cast<long>(window), history.end());
+    for (int32_t id : recent) {
+      if (id < 0 || static_cast<size_t>(id) >= candidates_.size()) continue;
+      float& l = candidates_[static_cast<size_t>(id)].logit;
+      l = l > 0 ? l / params_.repeat_penalty : l * params_.repeat_penalty;
+    }
+  }
+
+  auto by_logit = [](const Candidate& a, const Candidate& b) {
+    return a.logit > b.logit || (a.logit == b.logit && a.id < b.id);
+  };
+  if (params_.temperature <= 0.0f) return std::min_element(candidates_.begin(), candidates_.end(), by_logit)->id;
+
+  size_t keep = candidates_.size();
+  if (params_.top_k > 0 && static_cast<size_t>(params_.top_k) < keep) {
+    keep = static_cast<size_t>(params_.top_k);
+    std::partial_sort(candidates_.begin(), candidates_.begin() + static_cast<long>(keep), candidates_.end(), by_logit);
+  } else {
+    std::sort(candidates_.begin(), candidates_.end(), by_logit);
+  }
+  candidates_.resize(keep);
+
+  // Probabilities at temperature 1 decide top-p and min-p, as in llama.cpp's default chain.
+  std::vector<double> probs(keep);
+  const double max = candidates_.front().logit;
+  double sum = 0;
+  for (size_t i = 0; i < keep; ++i) sum += probs[i] = std::exp(candidates_[i].logit - max);
+  if (params_.top_p < 1.0f) {
+    double cumulative = 0;
+    for (size_t i = 0; i < keep; ++i) {
+      cumulative += probs[i] / sum;
+      if (cumulative >= params_.top_p) {
+        keep = i + 1;
+        break;
+      }
+    }
+  }
+  if (params_.min_p > 0.0f) {
+    size_t i = 1;
+    while (i < keep && probs[i] >= params_.min_p) ++i;  // probs[0] is 1 relative to itself
+    keep = i;
+  }
+
+  double total = 0;
+  std::vector<double> weights(keep);
+  for (size_t i = 0; i < keep; ++i)
+    total += weights[i] = std::exp((candidates_[i].logit - max) / params_.temperature);
+  // 53 random bits give a uniform double in [0, 1) the same way on every platform.
+  const double u = static_cast<double>(rng_() >> 11) * 0x1.0p-53 * total;
+  double cumulative = 0;
+  for (size_t i = 0; i < keep; ++i) {
+    cumulative += weights[i];
+    if (u < cumulative) return candidates_[i].id;
+  }
+  return candidates_[keep - 1].id;
+}
+
+std::vector<int32_t> generate(FloatEngine& engine, Sampler& sampler, std::span<const int32_t> prompt,
+                              const GenerateOptions& options, const std::function<bool(int32_t)>& on_token) {
+  std::vector<int32_t> history(prompt.begin(), prompt.end());
+  std::vector<int32_t> generated;
+  if (prompt.empty()) return generated;
+  const int32_t eos = engine.model().vocab.eos_id;
+  std::span<const float> logits = engine.eval(prompt, false);
+  for (int64_t i = 0; i < options.max_tokens; ++i) {
+    const int32_t id = sampler.sample(logits, history);
+    if (id == eos && !options.ignore_eos) break;
+    generated.push_back(id);
+    history.push_back(id);
+    if (!on_token(id)) break;
+    if (i + 1 == options.max_tokens || engine.position() >= engine.context()) break;
+    logits = engine.eval(std::span<const int32_t>(&id, 1), false);
+  }
+  return generated;
+}
+
+}  // namespace etch::run
