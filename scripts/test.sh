@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Builds etch and runs everything CI checks, in order:
+#   1. the test suite on a Release build;
+#   2. the same suite built with AddressSanitizer + UndefinedBehaviorSanitizer;
+#   3. every libFuzzer target for ETCH_FUZZ_SECONDS (default 30) on seeds from the fixtures.
+# Set ETCH_SKIP_SANITIZE=1 or ETCH_SKIP_FUZZ=1 to leave a stage out while developing.
+set -euo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+jobs=${ETCH_JOBS:-$(nproc)}
+fuzz_seconds=${ETCH_FUZZ_SECONDS:-30}
+fixtures=${ETCH_FIXTURES:-$root/../shared/fixtures}
+export ETCH_FIXTURES=$fixtures
+
+stage() { printf '\n== %s ==\n' "$*" >&2; }
+
+stage "release build and tests"
+cmake -S "$root" -B "$root/build" -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build "$root/build" -j "$jobs"
+ctest --test-dir "$root/build" --output-on-failure -j "$jobs"
+
+if [[ -z ${ETCH_SKIP_SANITIZE:-} ]]; then
+  stage "AddressSanitizer + UndefinedBehaviorSanitizer build and tests"
+  cmake -S "$root" -B "$root/build-asan" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    -DETCH_SANITIZE=ON -DETCH_BUILD_BENCH=OFF >/dev/null
+  cmake --build "$root/build-asan" -j "$jobs"
+  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+    ctest --test-dir "$root/build-asan" --output-on-failure -j "$jobs"
+fi
+
+if [[ -z ${ETCH_SKIP_FUZZ:-} ]]; then
+  stage "fuzzers, ${fuzz_seconds}s each"
+  CXX=clang++ cmake -S "$root" -B "$root/build-fuzz" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    -DCMAKE_CXX_COMPILER=clang++ -DETCH_FUZZ=ON -DETCH_BUILD_TESTS=OFF -DETCH_BUILD_BENCH=OFF >/dev/null
+  cmake --build "$root/build-fuzz" -j "$jobs"
+  for seeds in "$root"/fuzz/fuzz_*.seeds; do
+    name=$(basename "$seeds" .seeds)
+    corpus=$(mktemp -d)
+    # Each line of a .seeds file names a fixture file (relative to the fixtures folder).
+    while read -r seed; do
+      [[ -z $seed || $seed == \#* ]] && continue
+      cp "$fixtures/$seed" "$corpus/"
+    done <"$seeds"
+    echo "fuzz: $name" >&2
+    "$root/build-fuzz/fuzz/etch_$name" -max_total_time="$fuzz_seconds" -max_len=65536 \
+      -rss_limit_mb=2048 -timeout=10 -print_final_stats=1 "$corpus" 2>&1 | tail -n 12
+    rm -rf "$corpus"
+  done
+fi
+echo "all checks passed" >&2
