@@ -1,0 +1,545 @@
+// SentencePiece BPE encoding and decoding, implemented from the algorithm's definition and
+// checked against SentencePiece's own output (tokenizer-vectors.json) and llama.cpp's
+// tokenizer suite (ggml-vocab-llama-spm).
+//
+// Encoding, as SentencePiece's BPE model does it:
+//   1. spaces become U+2581 ("▁"), and one is prepended when the vocabulary asks for the
+//      dummy prefix; user-defined pieces are matched first and never merged further;
+//   2. the text is split into UTF-8 characters (an invalid byte is a character of its own);
+//   3. the adjacent pair whose concatenation is a piece of highest score is merged, leftmost
+//      first among equal scores, until no pair forms a piece;
+//   4. each resulting symbol is emitted: a piece as its id (an UNUSED piece is split back into
+//      the two symbols that formed it), and a character that is no piece as its UTF-8 byte
+//      tokens <0xNN> (byte fallback), or as unk when the vocabulary lacks them.
+//
+// Speed comes from two facts. Merges are driven by a priority queue of candidate pairs, so a
+// segment of n characters costs O(n log n). And the text is cut into independent segments
+// before "▁" wherever no piece of the vocabulary could span the cut (a piece spans it only if
+// it contains the preceding character followed by "▁"), which keeps each queue tiny.
+#include <algorithm>
+#include <array>
+#include <cstring>
+
+#include "core/error.hpp"
+#include "tokenize/tokenize.hpp"
+
+namespace etch::tokenize {
+namespace {
+
+constexpr std::string_view kSpaceSymbol = "\xE2\x96\x81";  // U+2581
+// What SentencePiece prints for an unknown token (its default unk_surface, " U+2047 ").
+constexpr std::string_view kUnknownSurface = " \xE2\x81\x87 ";
+
+uint64_t hash_bytes(const char* p, size_t n) {
+  uint64_t h = 0x9E3779B97F4A7C15ull ^ (n * 0xff51afd7ed558ccdull);
+  while (n >= 8) {
+    uint64_t w;
+    std::memcpy(&w, p, 8);
+    h = (h ^ w) * 0xbf58476d1ce4e5b9ull;
+    h ^= h >> 31;
+    p += 8;
+    n -= 8;
+  }
+  uint64_t w = 0;
+  std::memcpy(&w, p, n);
+  h = (h ^ w) * 0x94d049bb133111ebull;
+  h ^= h >> 29;
+  h *= 0xbf58476d1ce4e5b9ull;
+  h ^= h >> 32;
+  return h;
+}
+
+// An open-addressing map from byte strings to ids. The encoder looks up every candidate
+// pair, so this is the hot path; it owns its keys so that the index stays valid however the
+// Tokenizer that shares it is copied or moved.
+class PieceTable {
+ public:
+  void insert(std::string_view key, int32_t id) {
+    if ((count_ + 1) * 2 > slots_.size()) grow();
+    insert_slot(key, id);
+  }
+
+  int32_t find(std::string_view key) const {
+    if (slots_.empty()) return -1;
+    size_t i = hash_bytes(key.data(), key.size()) & mask_;
+    while (true) {
+      const Slot& slot = slots_[i];
+      if (slot.id < 0) return -1;
+      if (slot.length == key.size() &&
+          std::memcmp(arena_.data() + slot.offset, key.data(), key.size()) == 0) {
+        return slot.id;
+      }
+      i = (i + 1) & mask_;
+    }
+  }
+
+  size_t size() const { return count_; }
+
+ private:
+  struct Slot {
+    uint32_t offset = 0;
+    uint32_t length = 0;
+    int32_t id = -1;
+  };
+
+  void insert_slot(std::string_view key, int32_t id) {
+    size_t i = hash_bytes(key.data(), key.size()) & mask_;
+    while (slots_[i].id >= 0) {
+      const Slot& slot = slots_[i];
+      // The first id of a duplicated piece wins, as it would in a lookup by id order.
+      if (slot.length == key.size() &&
+          std::memcmp(arena_.data() + slot.offset, key.data(), key.size()) == 0) {
+        return;
+      }
+      i = (i + 1) & mask_;
+    }
+    slots_[i] = {static_cast<uint32_t>(arena_.size()), static_cast<uint32_t>(key.size()), id};
+    arena_.append(key);
+    ++count_;
+  }
+
+  void grow() {
+    std::vector<Slot> old = std::move(slots_);
+    const size_t capacity = std::max<size_t>(16, old.size() * 2);
+    slots_.assign(capacity, Slot{});
+    mask_ = capacity - 1;
+    std::string old_arena = std::move(arena_);
+    arena_.clear();
+    count_ = 0;
+    for (const Slot& slot : old) {
+      if (slot.id >= 0)
+        insert_slot(std::string_view(old_arena).substr(slot.offset, slot.length), slot.id);
+    }
+  }
+
+  std::vector<Slot> slots_;
+  std::string arena_;
+  size_t mask_ = 0;
+  size_t count_ = 0;
+};
+
+// Length of the UTF-8 character starting at s[0], or 1 for a byte that does not start a
+// well-formed one (so that arbitrary bytes still make progress and fall back to bytes).
+size_t utf8_char_length(const unsigned char* s, size_t n) {
+  const unsigned char c = s[0];
+  if (c < 0x80) return 1;
+  auto cont = [&](size_t i) { return i < n && (s[i] & 0xC0) == 0x80; };
+  if (c >= 0xC2 && c <= 0xDF) return cont(1) ? 2 : 1;
+  if (c >= 0xE0 && c <= 0xEF) {
+    if (!cont(1) || !cont(2)) return 1;
+    if (c == 0xE0 && s[1] < 0xA0) return 1;   // overlong
+    if (c == 0xED && s[1] >= 0xA0) return 1;  // surrogate
+    return 3;
+  }
+  if (c >= 0xF0 && c <= 0xF4) {
+    if (!cont(1) || !cont(2) || !cont(3)) return 1;
+    if (c == 0xF0 && s[1] < 0x90) return 1;   // overlong
+    if (c == 0xF4 && s[1] >= 0x90) return 1;  // beyond U+10FFFF
+    return 4;
+  }
+  return 1;
+}
+
+bool is_mergeable(TokenType type) {
+  // SentencePiece merges into normal, user-defined and unused pieces; control, unknown and
+  // byte pieces are reserved and never formed from text.
+  return type == TokenType::kNormal || type == TokenType::kUserDefined ||
+         type == TokenType::kUnused || type == TokenType::kUndefined;
+}
+
+// GPT-2's byte-level alphabet: printable bytes stand for themselves, the others are shifted
+// to U+0100 and up. Only its inverse is needed here, to decode byte-level BPE vocabularies.
+std::array<int32_t, 256> byte_level_codepoints() {
+  std::array<int32_t, 256> map{};
+  int32_t next = 256;
+  for (int b = 0; b < 256; ++b) {
+    const bool printable = (b >= '!' && b <= '~') || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE);
+    map[b] = printable ? b : next++;
+  }
+  return map;
+}
+
+std::string decode_byte_level(const std::string& piece) {
+  static const std::array<int32_t, 256> codepoints = byte_level_codepoints();
+  std::string out;
+  const auto* s = reinterpret_cast<const unsigned char*>(piece.data());
+  for (size_t i = 0; i < piece.size();) {
+    const size_t len = utf8_char_length(s + i, piece.size() - i);
+    int32_t cp = -1;
+    if (len == 1 && s[i] < 0x80) cp = s[i];
+    if (len == 2) cp = ((s[i] & 0x1F) << 6) | (s[i + 1] & 0x3F);
+    const auto* found = std::find(codepoints.begin(), codepoints.end(), cp);
+    if (cp >= 0 && found != codepoints.end()) {
+      out.push_back(static_cast<char>(found - codepoints.begin()));
+    } else {
+      out.append(piece, i, len);  // not of the byte alphabet (an added token): as written
+    }
+    i += len;
+  }
+  return out;
+}
+
+int parse_byte_piece(std::string_view piece) {
+  if (piece.size() != 6 || piece.substr(0, 3) != "<0x" || piece[5] != '>') return -1;
+  int value = 0;
+  for (char c : piece.substr(3, 2)) {
+    value <<= 4;
+    if (c >= '0' && c <= '9')
+      value |= c - '0';
+    else if (c >= 'A' && c <= 'F')
+      value |= c - 'A' + 10;
+    else if (c >= 'a' && c <= 'f')
+      value |= c - 'a' + 10;
+    else
+      return -1;
+  }
+  return value;
+}
+
+std::string replace_space_symbol(std::string_view piece) {
+  std::string out;
+  out.reserve(piece.size());
+  for (size_t i = 0; i < piece.size();) {
+    if (piece.substr(i, 3) == kSpaceSymbol) {
+      out.push_back(' ');
+      i += 3;
+    } else {
+      out.push_back(piece[i++]);
+    }
+  }
+  return out;
+}
+
+// Everything encode/decode look up, built once per vocabulary (Tokenizer::Index is this).
+struct IndexData {
+  TokenizerKind kind = TokenizerKind::kSentencePiece;
+  PieceTable mergeable;                 // pieces BPE may form, with their ids
+  std::vector<float> scores;            // per id, 0 where the vocabulary has none
+  std::vector<TokenType> types;         // per id, normal where the vocabulary has none
+  std::vector<std::string> surfaces;    // token_bytes per id
+  std::array<int32_t, 256> byte_token;  // <0xNN> ids, -1 where absent
+  size_t max_piece_bytes = 0;
+  // Characters that precede "▁" inside some mergeable piece: no segment cut before such a "▁".
+  PieceTable glue_before_space;
+  // User-defined pieces by first byte, longest first: matched whole before any merging.
+  std::array<std::vector<std::pair<std::string, int32_t>>, 256> user_defined;
+  bool has_user_defined = false;
+  int32_t bos_id = -1;
+  int32_t unk_id = -1;
+};
+
+// The working state of one encode() call, reused across segments to avoid allocations.
+class Encoder {
+ public:
+  Encoder(const IndexData& index, std::string_view text, std::vector<int32_t>& out)
+      : index_(index), text_(text), out_(out) {}
+
+  void run() {
+    const auto* s = reinterpret_cast<const unsigned char*>(text_.data());
+    const size_t n = text_.size();
+    size_t segment_start = 0;
+    size_t previous_char = 0;  // start of the character before `pos`
+    size_t pos = 0;
+    while (pos < n) {
+      size_t len;
+      const int32_t user = match_user_defined(pos, len);
+      if (user < 0) len = utf8_char_length(s + pos, n - pos);
+      if (pos > segment_start && user < 0 && text_.substr(pos, 3) == kSpaceSymbol &&
+          index_.glue_before_space.find(text_.substr(previous_char, pos - previous_char)) < 0) {
+        encode_segment(segment_start, pos);
+        segment_start = pos;
+      }
+      previous_char = pos;
+      pos += len;
+    }
+    encode_segment(segment_start, n);
+  }
+
+ private:
+  struct Symbol {
+    uint32_t start;
+    uint32_t length;
+    int32_t prev;
+    int32_t next;
+    int32_t node;
+    bool frozen;
+  };
+  // How a symbol was formed, so that an UNUSED piece can be split back.
+  struct Node {
+    uint32_t start;
+    uint32_t length;
+    int32_t id;  // -1 for a character that is not a mergeable piece, -2 not looked up yet
+    int32_t left;
+    int32_t right;
+  };
+  struct Pair {
+    float score;
+    int32_t left;
+    int32_t right;
+    uint32_t length;
+    int32_t id;
+  };
+  // Max-heap order: higher score first, then the leftmost pair.
+  static bool lower_priority(const Pair& a, const Pair& b) {
+    if (a.score != b.score) return a.score < b.score;
+    return a.left > b.left;
+  }
+
+  int32_t match_user_defined(size_t pos, size_t& length) const {
+    if (!index_.has_user_defined) return -1;
+    for (const auto& [piece, id] : index_.user_defined[static_cast<unsigned char>(text_[pos])]) {
+      if (text_.compare(pos, piece.size(), piece) == 0) {
+        length = piece.size();
+        return id;
+      }
+    }
+    return -1;
+  }
+
+  void encode_segment(size_t begin, size_t end) {
+    if (begin == end) return;
+    symbols_.clear();
+    nodes_.clear();
+    heap_.clear();
+    const auto* s = reinterpret_cast<const unsigned char*>(text_.data());
+    for (size_t pos = begin; pos < end;) {
+      size_t len;
+      const int32_t user = match_user_defined(pos, len);
+      if (user < 0) len = utf8_char_length(s + pos, end - pos);
+      const auto index = static_cast<int32_t>(symbols_.size());
+      nodes_.push_back(
+          {static_cast<uint32_t>(pos), static_cast<uint32_t>(len), user >= 0 ? user : -2, -1, -1});
+      symbols_.push_back({static_cast<uint32_t>(pos), static_cast<uint32_t>(len), index - 1,
+                          index + 1, index, user >= 0});
+      pos += len;
+    }
+    symbols_.back().next = -1;
+    for (int32_t i = 0; i + 1 < static_cast<int32_t>(symbols_.size()); ++i) add_pair(i, i + 1);
+
+    while (!heap_.empty()) {
+      std::pop_heap(heap_.begin(), heap_.end(), lower_priority);
+      const Pair pair = heap_.back();
+      heap_.pop_back();
+      Symbol& left = symbols_[pair.left];
+      Symbol& right = symbols_[pair.right];
+      // Symbols only grow, so unchanged lengths mean the pair is still adjacent and current.
+      if (left.length == 0 || right.length == 0 || left.length + right.length != pair.length) {
+        continue;
+      }
+      nodes_.push_back({left.start, pair.length, pair.id, left.node, right.node});
+      left.node = static_cast<int32_t>(nodes_.size() - 1);
+      left.length = pair.length;
+      left.next = right.next;
+      if (right.next >= 0) symbols_[right.next].prev = pair.left;
+      right.length = 0;
+      add_pair(left.prev, pair.left);
+      add_pair(pair.left, left.next);
+    }
+
+    for (int32_t i = 0; i >= 0; i = symbols_[i].next) emit(symbols_[i].node);
+  }
+
+  void add_pair(int32_t left, int32_t right) {
+    if (left < 0 || right < 0) return;
+    const Symbol& a = symbols_[left];
+    const Symbol& b = symbols_[right];
+    if (a.frozen || b.frozen) return;
+    const size_t length = a.length + b.length;
+    if (length > index_.max_piece_bytes) return;
+    const int32_t id = index_.mergeable.find(text_.substr(a.start, length));
+    if (id < 0) return;
+    heap_.push_back({index_.scores[id], left, right, static_cast<uint32_t>(length), id});
+    std::push_heap(heap_.begin(), heap_.end(), lower_priority);
+  }
+
+  void emit(int32_t root) {
+    stack_.clear();
+    stack_.push_back(root);
+    while (!stack_.empty()) {
+      Node& node = nodes_[stack_.back()];
+      stack_.pop_back();
+      if (node.id == -2) node.id = index_.mergeable.find(text_.substr(node.start, node.length));
+      if (node.id >= 0 && index_.types[node.id] != TokenType::kUnused) {
+        out_.push_back(node.id);
+        continue;
+      }
+      if (node.left >= 0) {
+        stack_.push_back(node.right);  // right below left: the left half is emitted first
+        stack_.push_back(node.left);
+        continue;
+      }
+      fall_back(node.start, node.length);
+    }
+  }
+
+  void fall_back(size_t start, size_t length) {
+    bool all_bytes = true;
+    for (size_t i = 0; i < length; ++i) {
+      all_bytes = all_bytes && index_.byte_token[static_cast<unsigned char>(text_[start + i])] >= 0;
+    }
+    if (all_bytes) {
+      for (size_t i = 0; i < length; ++i) {
+        out_.push_back(index_.byte_token[static_cast<unsigned char>(text_[start + i])]);
+      }
+    } else if (index_.unk_id >= 0 && !(out_.size() == last_unknown_end_ && last_unknown_end_ != 0 &&
+                                       out_.back() == index_.unk_id)) {
+      // SentencePiece merges a run of unknown characters into one unknown token.
+      out_.push_back(index_.unk_id);
+      last_unknown_end_ = out_.size();
+    }
+  }
+
+  const IndexData& index_;
+  std::string_view text_;
+  std::vector<int32_t>& out_;
+  std::vector<Symbol> symbols_;
+  std::vector<Node> nodes_;
+  std::vector<Pair> heap_;
+  std::vector<int32_t> stack_;
+  size_t last_unknown_end_ = 0;
+};
+
+}  // namespace
+
+struct Tokenizer::Index : IndexData {};
+
+Tokenizer::Tokenizer(Vocabulary vocab) : vocab_(std::move(vocab)) {
+  auto index = std::make_shared<Index>();
+  const int32_t size = vocab_.size();
+  auto valid = [&](int32_t id) { return id >= 0 && id < size ? id : -1; };
+  index->kind = vocab_.kind;
+  index->bos_id = valid(vocab_.bos_id);
+  index->unk_id = valid(vocab_.unk_id);
+  index->byte_token.fill(-1);
+  index->scores.assign(static_cast<size_t>(size), 0.0f);
+  index->types.assign(static_cast<size_t>(size), TokenType::kNormal);
+  index->surfaces.resize(static_cast<size_t>(size));
+  for (int32_t id = 0; id < size; ++id) {
+    if (static_cast<size_t>(id) < vocab_.scores.size()) index->scores[id] = vocab_.scores[id];
+    if (static_cast<size_t>(id) < vocab_.types.size()) index->types[id] = vocab_.types[id];
+  }
+
+  for (int32_t id = 0; id < size; ++id) {
+    const std::string& piece = vocab_.tokens[id];
+    const TokenType type = index->types[id];
+    std::string& surface = index->surfaces[id];
+    if (vocab_.kind == TokenizerKind::kByteLevelBpe) {
+      if (type != TokenType::kControl) surface = decode_byte_level(piece);
+      continue;
+    }
+    switch (type) {
+      case TokenType::kControl:
+        break;
+      case TokenType::kUnknown:
+        surface = kUnknownSurface;
+        break;
+      case TokenType::kByte: {
+        const int byte = parse_byte_piece(piece);
+        if (byte >= 0) {
+          surface = std::string(1, static_cast<char>(byte));
+          if (index->byte_token[byte] < 0) index->byte_token[byte] = id;
+        } else {
+          surface = piece;
+        }
+        break;
+      }
+      default:
+        surface = replace_space_symbol(piece);
+        break;
+    }
+    if (!is_mergeable(type) || piece.empty()) continue;
+    index->mergeable.insert(piece, id);
+    index->max_piece_bytes = std::max(index->max_piece_bytes, piece.size());
+    if (type == TokenType::kUserDefined) {
+      index->user_defined[static_cast<unsigned char>(piece[0])].emplace_back(piece, id);
+      index->has_user_defined = true;
+    }
+    // Record which characters a "▁" can follow inside a piece (see the segmentation above).
+    const auto* s = reinterpret_cast<const unsigned char*>(piece.data());
+    size_t previous = 0;
+    for (size_t pos = 0; pos < piece.size();) {
+      const size_t len = utf8_char_length(s + pos, piece.size() - pos);
+      if (pos > 0 && std::string_view(piece).substr(pos, 3) == kSpaceSymbol) {
+        index->glue_before_space.insert(std::string_view(piece).substr(previous, pos - previous),
+                                        0);
+      }
+      previous = pos;
+      pos += len;
+    }
+  }
+  for (auto& candidates : index->user_defined) {
+    std::stable_sort(candidates.begin(), candidates.end(),
+                     [](const auto& a, const auto& b) { return a.first.size() > b.first.size(); });
+  }
+  index_ = std::move(index);
+}
+
+std::vector<int32_t> Tokenizer::encode(std::string_view text, bool add_bos) const {
+  if (index_->kind != TokenizerKind::kSentencePiece) {
+    fail("byte-level BPE encoding is not implemented yet (only SentencePiece vocabularies)");
+  }
+  std::vector<int32_t> out;
+  if (add_bos && index_->bos_id >= 0) out.push_back(index_->bos_id);
+
+  if (vocab_.remove_extra_whitespaces) {
+    // SentencePiece strips leading and trailing spaces and collapses runs of them; only
+    // U+0020 counts, as the identity normalizer maps no other character to it.
+    const size_t first = text.find_first_not_of(' ');
+    if (first == std::string_view::npos) return out;
+    text = text.substr(first, text.find_last_not_of(' ') - first + 1);
+  }
+  if (text.empty()) return out;
+
+  std::string normalized;
+  normalized.reserve(text.size() + text.size() / 2 + 3);
+  if (vocab_.add_space_prefix) normalized.append(kSpaceSymbol);
+  bool previous_space = false;
+  for (const char c : text) {
+    if (c == ' ') {
+      if (!(vocab_.remove_extra_whitespaces && previous_space)) normalized.append(kSpaceSymbol);
+      previous_space = true;
+    } else {
+      normalized.push_back(c);
+      previous_space = false;
+    }
+  }
+  out.reserve(out.size() + normalized.size() / 3 + 4);
+  Encoder(*index_, normalized, out).run();
+  return out;
+}
+
+std::string Tokenizer::token_bytes(int32_t id) const {
+  if (id < 0 || id >= vocab_.size())
+    fail("token id {} out of range (vocabulary of {})", id, vocab_.size());
+  return index_->surfaces[id];
+}
+
+std::string Tokenizer::decode(std::span<const int32_t> ids) const {
+  std::string out;
+  bool first = true;
+  for (const int32_t id : ids) {
+    if (id < 0 || id >= vocab_.size())
+      fail("token id {} out of range (vocabulary of {})", id, vocab_.size());
+    const TokenType type = index_->types[id];
+    const std::string& surface = index_->surfaces[id];
+    if (first && type == TokenType::kControl) continue;
+    // SentencePiece removes the dummy prefix from the first piece only, and only from a
+    // piece proper (a byte token <0x20> is a space the text really had).
+    if (first && vocab_.add_space_prefix && index_->kind == TokenizerKind::kSentencePiece &&
+        is_mergeable(type) && !surface.empty() && surface[0] == ' ') {
+      out.append(surface, 1);
+    } else {
+      out.append(surface);
+    }
+    first = false;
+  }
+  return out;
+}
+
+const std::string& Tokenizer::piece(int32_t id) const {
+  if (id < 0 || id >= vocab_.size())
+    fail("token id {} out of range (vocabulary of {})", id, vocab_.size());
+  return vocab_.tokens[id];
+}
+
+}  // namespace etch::tokenize
