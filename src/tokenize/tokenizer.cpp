@@ -232,7 +232,7 @@ struct IndexData {
 class Encoder {
  public:
   Encoder(const IndexData& index, std::string_view text, std::vector<int32_t>& out)
-      : index_(index), text_(text), out_(out) {}
+      : index_(index), text_(text), out_(out), text_start_(out.size()) {}
 
   void run() {
     const auto* s = reinterpret_cast<const unsigned char*>(text_.data());
@@ -296,8 +296,60 @@ class Encoder {
     return -1;
   }
 
+  // Natural text repeats its words, so each distinct segment is encoded once per call. The
+  // cache lives only as long as the call: encode() stays const and thread-safe.
   void encode_segment(size_t begin, size_t end) {
     if (begin == end) return;
+    const std::string_view segment = text_.substr(begin, end - begin);
+    if (segment.size() > kMaxCachedSegment) {
+      segment_ids_.clear();
+      compute_segment(begin, end);
+      append(segment_ids_.data(), segment_ids_.size());
+      return;
+    }
+    if ((cache_count_ + 1) * 2 > cache_.size()) grow_cache();
+    size_t slot = hash_bytes(segment.data(), segment.size()) & (cache_.size() - 1);
+    while (cache_[slot].length != 0) {
+      const CacheEntry& entry = cache_[slot];
+      if (entry.length == segment.size() &&
+          std::memcmp(text_.data() + entry.offset, segment.data(), segment.size()) == 0) {
+        append(cache_ids_.data() + entry.ids_offset, entry.ids_count);
+        return;
+      }
+      slot = (slot + 1) & (cache_.size() - 1);
+    }
+    segment_ids_.clear();
+    compute_segment(begin, end);
+    cache_[slot] = {static_cast<uint32_t>(begin), static_cast<uint32_t>(segment.size()),
+                    cache_ids_.size(), static_cast<uint32_t>(segment_ids_.size())};
+    ++cache_count_;
+    cache_ids_.insert(cache_ids_.end(), segment_ids_.begin(), segment_ids_.end());
+    append(segment_ids_.data(), segment_ids_.size());
+  }
+
+  void append(const int32_t* ids, size_t count) {
+    if (count == 0) return;
+    // SentencePiece merges a run of unknown characters into one unknown token, also across
+    // segments.
+    if (ids[0] == index_.unk_id && out_.size() > text_start_ && out_.back() == index_.unk_id) {
+      ++ids;
+      --count;
+    }
+    out_.insert(out_.end(), ids, ids + count);
+  }
+
+  void grow_cache() {
+    std::vector<CacheEntry> old = std::move(cache_);
+    cache_.assign(std::max<size_t>(64, old.size() * 2), CacheEntry{});
+    for (const CacheEntry& entry : old) {
+      if (entry.length == 0) continue;
+      size_t slot = hash_bytes(text_.data() + entry.offset, entry.length) & (cache_.size() - 1);
+      while (cache_[slot].length != 0) slot = (slot + 1) & (cache_.size() - 1);
+      cache_[slot] = entry;
+    }
+  }
+
+  void compute_segment(size_t begin, size_t end) {
     symbols_.clear();
     nodes_.clear();
     heap_.clear();
@@ -360,7 +412,7 @@ class Encoder {
       stack_.pop_back();
       if (node.id == -2) node.id = index_.mergeable.find(text_.substr(node.start, node.length));
       if (node.id >= 0 && index_.types[node.id] != TokenType::kUnused) {
-        out_.push_back(node.id);
+        segment_ids_.push_back(node.id);
         continue;
       }
       if (node.left >= 0) {
@@ -379,24 +431,34 @@ class Encoder {
     }
     if (all_bytes) {
       for (size_t i = 0; i < length; ++i) {
-        out_.push_back(index_.byte_token[static_cast<unsigned char>(text_[start + i])]);
+        segment_ids_.push_back(index_.byte_token[static_cast<unsigned char>(text_[start + i])]);
       }
-    } else if (index_.unk_id >= 0 && !(out_.size() == last_unknown_end_ && last_unknown_end_ != 0 &&
-                                       out_.back() == index_.unk_id)) {
-      // SentencePiece merges a run of unknown characters into one unknown token.
-      out_.push_back(index_.unk_id);
-      last_unknown_end_ = out_.size();
+    } else if (index_.unk_id >= 0 &&
+               (segment_ids_.empty() || segment_ids_.back() != index_.unk_id)) {
+      segment_ids_.push_back(index_.unk_id);
     }
   }
 
   const IndexData& index_;
   std::string_view text_;
   std::vector<int32_t>& out_;
+  const size_t text_start_;  // where this text's ids begin in out_ (after BOS)
   std::vector<Symbol> symbols_;
   std::vector<Node> nodes_;
   std::vector<Pair> heap_;
   std::vector<int32_t> stack_;
-  size_t last_unknown_end_ = 0;
+  std::vector<int32_t> segment_ids_;
+
+  static constexpr size_t kMaxCachedSegment = 64;
+  struct CacheEntry {
+    uint32_t offset = 0;  // of the segment's first occurrence in text_
+    uint32_t length = 0;  // 0: empty slot
+    size_t ids_offset = 0;
+    uint32_t ids_count = 0;
+  };
+  std::vector<CacheEntry> cache_;
+  size_t cache_count_ = 0;
+  std::vector<int32_t> cache_ids_;
 };
 
 }  // namespace
@@ -502,6 +564,10 @@ std::vector<int32_t> Tokenizer::encode(std::string_view text, bool add_bos) cons
       normalized.push_back(c);
       previous_space = false;
     }
+  }
+  // Positions are 32-bit inside the encoder to keep its working set small.
+  if (normalized.size() >= (size_t{1} << 31)) {
+    fail("text of {} bytes is too long to tokenize at once (limit 2 GiB)", text.size());
   }
   out.reserve(out.size() + normalized.size() / 3 + 4);
   Encoder(*index_, normalized, out).run();
