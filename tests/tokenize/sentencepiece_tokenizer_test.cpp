@@ -139,7 +139,9 @@ TEST(SentencePieceTokenizer, MatchesLlamaCppLlamaSpmSuite) {
   for (const auto& c : cases) {
     const auto ids = tokenizer.encode(c.text, false);
     EXPECT_EQ(ids, c.ids) << "text: " << c.text;
-    if (valid_utf8(c.text)) EXPECT_EQ(tokenizer.decode(ids), c.text) << "text: " << c.text;
+    if (valid_utf8(c.text)) {
+      EXPECT_EQ(tokenizer.decode(ids), c.text) << "text: " << c.text;
+    }
   }
 }
 
