@@ -29,15 +29,10 @@ bool is_file(const fs::path& p) {
   return fs::is_regular_file(p, ec);
 }
 
-json read_json(const fs::path& path, uint64_t max_bytes) {
-  const MappedFile file(path.string());
-  if (file.size() > max_bytes)
-    fail_file(path.string(), "{} bytes is too large for this JSON file (limit {})", file.size(),
-              max_bytes);
-  const std::string_view text(reinterpret_cast<const char*>(file.data()), file.size());
+json parse_json(std::string_view text, const std::string& name) {
   // Valid files nest a few levels; a deeper one is hostile and would cost recursion later.
   auto limit_depth = [&](int depth, json::parse_event_t, json&) {
-    if (depth > 32) fail_file(path.string(), "JSON is nested deeper than 32 levels");
+    if (depth > 32) fail_file(name, "JSON is nested deeper than 32 levels");
     return true;
   };
   try {
@@ -46,8 +41,16 @@ json read_json(const fs::path& path, uint64_t max_bytes) {
     std::string what = e.what();
     if (const size_t close = what.find("] "); what.starts_with("[json.") && close != what.npos)
       what = what.substr(close + 2);
-    fail_file(path.string(), "malformed JSON: {}", what);
+    fail_file(name, "malformed JSON: {}", what);
   }
+}
+
+json read_json(const fs::path& path, uint64_t max_bytes) {
+  const MappedFile file(path.string());
+  if (file.size() > max_bytes)
+    fail_file(path.string(), "{} bytes is too large for this JSON file (limit {})", file.size(),
+              max_bytes);
+  return parse_json({reinterpret_cast<const char*>(file.data()), file.size()}, path.string());
 }
 
 const char* type_name(const json& j) {
@@ -207,8 +210,7 @@ RopeConfig read_rope(const Fields& top, int64_t head_dim) {
   return rope;
 }
 
-ModelConfig read_config(const fs::path& path, const json& config) {
-  const std::string p = path.string();
+ModelConfig read_config(const std::string& p, const json& config) {
   if (!config.is_object()) fail_file(p, "is {}, expected a JSON object", type_name(config));
   const Fields f(p, config);
   check_architecture(f);
@@ -373,6 +375,10 @@ int64_t layer_of(std::string_view name) {
 
 }  // namespace
 
+ModelConfig parse_huggingface_config(std::string_view text, const std::string& name) {
+  return read_config(name, parse_json(text, name));
+}
+
 Model load_huggingface(const std::string& directory) {
   const fs::path dir(directory);
   std::error_code ec;
@@ -385,7 +391,7 @@ Model load_huggingface(const std::string& directory) {
   model.path = directory;
   model.format = "huggingface";
   const json config = read_json(config_path, 16u << 20);
-  model.config = read_config(config_path, config);
+  model.config = read_config(config_path.string(), config);
   for (const auto& [key, value] : config.items()) model.metadata.emplace_back(key, render(value));
 
   Weights weights = read_weights(dir);

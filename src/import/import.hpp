@@ -126,6 +126,9 @@ struct Model {
 Model load_model(const std::string& path);
 Model load_gguf(const std::string& path);
 Model load_huggingface(const std::string& directory);
+// Reads the model shape from a Hugging Face config.json held in memory (`name` names it in
+// messages); load_huggingface uses it, the fuzzer calls it directly.
+ModelConfig parse_huggingface_config(std::string_view text, const std::string& name);
 
 // Reads only the vocabulary of a GGUF file (vocab-only GGUFs have no tensors to load).
 tokenize::Vocabulary load_gguf_vocabulary(const std::string& path);
