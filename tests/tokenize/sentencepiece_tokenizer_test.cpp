@@ -131,6 +131,22 @@ TEST(SentencePieceTokenizer, MatchesKjvReferenceIds) {
   }
 }
 
+TEST(SentencePieceTokenizer, GgufVocabularyTokenizesLikeTheModelFile) {
+  const Tokenizer gguf(import::load_gguf_vocabulary(
+      (etch::testing::model_dir("kjv-8m") / "kjv-8m-bf16.gguf").string()));
+  const Tokenizer& model = fixture_tokenizer();
+  ASSERT_EQ(gguf.vocab().size(), model.vocab().size());
+  const auto json =
+      etch::testing::read_json(etch::testing::model_dir("kjv-8m") / "ref" / "reference.json");
+  for (const auto& prompt : json.at("prompts")) {
+    EXPECT_EQ(gguf.encode(prompt.at("text").get<std::string>(), true),
+              prompt.at("ids").get<std::vector<int32_t>>());
+  }
+  const std::string text =
+      etch::testing::read_text(etch::testing::fixtures() / "models" / "kjv-valid.txt");
+  EXPECT_EQ(gguf.encode(text, false), model.encode(text, false));
+}
+
 TEST(SentencePieceTokenizer, MatchesLlamaCppLlamaSpmSuite) {
   const Tokenizer& tokenizer = llama_spm_tokenizer();
   EXPECT_EQ(tokenizer.vocab().kind, TokenizerKind::kSentencePiece);
