@@ -291,7 +291,10 @@ Model to_model(const File& file) {
     dequantize(freqs->type, freqs->data, rope.freq_factors.data(), n);
     for (float f : rope.freq_factors)
       if (!(f > 0) || !std::isfinite(f))
-        fail_file(file.path, "tensor 'rope_freqs.weight' holds a non-positive factor {}", f);
+        fail_file(
+            file.path,
+            "tensor 'rope_freqs.weight' holds an invalid factor {} (must be positive and finite)",
+            f);
   }
 
   if (keys.find("tokenizer.ggml.model")) model.vocab = to_vocabulary(file);
