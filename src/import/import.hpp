@@ -72,6 +72,8 @@ enum class RopeLayout {
 
 enum class RopeScaling { kNone, kLinear, kLlama3 };
 
+enum class FrequencyPrecision { kF32, kBF16, kF16 };
+
 struct RopeConfig {
   double theta = 10000.0;
   RopeLayout layout = RopeLayout::kHalfSplit;
@@ -84,6 +86,10 @@ struct RopeConfig {
   // Per-frequency divisors from a GGUF's rope_freqs tensor; when present they replace the
   // scaling rule above (llama.cpp's converters precompute llama3 scaling into it).
   std::vector<float> freq_factors;
+  // The precision the inverse frequencies are held in. Hugging Face transformers keeps them
+  // in a buffer that follows the model's dtype, so a bf16 checkpoint runs, and was trained,
+  // with bf16-rounded frequencies; the difference is visible in the logits from position 1 on.
+  FrequencyPrecision freq_precision = FrequencyPrecision::kF32;
 };
 
 struct ModelConfig {

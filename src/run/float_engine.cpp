@@ -3,6 +3,7 @@
 #include <numbers>
 
 #include "core/error.hpp"
+#include "core/half.hpp"
 #include "core/parallel.hpp"
 #include "run/kernels.hpp"
 #include "run/run.hpp"
@@ -24,8 +25,7 @@ std::vector<float> to_floats(const Tensor& t) {
 }
 
 // Inverse frequencies of the rotary embedding, one per rotated pair, with the model's
-// scaling rule applied. Computed in double: HF computes them in float32, and the difference
-// is far below the engine's tolerance.
+// scaling rule applied and rounded to the precision the model keeps them in.
 std::vector<double> rope_inverse_frequencies(const import::RopeConfig& rope) {
   const int64_t pairs = rope.dims / 2;
   std::vector<double> inv(static_cast<size_t>(pairs));
@@ -50,7 +50,11 @@ std::vector<double> rope_inverse_frequencies(const import::RopeConfig& rope) {
         f = (1.0 - smooth) * f / rope.factor + smooth * f;
       }
     }
-    inv[static_cast<size_t>(i)] = f;
+    // Hugging Face computes the frequencies in float32 and stores them in the model's dtype.
+    float stored = static_cast<float>(f);
+    if (rope.freq_precision == import::FrequencyPrecision::kBF16) stored = bf16_to_f32(f32_to_bf16(stored));
+    if (rope.freq_precision == import::FrequencyPrecision::kF16) stored = fp16_to_f32(f32_to_fp16(stored));
+    inv[static_cast<size_t>(i)] = stored;
   }
   return inv;
 }

@@ -4,6 +4,7 @@
 
 #include <cmath>
 
+#include "core/error.hpp"
 #include "run/run.hpp"
 #include "test_support.hpp"
 
@@ -18,7 +19,17 @@ struct Form {
   std::string model;  // fixture folder
   std::string path;   // relative to it
   int greedy_ids;     // how many reference greedy ids must match
+  double tolerance = 1e-4;
 };
+
+void PrintTo(const Form& form, std::ostream* os) { *os << form.model << "/" << form.path; }
+
+// The references are computed from the f32 weights, which an f16 file rounds by up to
+// 4.9e-4 relative (2^-11): the logits then move by about 2e-3 of the largest logit, and a
+// random model's near-ties flip the greedy choice after about a dozen tokens. An f16 form is
+// held to what its weights allow.
+constexpr double kF16Tolerance = 5e-3;
+constexpr int kF16GreedyIds = 8;
 
 std::string form_name(const ::testing::TestParamInfo<Form>& info) {
   std::string name = info.param.model + "_" + info.param.path;
@@ -60,7 +71,7 @@ TEST_P(FloatEngineReference, LogitsAndGreedyMatchHuggingFace) {
     engine.reset();
     const auto logits = engine.eval(ids, true);
     ASSERT_EQ(logits.size(), ref_logits.size());
-    EXPECT_LT(worst_relative_error(logits, ref_logits, vocab), 1e-4);
+    EXPECT_LT(worst_relative_error(logits, ref_logits, vocab), form.tolerance);
 
     const auto expected = prompt["greedy_ids"].get<std::vector<int32_t>>();
     run::Sampler greedy({.temperature = 0});
@@ -77,9 +88,9 @@ INSTANTIATE_TEST_SUITE_P(
     ::testing::Values(Form{"kjv-8m", "hf", 48}, Form{"kjv-8m", "kjv-8m-bf16.gguf", 48},
                       Form{"rand-llama3-gqa", "hf", 16}, Form{"rand-llama3-gqa", "hf-v4-config", 16},
                       Form{"rand-llama3-gqa", "rand-llama3-gqa-f32.gguf", 16},
-                      Form{"rand-llama3-gqa", "rand-llama3-gqa-f16.gguf", 16}, Form{"rand-tied-mha", "hf", 16},
+                      Form{"rand-llama3-gqa", "rand-llama3-gqa-f16.gguf", kF16GreedyIds, kF16Tolerance}, Form{"rand-tied-mha", "hf", 16},
                       Form{"rand-tied-mha", "rand-tied-mha-f32.gguf", 16},
-                      Form{"rand-tied-mha", "rand-tied-mha-f16.gguf", 16}),
+                      Form{"rand-tied-mha", "rand-tied-mha-f16.gguf", kF16GreedyIds, kF16Tolerance}),
     form_name);
 
 // Bit-exactness across thread counts and between one batch and token-by-token decoding:
