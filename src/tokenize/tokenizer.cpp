@@ -40,8 +40,10 @@ uint64_t hash_bytes(const char* p, size_t n) {
     p += 8;
     n -= 8;
   }
+  // Byte by byte: a memcpy of variable size would be a library call on this hot path.
   uint64_t w = 0;
-  std::memcpy(&w, p, n);
+  for (size_t i = 0; i < n; ++i)
+    w |= static_cast<uint64_t>(static_cast<unsigned char>(p[i])) << (8 * i);
   h = (h ^ w) * 0x94d049bb133111ebull;
   h ^= h >> 29;
   h *= 0xbf58476d1ce4e5b9ull;
@@ -61,14 +63,14 @@ class PieceTable {
 
   int32_t find(std::string_view key) const {
     if (slots_.empty()) return -1;
-    size_t i = hash_bytes(key.data(), key.size()) & mask_;
+    const uint64_t hash = hash_bytes(key.data(), key.size());
+    const auto tag = static_cast<uint32_t>(hash >> 32);
+    size_t i = hash & mask_;
     while (true) {
       const Slot& slot = slots_[i];
       if (slot.id < 0) return -1;
-      if (slot.length == key.size() &&
-          std::memcmp(arena_.data() + slot.offset, key.data(), key.size()) == 0) {
-        return slot.id;
-      }
+      // Most lookups are misses (pairs that form no piece): the tag rejects them cheaply.
+      if (slot.tag == tag && slot.length == key.size() && equal(slot, key)) return slot.id;
       i = (i + 1) & mask_;
     }
   }
@@ -79,21 +81,29 @@ class PieceTable {
   struct Slot {
     uint32_t offset = 0;
     uint32_t length = 0;
+    uint32_t tag = 0;
     int32_t id = -1;
   };
 
+  bool equal(const Slot& slot, std::string_view key) const {
+    const char* stored = arena_.data() + slot.offset;
+    for (size_t k = 0; k < key.size(); ++k) {
+      if (stored[k] != key[k]) return false;
+    }
+    return true;
+  }
+
   void insert_slot(std::string_view key, int32_t id) {
-    size_t i = hash_bytes(key.data(), key.size()) & mask_;
+    const uint64_t hash = hash_bytes(key.data(), key.size());
+    const auto tag = static_cast<uint32_t>(hash >> 32);
+    size_t i = hash & mask_;
     while (slots_[i].id >= 0) {
       const Slot& slot = slots_[i];
       // The first id of a duplicated piece wins, as it would in a lookup by id order.
-      if (slot.length == key.size() &&
-          std::memcmp(arena_.data() + slot.offset, key.data(), key.size()) == 0) {
-        return;
-      }
+      if (slot.tag == tag && slot.length == key.size() && equal(slot, key)) return;
       i = (i + 1) & mask_;
     }
-    slots_[i] = {static_cast<uint32_t>(arena_.size()), static_cast<uint32_t>(key.size()), id};
+    slots_[i] = {static_cast<uint32_t>(arena_.size()), static_cast<uint32_t>(key.size()), tag, id};
     arena_.append(key);
     ++count_;
   }
