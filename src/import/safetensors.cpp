@@ -203,6 +203,15 @@ Header parse(std::span<const uint8_t> bytes, const std::string& name) {
     header.entries.push_back(parse_entry(name, key, value, data_bytes));
   }
 
+  // Engines read tensors in place through typed pointers; a misaligned one is undefined
+  // behaviour (and a fault once vectorized code assumes alignment). Writers pad the header to 8
+  // bytes and order tensors by alignment, so only odd or hostile files trip this.
+  for (const Entry& e : header.entries) {
+    const uint64_t size = e.type == TensorType::kF32 ? 4 : 2;
+    if ((header.data_start + e.begin) % size != 0)
+      fail_file(name, "tensor '{}' starts at file offset {}, not a multiple of its {}-byte element",
+                printable(e.name), header.data_start + e.begin, size);
+  }
   std::sort(header.entries.begin(), header.entries.end(), [](const Entry& a, const Entry& b) {
     return a.begin != b.begin ? a.begin < b.begin : a.end < b.end;
   });

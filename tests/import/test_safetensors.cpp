@@ -20,8 +20,10 @@ std::span<const uint8_t> as_bytes(const std::string& s) {
   return {reinterpret_cast<const uint8_t*>(s.data()), s.size()};
 }
 
-// A file image from a literal header and `data_bytes` zero bytes of tensor data.
-std::string image(const std::string& header, size_t data_bytes = 0) {
+// A file image from a literal header (space-padded to 8 bytes, as writers do, unless `pad` is
+// false) and `data_bytes` zero bytes of tensor data.
+std::string image(std::string header, size_t data_bytes = 0, bool pad = true) {
+  if (pad) header.append((8 - header.size() % 8) % 8, ' ');
   std::string out(8, '\0');
   const uint64_t n = header.size();
   for (int i = 0; i < 8; ++i) out[i] = static_cast<char>(n >> (8 * i) & 0xff);
@@ -214,6 +216,15 @@ TEST(Safetensors, RejectsLyingHeaders) {
                            R"("a":{"dtype":"F32","shape":[2],"data_offsets":[8,16]}})",
                            16),
                      {"duplicate key 'a'"});
+}
+
+TEST(Safetensors, RejectsMisalignedTensors) {
+  // Header of 61 bytes: the data section starts at file offset 69.
+  const std::string header = R"({"t":{"dtype":"F16","shape":[2],"data_offsets":[0,4]}}       )";
+  ASSERT_EQ(header.size(), 61u);
+  expect_parse_error(image(header, 4, false), {"'t'", "file offset 69", "2-byte element"});
+  expect_parse_error(image(R"({"t":{"dtype":"F32","shape":[1],"data_offsets":[2,6]}})", 8),
+                     {"'t'", "not a multiple of its 4-byte element"});
 }
 
 TEST(Safetensors, QuotesHostileNamesOnOneLine) {
