@@ -1,0 +1,91 @@
+// etch plan: the chip's power, performance, area and cost, and the same model on GPUs.
+#include <fmt/format.h>
+
+#include <cstdio>
+#include <fstream>
+
+#include "cli/commands.hpp"
+#include "core/error.hpp"
+#include "import/import.hpp"
+#include "plan/plan.hpp"
+
+namespace etch::cli {
+
+namespace {
+
+struct PlanOptions {
+  std::string model;
+  std::string preset;
+  int node = 6;
+  std::string recipe = "hc1";
+  double bpw = 0;
+  int64_t context = 2048;
+  int64_t users = 0;
+  int64_t lora_rank = 0;
+  bool json = false;
+  std::string svg;
+  std::string sweep;
+};
+
+void write_file(const std::string& path, const std::string& text) {
+  std::ofstream out(path, std::ios::binary);
+  out << text;
+  if (!out) fail_file(path, "cannot write the SVG");
+}
+
+void run_plan(const PlanOptions& o) {
+  if (o.model.empty() == o.preset.empty()) fail("plan: give either MODEL or --preset NAME");
+  plan::PlanInput in;
+  if (!o.preset.empty()) {
+    in.model = plan::find_preset(o.preset);
+  } else {
+    in.model = plan::shape_from_config(import::load_model(o.model).config, o.model);
+  }
+  in.node_nm = o.node;
+  in.recipe = o.bpw > 0 ? plan::recipe_for_bpw(o.bpw) : plan::find_recipe(o.recipe);
+  in.context = o.context;
+  in.users = o.users;
+  in.lora_rank = o.lora_rank;
+  in.prompt_tokens = std::min<int64_t>(in.prompt_tokens, o.context / 2);
+  in.answer_tokens = std::min<int64_t>(in.answer_tokens, o.context - in.prompt_tokens);
+
+  if (!o.sweep.empty()) {
+    const auto sweep = plan::run_sweep(in, o.sweep);
+    fmt::print("{}", o.json ? plan::render_sweep_json(sweep) : plan::render_sweep_text(sweep));
+    if (!o.svg.empty()) write_file(o.svg, plan::render_sweep_svg(sweep));
+    return;
+  }
+  const auto result = plan::make_plan(in);
+  fmt::print("{}", o.json ? plan::render_json(result) : plan::render_text(result));
+  if (!o.svg.empty()) write_file(o.svg, plan::render_svg(result));
+}
+
+}  // namespace
+
+void add_plan_command(CLI::App& app) {
+  auto options = std::make_shared<PlanOptions>();
+  auto* cmd = app.add_subcommand(
+      "plan", "Power, performance, area and cost of the model as a hardwired chip, vs GPUs");
+  cmd->add_option("MODEL", options->model,
+                  "GGUF file or Hugging Face folder (only its shape is read)");
+  cmd->add_option("--preset", options->preset, "a built-in model shape, e.g. llama-3.1-8b");
+  cmd->add_option("--node", options->node, "process node in nm: 28, 16, 7, 6, 5, 3")
+      ->capture_default_str();
+  cmd->add_option("--recipe", options->recipe, "weight format: hc1, hc2..hc8, fp4, int8")
+      ->capture_default_str();
+  cmd->add_option("--bpw", options->bpw,
+                  "ROM bits per weight instead of a recipe (mixes two code widths)");
+  cmd->add_option("--context", options->context, "tokens per user the KV cache holds")
+      ->capture_default_str();
+  cmd->add_option("--users", options->users, "users the KV SRAM is sized for (default 1)");
+  cmd->add_option("--lora-rank", options->lora_rank, "rank of the LoRA adapters in SRAM (0: none)")
+      ->capture_default_str();
+  cmd->add_flag("--json", options->json, "print the plan as JSON");
+  cmd->add_option("--svg", options->svg,
+                  "write the die floorplan (or, with --sweep, a chart) to FILE");
+  cmd->add_option("--sweep", options->sweep,
+                  "PARAM=v1,v2,... with PARAM node, bpw, context or users");
+  cmd->callback([options] { run_plan(*options); });
+}
+
+}  // namespace etch::cli

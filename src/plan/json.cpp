@@ -1,0 +1,113 @@
+// The --json report: the top-level keys (per-chip figures where there are several
+// chips), then the detail behind them.
+#include "plan/render.hpp"
+
+namespace etch::plan {
+
+namespace {
+
+nlohmann::json area_json(const Area& a) {
+  return {{"rom_mm2", a.rom},      {"compute_mm2", a.compute}, {"kv_sram_mm2", a.kv_sram},
+          {"sram_mm2", a.sram},    {"io_mm2", a.io},           {"overhead_mm2", a.overhead},
+          {"total_mm2", a.total()}};
+}
+
+nlohmann::json transistors_json(const Transistors& t) {
+  return {{"rom", t.rom}, {"logic", t.logic}, {"sram", t.sram}, {"total", t.total()}};
+}
+
+const Chip& largest(const Plan& p) {
+  const Chip* best = &p.chips.front();
+  for (const auto& c : p.chips)
+    if (c.area.total() > best->area.total()) best = &c;
+  return *best;
+}
+
+}  // namespace
+
+nlohmann::json plan_json(const Plan& p) {
+  const auto& in = p.input;
+  const auto& t = p.timing;
+  nlohmann::json gpus = nlohmann::json::array();
+  for (const auto& g : p.gpus)
+    gpus.push_back({{"gpu", g.gpu},
+                    {"format", g.format},
+                    {"gpus", g.gpus},
+                    {"tokens_per_second_per_user", g.tokens_per_second_user},
+                    {"batch", g.batch},
+                    {"tokens_per_second_aggregate", g.tokens_per_second_aggregate},
+                    {"energy_per_token_j", g.energy_per_token_j},
+                    {"cost_per_million_tokens_usd", g.per_million_tokens_usd},
+                    {"chip_speedup_per_user", g.chip_speedup_per_user},
+                    {"chip_energy_advantage", g.chip_energy_advantage},
+                    {"chip_cost_advantage", g.chip_cost_advantage}});
+  nlohmann::json chips = nlohmann::json::array();
+  for (const auto& c : p.chips)
+    chips.push_back({{"index", c.index},
+                     {"first_layer", c.first_layer},
+                     {"end_layer", c.end_layer},
+                     {"embedding", c.embedding},
+                     {"head", c.head},
+                     {"width_mm", c.width_mm},
+                     {"height_mm", c.height_mm},
+                     {"area", area_json(c.area)},
+                     {"transistors", transistors_json(c.transistors)},
+                     {"power_w", c.power_w}});
+  const Chip& big = largest(p);
+  return {
+      {"model", in.model.name},
+      {"parameters", in.model.total_params()},
+      {"node_nm", in.node_nm},
+      {"recipe", in.recipe.name},
+      {"rom_bits_per_weight", p.rom_bits_per_weight},
+      {"context", in.context},
+      {"lora_rank", in.lora_rank},
+      {"die_area_mm2", big.area.total()},
+      {"transistors", big.transistors.total()},
+      {"tokens_per_second_per_user", t.tokens_per_second_per_user},
+      {"tokens_per_second_aggregate", t.tokens_per_second_aggregate},
+      {"power_w", p.power.power_w},
+      {"chips", p.chip_count()},
+      {"clock_hz", t.clock_hz},
+      {"users_max", t.users_max},
+      {"energy_per_token_j", p.power.energy_per_token_j},
+      {"cost_per_million_tokens_usd", p.cost.per_million_tokens_usd},
+      {"area_breakdown", area_json(big.area)},
+      {"gpu_comparison", gpus},
+      {"timing",
+       {{"rom_rows", t.rom_rows},
+        {"cycles_per_layer", t.cycles_per_layer},
+        {"cycles_per_token", t.cycles_per_token},
+        {"pipeline_stages", t.pipeline_stages},
+        {"link_latency_s", t.link_latency_s},
+        {"latency_s", t.latency_s},
+        {"request_seconds", t.request_seconds},
+        {"kv_tokens", t.kv_tokens},
+        {"users_in_flight", t.users_in_flight}}},
+      {"power",
+       {{"chip_w", p.power.chip_w},
+        {"card_w", p.power.card_w},
+        {"dynamic_w", p.power.dynamic_w},
+        {"leakage_w", p.power.leakage_w},
+        {"io_w", p.power.io_w},
+        {"total_w", p.power.total_w},
+        {"tokens_per_joule", p.power.tokens_per_joule}}},
+      {"cost",
+       {{"wafer_usd", p.cost.wafer_usd},
+        {"dies_per_wafer", p.cost.dies_per_wafer},
+        {"yield", p.cost.yield},
+        {"die_usd", p.cost.die_usd},
+        {"card_usd", p.cost.card_usd},
+        {"system_usd", p.cost.system_usd},
+        {"mask_nre_usd", p.cost.mask_nre_usd}}},
+      {"total_area_mm2", p.area.total()},
+      {"total_transistors", p.transistors.total()},
+      {"chip_list", chips},
+  };
+}
+
+std::string render_json(const Plan& p) {
+  return plan_json(p).dump(2) + "\n";
+}
+
+}  // namespace etch::plan

@@ -1,0 +1,75 @@
+// make_plan: architecture mapping, partitioning, timing, power, cost, GPU comparison.
+#include <algorithm>
+
+#include "core/error.hpp"
+#include "plan/model.hpp"
+
+namespace etch::plan {
+
+namespace {
+
+// The reticle of a scanner field: 26 mm x 33 mm.
+constexpr double kReticleMm2 = 26.0 * 33.0;
+
+}  // namespace
+
+Area& Area::operator+=(const Area& o) {
+  rom += o.rom;
+  compute += o.compute;
+  kv_sram += o.kv_sram;
+  sram += o.sram;
+  io += o.io;
+  overhead += o.overhead;
+  return *this;
+}
+
+Transistors& Transistors::operator+=(const Transistors& o) {
+  rom += o.rom;
+  logic += o.logic;
+  sram += o.sram;
+  return *this;
+}
+
+double Plan::die_area_mm2() const {
+  double a = 0;
+  for (const auto& c : chips) a = std::max(a, c.area.total());
+  return a;
+}
+
+double Plan::die_transistors() const {
+  double t = 0;
+  for (const auto& c : chips) t = std::max(t, c.transistors.total());
+  return t;
+}
+
+Plan make_plan(const PlanInput& input) {
+  const ModelShape& m = input.model;
+  if (m.layers <= 0 || m.hidden <= 0 || m.vocab <= 0) fail("plan: the model has no shape");
+  if (input.context <= 0) fail("--context must be positive, not {}", input.context);
+  if (input.users < 0) fail("--users must be positive, not {}", input.users);
+  if (input.lora_rank < 0) fail("--lora-rank must not be negative");
+  const detail::Node& node = detail::find_node(input.node_nm);
+
+  Plan plan;
+  plan.input = input;
+  if (plan.input.users == 0) plan.input.users = 1;
+  const int64_t kv_tokens =
+      input.kv_tokens > 0 ? input.kv_tokens : plan.input.users * input.context;
+  plan.reticle_mm2 = kReticleMm2;
+
+  auto tiles = detail::map_tiles(plan.input, node, kv_tokens);
+  plan.chips = detail::partition(std::move(tiles), plan.input, node, kReticleMm2);
+  for (const auto& c : plan.chips) {
+    plan.area += c.area;
+    plan.transistors += c.transistors;
+  }
+  // ROM holds one bit per cell: its transistors are the model's ROM bits.
+  plan.rom_bits_per_weight = plan.transistors.rom / static_cast<double>(m.total_params());
+  plan.timing = detail::time_plan(plan.input, node, plan.chips, kv_tokens);
+  plan.power = detail::power_plan(node, plan.chips, plan.timing);
+  plan.cost = detail::cost_plan(node, plan.chips, plan.power, plan.timing);
+  plan.gpus = detail::compare_gpus(plan);
+  return plan;
+}
+
+}  // namespace etch::plan

@@ -1,0 +1,79 @@
+// Process nodes and the circuit constants of the reference architecture. Each number is
+// explained, with its source, in docs/planner.md; the comments here say only what it is.
+#pragma once
+
+#include <cstdint>
+
+namespace etch::plan::detail {
+
+struct Node {
+  int nm;
+  double cpp_nm;         // contacted poly pitch
+  double mp_nm;          // tightest metal pitch
+  double sram_cell_um2;  // high-density 6T bit cell
+  double logic_mtr_mm2;  // foundry peak logic density (NAND2/scan-flop mix)
+  double vdd;
+  double energy_scale;  // energy per operation relative to 45 nm
+  double clock_ghz;     // sustained clock of a dense datapath at this node
+  double leak_nw;       // leakage per logic transistor at operating temperature
+  double wafer_usd;     // 300 mm wafer price
+  double d0_per_cm2;    // defect density for the yield model
+  double via_mask_usd;  // one via-layer mask
+  double io_mm2;        // PCIe Gen5 x16 host interface (PHY and controller)
+};
+
+const Node& find_node(int nm);
+
+// Reference-architecture constants.
+inline constexpr int64_t kRomRows = 512;             // wordlines per ROM bitline
+inline constexpr int64_t kRomColumns = 1024;         // bitlines per ROM wordline
+inline constexpr double kRomCellPitches = 3.0;       // ROM cell: 1 CPP x 3 metal pitches
+inline constexpr double kRomArrayEfficiency = 0.90;  // straps, well taps, edge cells
+inline constexpr double kRomBitlineCellFf = 0.06;    // bitline load per cell at 57 nm CPP
+inline constexpr double kSramMacroEfficiency = 0.70;
+inline constexpr int64_t kSramRows = 512;          // rows per KV SRAM macro (high-density)
+inline constexpr double kLogicUtilisation = 0.60;  // placed density / peak library density
+inline constexpr int kActivationBits = 8;
+inline constexpr int kLevelBits = 8;
+inline constexpr int kProductBits = kActivationBits + kLevelBits;
+inline constexpr double kKvBitsPerElement = 8.0 + 16.0 / 128.0;  // int8 + fp16 scale per head
+inline constexpr int kLoraBits = 8;
+inline constexpr double kOverheadFraction = 0.12;  // power grid, clock spine, whitespace
+inline constexpr double kChipLinkMm2 = 6.0;        // one chip-to-chip SerDes link
+
+// Transistors of the circuits the datapath is built from (static CMOS).
+inline constexpr double kFullAdderT = 28;
+inline constexpr double kCompressorT = 48;  // 4:2 compressor: removes two operand bits
+inline constexpr double kFlopT = 24;
+inline constexpr double kLatchT = 12;
+inline constexpr double kMux2T = 4;       // transmission-gate pair per bit, select shared
+inline constexpr double kMult8T = 1700;   // 8x8 array multiplier
+inline constexpr double kRomSenseT = 12;  // per bitline: sense inverter and output latch
+inline constexpr double kRomDriverT = 4;  // per wordline
+inline constexpr double kSramPeripheryShare =
+    0.05;                                     // SRAM periphery transistors per cell transistor
+inline constexpr double kLayerMiscT = 1.0e6;  // norm, RoPE, softmax and SiLU units of a layer
+
+// Energy per operation at 45 nm, 0.9 V (Horowitz, ISSCC 2014), in joules.
+inline constexpr double kAdd16J = 0.05e-12;
+inline constexpr double kMult8J = 0.2e-12;
+inline constexpr double kAdd32J = 0.1e-12;
+inline constexpr double kSram8kBitJ = 10e-12 / 64;  // 64-bit read of an 8 KB SRAM
+
+// Leakage of ROM cells and SRAM cells relative to a logic transistor.
+inline constexpr double kRomLeakShare = 0.1;
+inline constexpr double kSramLeakShare = 0.02;
+
+// Card and system.
+inline constexpr double kRegulatorEfficiency = 0.88;
+inline constexpr double kBoardW = 10;
+inline constexpr double kHostServerW = 1000;  // host of a 10-card server: CPUs, DRAM, NICs, fans
+inline constexpr double kCardsPerServer = 10;
+inline constexpr double kHostInterfaceW = 6;
+inline constexpr double kChipLinkW = 2;
+inline constexpr double kControlShare = 0.10;  // clock spine and control, of dynamic power
+
+inline constexpr double kLinkLatencyS = 150e-9;  // one chip-to-chip hop
+inline constexpr double kLinkBytesPerS = 100e9;
+
+}  // namespace etch::plan::detail
