@@ -591,23 +591,35 @@ std::string Tokenizer::token_bytes(int32_t id) const {
 }
 
 std::string Tokenizer::decode(std::span<const int32_t> ids) const {
+  // SentencePiece's rule for the dummy prefix: pieces may lose their leading "▁" until one
+  // has (only one, unless extra whitespace was removed: then all leading ones) or until
+  // anything was written. Control tokens write nothing; byte tokens are real text (a leading
+  // <0x20> is a space the input had). Unlike SentencePiece, invalid UTF-8 from byte tokens is
+  // kept as bytes rather than replaced by U+FFFD, so that arbitrary bytes round-trip.
+  const bool strip = index_->kind == TokenizerKind::kSentencePiece &&
+                     (vocab_.add_space_prefix || vocab_.remove_extra_whitespaces);
   std::string out;
-  bool first = true;
+  bool may_strip = true;
+  bool stripped = false;
   for (const int32_t id : ids) {
     if (id < 0 || id >= vocab_.size())
       fail("token id {} out of range (vocabulary of {})", id, vocab_.size());
     const TokenType type = index_->types[id];
     const std::string& surface = index_->surfaces[id];
-    if (first && type == TokenType::kControl) continue;
-    // SentencePiece removes the dummy prefix from the first piece only, and only from a
-    // piece proper (a byte token <0x20> is a space the text really had).
-    if (first && vocab_.add_space_prefix && index_->kind == TokenizerKind::kSentencePiece &&
-        is_mergeable(type) && !surface.empty() && surface[0] == ' ') {
+    if (type == TokenType::kByte) {
+      out.append(surface);
+      continue;
+    }
+    if (stripped || !out.empty()) may_strip = false;
+    stripped = false;
+    if (strip && may_strip && is_mergeable(type) &&
+        std::string_view(vocab_.tokens[id]).starts_with(kSpaceSymbol)) {
       out.append(surface, 1);
+      // With extra whitespace removed, every leading space was the normalizer's.
+      stripped = !vocab_.remove_extra_whitespaces;
     } else {
       out.append(surface);
     }
-    first = false;
   }
   return out;
 }

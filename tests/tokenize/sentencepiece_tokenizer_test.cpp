@@ -192,6 +192,11 @@ TEST(SentencePieceTokenizer, DecodeDropsOnlyTheDummyPrefix) {
   EXPECT_EQ(tokenizer.decode(std::vector<int32_t>{261, 261}), "the the");
   EXPECT_EQ(tokenizer.decode(std::vector<int32_t>{1, 261}), "the");
   EXPECT_EQ(tokenizer.decode(std::vector<int32_t>{13, 261}), "\n the");
+  // Only one "▁" goes, even when a control token follows it.
+  EXPECT_EQ(tokenizer.decode(std::vector<int32_t>{4034, 261}), " the");
+  EXPECT_EQ(tokenizer.decode(std::vector<int32_t>{4034, 1, 261}), " the");
+  EXPECT_EQ(tokenizer.decode(std::vector<int32_t>{1, 2, 1, 261}), "the");
+  EXPECT_EQ(tokenizer.decode(std::vector<int32_t>{0, 261}), " \xE2\x81\x87  the");
   // Token by token, as a streaming caller assembles it.
   const std::string text = "And God said, Let there be light: and there was light.";
   const auto ids = tokenizer.encode(text, true);
@@ -322,6 +327,8 @@ TEST(SentencePieceTokenizer, RemoveExtraWhitespaces) {
   const Tokenizer tokenizer(vocab);
   EXPECT_EQ(tokenizer.encode("   a   a  ", false), tokenizer.encode("a a", false));
   EXPECT_TRUE(tokenizer.encode("    ", false).empty());
+  // Decoding strips every leading "▁" then, as SentencePiece does.
+  EXPECT_EQ(tokenizer.decode(std::vector<int32_t>{3, 3, 11, 3, 4}), "a a");
 }
 
 TEST(SentencePieceTokenizer, ByteLevelVocabularyDecodes) {
