@@ -23,7 +23,7 @@ constexpr int kMaxDims = 4;
 // Nested arrays are the one construct whose in-memory size can outgrow its bytes in the file
 // by a large factor (a 12-byte empty array becomes a Value); bound both depth and total count.
 constexpr int kMaxNesting = 8;
-constexpr uint64_t kMaxNestedValues = uint64_t{1} << 20;
+constexpr uint64_t kMaxNestedValues = uint64_t{1} << 16;
 
 size_t scalar_size(ValueType t) {
   switch (t) {

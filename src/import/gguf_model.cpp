@@ -3,6 +3,7 @@
 #include <cmath>
 #include <limits>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "core/error.hpp"
@@ -190,7 +191,7 @@ Model to_model(const File& file) {
 
   c.context_length = keys.required_integer(p + "context_length", 1, int64_t{1} << 32);
   c.hidden_size = keys.required_integer(p + "embedding_length", 1, kMaxDimension);
-  c.layers = keys.required_integer(p + "block_count", 1, 1 << 16);
+  c.layers = keys.required_integer(p + "block_count", 1, 1 << 12);
   c.ffn_size = keys.required_integer(p + "feed_forward_length", 1, kMaxDimension);
   c.heads = keys.required_integer(p + "attention.head_count", 1, kMaxDimension);
   c.kv_heads = keys.integer(p + "attention.head_count_kv", 1, kMaxDimension).value_or(c.heads);
@@ -237,9 +238,11 @@ Model to_model(const File& file) {
 
   model.tensors.reserve(file.tensors.size());
   for (const TensorInfo& t : file.tensors) model.tensors.push_back(t.to_tensor());
+  // Hashed: a hostile file may pair a huge block count with a huge tensor directory.
+  std::unordered_map<std::string_view, size_t> by_name;
+  for (size_t i = 0; i < model.tensors.size(); ++i) by_name.emplace(model.tensors[i].name, i);
   auto get = [&](const std::string& name) {
-    for (const Tensor& t : model.tensors)
-      if (t.name == name) return t;
+    if (auto it = by_name.find(name); it != by_name.end()) return model.tensors[it->second];
     Tensor missing;  // no data: validate() reports it by name
     missing.name = name;
     return missing;
