@@ -6,19 +6,53 @@
 
 namespace etch::run::kernels {
 
-// Sixteen independent partial sums: the compiler maps them onto vector lanes without
-// needing to reassociate a single float sum, which it may not do without -ffast-math.
-ETCH_MULTIVERSION float dot(const float* a, const float* b, int64_t n) {
-  constexpr int kLanes = 16;
-  float acc[kLanes] = {};
-  int64_t i = 0;
-  for (; i + kLanes <= n; i += kLanes)
-    for (int l = 0; l < kLanes; ++l) acc[l] += a[i + l] * b[i + l];
+// Sixteen independent partial sums, one per lane of a 16-float vector: GCC lowers the vector
+// type to one AVX-512 register, two AVX2 registers or four SSE registers, and every variant
+// adds the same products in the same order, so results do not depend on the CPU.
+typedef float Vec16 __attribute__((vector_size(64)));
+
+namespace {
+
+inline Vec16 load16(const float* p) {
+  Vec16 v;
+  __builtin_memcpy(&v, p, sizeof v);
+  return v;
+}
+
+inline float finish(Vec16 acc, const float* a, const float* b, int64_t from, int64_t n) {
   float tail = 0;
-  for (; i < n; ++i) tail += a[i] * b[i];
+  for (int64_t j = from; j < n; ++j) tail += a[j] * b[j];
   float sum = 0;
-  for (int l = 0; l < kLanes; ++l) sum += acc[l];
+  for (int l = 0; l < 16; ++l) sum += acc[l];
   return sum + tail;
+}
+
+}  // namespace
+
+ETCH_MULTIVERSION float dot(const float* a, const float* b, int64_t n) {
+  Vec16 acc = {};
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) acc += load16(a + i) * load16(b + i);
+  return finish(acc, a, b, i, n);
+}
+
+ETCH_MULTIVERSION void dot_4x4(const float* const rows[4], const float* const xs[4], int64_t n,
+                                float out[16]) {
+  Vec16 acc[4][4] = {};
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    const Vec16 x0 = load16(xs[0] + i), x1 = load16(xs[1] + i), x2 = load16(xs[2] + i),
+                x3 = load16(xs[3] + i);
+    for (int r = 0; r < 4; ++r) {
+      const Vec16 w = load16(rows[r] + i);
+      acc[r][0] += w * x0;
+      acc[r][1] += w * x1;
+      acc[r][2] += w * x2;
+      acc[r][3] += w * x3;
+    }
+  }
+  for (int r = 0; r < 4; ++r)
+    for (int t = 0; t < 4; ++t) out[r * 4 + t] = finish(acc[r][t], rows[r], xs[t], i, n);
 }
 
 ETCH_MULTIVERSION void axpy(float a, const float* x, float* y, int64_t n) {

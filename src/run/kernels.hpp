@@ -8,6 +8,9 @@
 namespace etch::run::kernels {
 
 float dot(const float* a, const float* b, int64_t n);
+// out[r * 4 + t] = dot(rows[r], xs[t], n) for a 4 x 4 block, each element summed exactly as
+// dot() sums it (so batching never changes a result), with every load feeding four products.
+void dot_4x4(const float* const rows[4], const float* const xs[4], int64_t n, float out[16]);
 // y[i] += a * x[i]
 void axpy(float a, const float* x, float* y, int64_t n);
 // out = x * w / sqrt(mean(x^2) + eps), the sum of squares in double.
