@@ -158,31 +158,32 @@ bool is_mergeable(TokenType type) {
 }
 
 // GPT-2's byte-level alphabet: printable bytes stand for themselves, the others are shifted
-// to U+0100 and up. Only its inverse is needed here, to decode byte-level BPE vocabularies.
-std::array<int32_t, 256> byte_level_codepoints() {
-  std::array<int32_t, 256> map{};
-  int32_t next = 256;
+// to U+0100 and up (the highest is U+0143). Only its inverse is needed here, to decode
+// byte-level BPE vocabularies: code point -> byte, -1 outside the alphabet.
+std::array<int16_t, 512> byte_level_inverse() {
+  std::array<int16_t, 512> inverse;
+  inverse.fill(-1);
+  int next = 256;
   for (int b = 0; b < 256; ++b) {
     const bool printable = (b >= '!' && b <= '~') || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE);
-    map[b] = printable ? b : next++;
+    inverse[printable ? b : next++] = static_cast<int16_t>(b);
   }
-  return map;
+  return inverse;
 }
 
 std::string decode_byte_level(const std::string& piece) {
-  static const std::array<int32_t, 256> codepoints = byte_level_codepoints();
+  static const std::array<int16_t, 512> inverse = byte_level_inverse();
   std::string out;
   const auto* s = reinterpret_cast<const unsigned char*>(piece.data());
   for (size_t i = 0; i < piece.size();) {
     const size_t len = utf8_char_length(s + i, piece.size() - i);
-    int32_t cp = -1;
+    int cp = -1;
     if (len == 1 && s[i] < 0x80) cp = s[i];
     if (len == 2) cp = ((s[i] & 0x1F) << 6) | (s[i + 1] & 0x3F);
-    const auto* found = std::find(codepoints.begin(), codepoints.end(), cp);
-    if (cp >= 0 && found != codepoints.end()) {
-      out.push_back(static_cast<char>(found - codepoints.begin()));
+    if (cp >= 0 && cp < 512 && inverse[cp] >= 0) {
+      out.push_back(static_cast<char>(inverse[cp]));
     } else {
-      out.append(piece, i, len);  // not of the byte alphabet (an added token): as written
+      out.append(piece, i, len);  // outside the byte alphabet: as written
     }
     i += len;
   }
@@ -496,7 +497,12 @@ Tokenizer::Tokenizer(Vocabulary vocab) : vocab_(std::move(vocab)) {
     const TokenType type = index->types[id];
     std::string& surface = index->surfaces[id];
     if (vocab_.kind == TokenizerKind::kByteLevelBpe) {
-      if (type != TokenType::kControl) surface = decode_byte_level(piece);
+      // Added (user-defined) tokens are stored as plain text, not in the byte alphabet.
+      if (type == TokenType::kUserDefined) {
+        surface = piece;
+      } else if (type != TokenType::kControl) {
+        surface = decode_byte_level(piece);
+      }
       continue;
     }
     switch (type) {

@@ -334,10 +334,14 @@ TEST(SentencePieceTokenizer, RemoveExtraWhitespaces) {
 TEST(SentencePieceTokenizer, ByteLevelVocabularyDecodes) {
   Vocabulary vocab;
   vocab.kind = TokenizerKind::kByteLevelBpe;
-  vocab.tokens = {"Hello", "\xC4\xA0world", "\xC4\x8A", "<|end|>"};
-  vocab.types = {TokenType::kNormal, TokenType::kNormal, TokenType::kNormal, TokenType::kControl};
+  vocab.tokens = {"Hello", "\xC4\xA0world", "\xC4\x8A", "<|end|>", "\xC3\xA9", "a b"};
+  vocab.types = {TokenType::kNormal,  TokenType::kNormal, TokenType::kNormal,
+                 TokenType::kControl, TokenType::kNormal, TokenType::kUserDefined};
   const Tokenizer tokenizer(vocab);
   EXPECT_EQ(tokenizer.decode(std::vector<int32_t>{0, 1, 2, 3}), "Hello world\n");
+  // U+00E9 is byte 0xE9 itself; an added token is plain text.
+  EXPECT_EQ(tokenizer.token_bytes(4), "\xE9");
+  EXPECT_EQ(tokenizer.token_bytes(5), "a b");
   EXPECT_THROW(tokenizer.encode("x", false), Error);
 }
 
