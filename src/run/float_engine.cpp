@@ -306,6 +306,8 @@ int64_t FloatEngine::position() const { return state_->position; }
 int64_t FloatEngine::context() const { return state_->context; }
 int FloatEngine::threads() const { return state_->pool.size(); }
 const import::Model& FloatEngine::model() const { return state_->model; }
+const import::ModelConfig& FloatEngine::config() const { return state_->config; }
+const tokenize::Vocabulary& FloatEngine::vocab() const { return state_->model.vocab; }
 uint64_t FloatEngine::kv_cache_bytes() const {
   return (state_->k_cache.size() + state_->v_cache.size()) * sizeof(float);
 }

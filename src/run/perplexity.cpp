@@ -5,14 +5,14 @@
 
 namespace etch::run {
 
-PerplexityResult perplexity(FloatEngine& engine, std::span<const int32_t> tokens, int64_t ctx, int32_t bos_id,
+PerplexityResult perplexity(Engine& engine, std::span<const int32_t> tokens, int64_t ctx, int32_t bos_id,
                             const std::function<void(int64_t, int64_t)>& on_chunk) {
   if (ctx < 4) fail("perplexity needs a context of at least 4 tokens, got {}", ctx);
   if (ctx > engine.context()) fail("context {} exceeds the engine's {}", ctx, engine.context());
   const int64_t chunks = static_cast<int64_t>(tokens.size()) / ctx;
   if (chunks == 0) fail("the text has {} tokens, fewer than one context of {}", tokens.size(), ctx);
   const int64_t first = ctx / 2;
-  const int64_t vocab = engine.model().config.vocab_size;
+  const int64_t vocab = engine.config().vocab_size;
 
   PerplexityResult result;
   result.ctx = ctx;

@@ -21,28 +21,47 @@ struct EngineOptions {
   int64_t context = 0;     // KV cache length in tokens; 0: min(model context, 4096)
 };
 
-// Float32 forward pass of a Llama-family model with a KV cache. Weights are read in their
-// stored type from the mapped file, a row at a time.
-class FloatEngine {
+// What every engine offers (the float reference here; the chip's integer engine and later the
+// GPU engine): feed tokens into a KV cache, get logits back. Generation, perplexity and the
+// CLI are written against this, so they work with any engine.
+class Engine {
  public:
-  FloatEngine(const import::Model& model, EngineOptions options);
-  ~FloatEngine();
-  FloatEngine(const FloatEngine&) = delete;
-  FloatEngine& operator=(const FloatEngine&) = delete;
+  virtual ~Engine() = default;
 
   // Feeds `tokens` at the next positions of the cache. Returns the logits of every token
   // ([tokens.size(), vocab] row-major) when all_logits, else of the last token only.
   // Throws Error when the cache would overflow or an id is outside the vocabulary.
-  std::span<const float> eval(std::span<const int32_t> tokens, bool all_logits);
-
+  virtual std::span<const float> eval(std::span<const int32_t> tokens, bool all_logits) = 0;
   // Forgets the cache: the next eval starts at position 0.
-  void reset();
+  virtual void reset() = 0;
   // Drops the cache beyond `position` tokens (for rewinding a conversation).
-  void truncate(int64_t position);
+  virtual void truncate(int64_t position) = 0;
 
-  int64_t position() const;
-  int64_t context() const;
-  int threads() const;
+  virtual int64_t position() const = 0;
+  virtual int64_t context() const = 0;
+  virtual int threads() const = 0;
+  virtual const import::ModelConfig& config() const = 0;
+  virtual const tokenize::Vocabulary& vocab() const = 0;
+};
+
+// Float32 forward pass of a Llama-family model with a KV cache. Weights are read in their
+// stored type from the mapped file, a row at a time.
+class FloatEngine final : public Engine {
+ public:
+  FloatEngine(const import::Model& model, EngineOptions options);
+  ~FloatEngine() override;
+  FloatEngine(const FloatEngine&) = delete;
+  FloatEngine& operator=(const FloatEngine&) = delete;
+
+  std::span<const float> eval(std::span<const int32_t> tokens, bool all_logits) override;
+  void reset() override;
+  void truncate(int64_t position) override;
+  int64_t position() const override;
+  int64_t context() const override;
+  int threads() const override;
+  const import::ModelConfig& config() const override;
+  const tokenize::Vocabulary& vocab() const override;
+
   const import::Model& model() const;
   uint64_t kv_cache_bytes() const;
 
@@ -90,7 +109,7 @@ struct GenerateOptions {
   int64_t max_tokens = 128;
   bool ignore_eos = false;
 };
-std::vector<int32_t> generate(FloatEngine& engine, Sampler& sampler,
+std::vector<int32_t> generate(Engine& engine, Sampler& sampler,
                               std::span<const int32_t> prompt, const GenerateOptions& options,
                               const std::function<bool(int32_t)>& on_token);
 
@@ -106,7 +125,7 @@ struct PerplexityResult {
 // llama.cpp's perplexity method: the whole text tokenized once (BOS first), cut into
 // consecutive chunks of ctx tokens whose first token is replaced by BOS; the predictions of
 // the last ctx/2 - 1 tokens of each chunk are scored. on_chunk(done, total) reports progress.
-PerplexityResult perplexity(FloatEngine& engine, std::span<const int32_t> tokens, int64_t ctx,
+PerplexityResult perplexity(Engine& engine, std::span<const int32_t> tokens, int64_t ctx,
                             int32_t bos_id, const std::function<void(int64_t, int64_t)>& on_chunk);
 
 // Natural-log softmax probability of `target` under `logits`, computed in double.

@@ -84,12 +84,12 @@ int32_t Sampler::sample(std::span<const float> logits, std::span<const int32_t> 
   return candidates_[keep - 1].id;
 }
 
-std::vector<int32_t> generate(FloatEngine& engine, Sampler& sampler, std::span<const int32_t> prompt,
+std::vector<int32_t> generate(Engine& engine, Sampler& sampler, std::span<const int32_t> prompt,
                               const GenerateOptions& options, const std::function<bool(int32_t)>& on_token) {
   std::vector<int32_t> history(prompt.begin(), prompt.end());
   std::vector<int32_t> generated;
   if (prompt.empty()) return generated;
-  const int32_t eos = engine.model().vocab.eos_id;
+  const int32_t eos = engine.vocab().eos_id;
   std::span<const float> logits = engine.eval(prompt, false);
   for (int64_t i = 0; i < options.max_tokens; ++i) {
     const int32_t id = sampler.sample(logits, history);
