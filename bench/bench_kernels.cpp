@@ -26,22 +26,23 @@ void BM_Dot(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations() * rows * 4 * n * 2);  // flops
 }
 
-void BM_Dot4x4(benchmark::State& state) {
+void BM_DotBlock4x2(benchmark::State& state) {
   const int64_t n = state.range(0), rows = 256;
   const auto w = random_floats(static_cast<size_t>(rows * n)), x = random_floats(static_cast<size_t>(4 * n));
-  const float* xs[4] = {&x[0], &x[n], &x[2 * n], &x[3 * n]};
-  float out[16];
+  float out[8];
   for (auto _ : state)
-    for (int64_t r = 0; r < rows; r += 4) {
-      const float* ws[4] = {&w[r * n], &w[(r + 1) * n], &w[(r + 2) * n], &w[(r + 3) * n]};
-      etch::run::kernels::dot_4x4(ws, xs, n, out);
-      benchmark::DoNotOptimize(out);
-    }
+    for (int64_t r = 0; r < rows; r += 4)
+      for (int t = 0; t < 4; t += 2) {
+        const float* ws[4] = {&w[r * n], &w[(r + 1) * n], &w[(r + 2) * n], &w[(r + 3) * n]};
+        const float* xs[2] = {&x[t * n], &x[(t + 1) * n]};
+        etch::run::kernels::dot_block(etch::run::kernels::RowType::kF32, reinterpret_cast<const void* const*>(ws), 4, xs, 2, n, out);
+        benchmark::DoNotOptimize(out);
+      }
   state.SetItemsProcessed(state.iterations() * rows * 4 * n * 2);
 }
 
 BENCHMARK(BM_Dot)->Arg(256)->Arg(768)->Arg(4096);
-BENCHMARK(BM_Dot4x4)->Arg(256)->Arg(768)->Arg(4096);
+BENCHMARK(BM_DotBlock4x2)->Arg(256)->Arg(768)->Arg(4096);
 
 }  // namespace
 

@@ -1,9 +1,7 @@
 #include <algorithm>
 #include <cmath>
-#include <numbers>
 
 #include "core/error.hpp"
-#include "core/half.hpp"
 #include "core/parallel.hpp"
 #include "run/kernels.hpp"
 #include "run/run.hpp"
@@ -22,41 +20,6 @@ std::vector<float> to_floats(const Tensor& t) {
   std::vector<float> out(static_cast<size_t>(t.elements()));
   for (int64_t r = 0; r < t.rows(); ++r) t.dequantize_row(r, out.data() + r * t.cols());
   return out;
-}
-
-// Inverse frequencies of the rotary embedding, one per rotated pair, with the model's
-// scaling rule applied and rounded to the precision the model keeps them in.
-std::vector<double> rope_inverse_frequencies(const import::RopeConfig& rope) {
-  const int64_t pairs = rope.dims / 2;
-  std::vector<double> inv(static_cast<size_t>(pairs));
-  for (int64_t i = 0; i < pairs; ++i) {
-    double f = std::pow(rope.theta, -2.0 * static_cast<double>(i) / static_cast<double>(rope.dims));
-    if (!rope.freq_factors.empty()) {
-      f /= rope.freq_factors[static_cast<size_t>(i)];
-    } else if (rope.scaling == import::RopeScaling::kLinear) {
-      f /= rope.factor;
-    } else if (rope.scaling == import::RopeScaling::kLlama3) {
-      // Llama 3.1's rule: long wavelengths are slowed by `factor`, short ones are kept, and
-      // the band between is interpolated.
-      const double wavelength = 2.0 * std::numbers::pi / f;
-      const double original = static_cast<double>(rope.original_context);
-      const double low_wavelength = original / rope.low_freq_factor;
-      const double high_wavelength = original / rope.high_freq_factor;
-      if (wavelength > low_wavelength) {
-        f /= rope.factor;
-      } else if (wavelength >= high_wavelength) {
-        const double smooth = (original / wavelength - rope.low_freq_factor) /
-                              (rope.high_freq_factor - rope.low_freq_factor);
-        f = (1.0 - smooth) * f / rope.factor + smooth * f;
-      }
-    }
-    // Hugging Face computes the frequencies in float32 and stores them in the model's dtype.
-    float stored = static_cast<float>(f);
-    if (rope.freq_precision == import::FrequencyPrecision::kBF16) stored = bf16_to_f32(f32_to_bf16(stored));
-    if (rope.freq_precision == import::FrequencyPrecision::kF16) stored = fp16_to_f32(f32_to_fp16(stored));
-    inv[static_cast<size_t>(i)] = stored;
-  }
-  return inv;
 }
 
 struct LayerVectors {
@@ -100,7 +63,7 @@ struct FloatEngine::State {
       layers.push_back(std::move(v));
     }
     output_norm = to_floats(m.output_norm);
-    inv_freq = rope_inverse_frequencies(config.rope);
+    inv_freq = import::rope_inverse_frequencies(config.rope);
     const size_t cache = static_cast<size_t>(config.layers * context * kv_dim);
     k_cache.assign(cache, 0.0f);
     v_cache.assign(cache, 0.0f);
@@ -124,8 +87,8 @@ struct FloatEngine::State {
   };
 
   // out[t, r] = dot(weight row r, in[t]) for every job, all jobs sharing one parallel loop.
-  // Rows are dequantized once, four at a time, and multiplied with four tokens at a time so
-  // that each load feeds four products; leftovers use the plain dot, which sums identically.
+  // Rows are dequantized once, four at a time, and multiplied with two tokens at a time so
+  // that each weight load feeds two products.
   void matmul(std::initializer_list<MatmulJob> jobs, const float* in, int64_t tokens) {
     constexpr int64_t kBlock = 4;
     int64_t blocks = 0;
@@ -143,27 +106,33 @@ struct FloatEngine::State {
         if (row_buffer.size() < static_cast<size_t>(kBlock * cols)) row_buffer.resize(static_cast<size_t>(kBlock * cols));
         for (int64_t b = lo; b < hi; ++b) {
           const int64_t r0 = b * kBlock, nr = std::min(kBlock, rows - r0);
-          const float* row[kBlock];
+          // F32 and BF16 rows are read in place; other types are dequantized once per block.
+          const void* row[kBlock];
+          kernels::RowType row_type = kernels::RowType::kF32;
           for (int64_t k = 0; k < nr; ++k) {
             if (w.type == import::TensorType::kF32) {
-              row[k] = reinterpret_cast<const float*>(w.row(r0 + k));
+              row[k] = w.row(r0 + k);
+            } else if (w.type == import::TensorType::kBF16) {
+              row[k] = w.row(r0 + k);
+              row_type = kernels::RowType::kBF16;
             } else {
               w.dequantize_row(r0 + k, row_buffer.data() + k * cols);
               row[k] = row_buffer.data() + k * cols;
             }
           }
-          int64_t t = 0;
-          if (nr == kBlock) {
-            for (; t + kBlock <= tokens; t += kBlock) {
-              const float* x[kBlock] = {in + t * cols, in + (t + 1) * cols, in + (t + 2) * cols, in + (t + 3) * cols};
-              float out[kBlock * kBlock];
-              kernels::dot_4x4(row, x, cols, out);
-              for (int64_t k = 0; k < kBlock; ++k)
-                for (int64_t u = 0; u < kBlock; ++u) job.out[(t + u) * rows + r0 + k] = out[k * kBlock + u];
+          // Four rows by two tokens, then the leftovers; every output sums identically.
+          const int row_step = nr == kBlock ? static_cast<int>(kBlock) : 1;
+          for (int64_t k = 0; k < nr; k += row_step) {
+            for (int64_t t = 0; t < tokens; t += 2) {
+              const int token_count = t + 1 < tokens ? 2 : 1;
+              const float* x[2] = {in + t * cols, in + (t + token_count - 1) * cols};
+              float out[kBlock * 2];
+              kernels::dot_block(row_type, row + k, row_step, x, token_count, cols, out);
+              for (int r = 0; r < row_step; ++r)
+                for (int u = 0; u < token_count; ++u)
+                  job.out[(t + u) * rows + r0 + k + r] = out[r * token_count + u];
             }
           }
-          for (; t < tokens; ++t)
-            for (int64_t k = 0; k < nr; ++k) job.out[t * rows + r0 + k] = kernels::dot(row[k], in + t * cols, cols);
         }
       }
     });

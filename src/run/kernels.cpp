@@ -2,57 +2,95 @@
 
 #include <cmath>
 
+#include "core/half.hpp"
+
 #define ETCH_MULTIVERSION __attribute__((target_clones("avx512f", "avx2,fma", "default")))
 
 namespace etch::run::kernels {
 
-// Sixteen independent partial sums, one per lane of a 16-float vector: GCC lowers the vector
-// type to one AVX-512 register, two AVX2 registers or four SSE registers, and every variant
-// adds the same products in the same order, so results do not depend on the CPU.
-typedef float Vec16 __attribute__((vector_size(64)));
+// Eight partial sums, one per lane of an 8-float vector (one AVX2 register): every product
+// w[i] * x[i] goes to lane i % 8, the lanes are added in order at the end. A matrix block
+// keeps one such accumulator per (row, token) pair, which gives the CPU independent chains to
+// overlap and lets each load feed several products, while every output is still summed in
+// exactly the same order whatever the block shape.
+typedef float Vec8 __attribute__((vector_size(32)));
 
 namespace {
 
-inline Vec16 load16(const float* p) {
-  Vec16 v;
+inline Vec8 load8(const float* p) {
+  Vec8 v;
   __builtin_memcpy(&v, p, sizeof v);
   return v;
 }
 
-inline float finish(Vec16 acc, const float* a, const float* b, int64_t from, int64_t n) {
+inline Vec8 load8(const uint16_t* p) {  // eight bf16 values, widened exactly
+  typedef uint16_t U16x8 __attribute__((vector_size(16)));
+  typedef uint32_t U32x8 __attribute__((vector_size(32)));
+  U16x8 h;
+  __builtin_memcpy(&h, p, sizeof h);
+  const U32x8 bits = __builtin_convertvector(h, U32x8) << 16;
+  Vec8 v;
+  __builtin_memcpy(&v, &bits, sizeof v);
+  return v;
+}
+
+inline float widen(float x) { return x; }
+inline float widen(uint16_t x) { return bf16_to_f32(x); }
+
+template <typename W>
+inline float finish(Vec8 acc, const W* a, const float* b, int64_t from, int64_t n) {
   float tail = 0;
-  for (int64_t j = from; j < n; ++j) tail += a[j] * b[j];
+  for (int64_t j = from; j < n; ++j) tail += widen(a[j]) * b[j];
   float sum = 0;
-  for (int l = 0; l < 16; ++l) sum += acc[l];
+  for (int l = 0; l < 8; ++l) sum += acc[l];
   return sum + tail;
+}
+
+template <int R, int T, typename W>
+__attribute__((always_inline)) inline void block(const void* const* row_data, const float* const* xs,
+                                                 int64_t n, float* out) {
+  const W* rows[R];
+  for (int r = 0; r < R; ++r) rows[r] = static_cast<const W*>(row_data[r]);
+  Vec8 acc[R][T] = {};
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    Vec8 x[T];
+    for (int t = 0; t < T; ++t) x[t] = load8(xs[t] + i);
+    for (int r = 0; r < R; ++r) {
+      const Vec8 w = load8(rows[r] + i);
+      for (int t = 0; t < T; ++t) acc[r][t] += w * x[t];
+    }
+  }
+  for (int r = 0; r < R; ++r)
+    for (int t = 0; t < T; ++t) out[r * T + t] = finish(acc[r][t], rows[r], xs[t], i, n);
+}
+
+template <typename W>
+__attribute__((always_inline)) inline void block_any(const void* const* rows, int row_count,
+                                                     const float* const* xs, int token_count,
+                                                     int64_t n, float* out) {
+  if (row_count == 4 && token_count == 2) return block<4, 2, W>(rows, xs, n, out);
+  if (row_count == 4 && token_count == 1) return block<4, 1, W>(rows, xs, n, out);
+  if (row_count == 1 && token_count == 2) return block<1, 2, W>(rows, xs, n, out);
+  block<1, 1, W>(rows, xs, n, out);
 }
 
 }  // namespace
 
-ETCH_MULTIVERSION float dot(const float* a, const float* b, int64_t n) {
-  Vec16 acc = {};
-  int64_t i = 0;
-  for (; i + 16 <= n; i += 16) acc += load16(a + i) * load16(b + i);
-  return finish(acc, a, b, i, n);
+ETCH_MULTIVERSION void dot_block(RowType type, const void* const* rows, int row_count,
+                                 const float* const* xs, int token_count, int64_t n, float* out) {
+  if (type == RowType::kBF16) return block_any<uint16_t>(rows, row_count, xs, token_count, n, out);
+  block_any<float>(rows, row_count, xs, token_count, n, out);
 }
 
-ETCH_MULTIVERSION void dot_4x4(const float* const rows[4], const float* const xs[4], int64_t n,
-                                float out[16]) {
-  Vec16 acc[4][4] = {};
+// Attention's dot products are not part of a matrix block; four chains hide the add latency.
+ETCH_MULTIVERSION float dot(const float* a, const float* b, int64_t n) {
+  Vec8 acc[4] = {};
   int64_t i = 0;
-  for (; i + 16 <= n; i += 16) {
-    const Vec16 x0 = load16(xs[0] + i), x1 = load16(xs[1] + i), x2 = load16(xs[2] + i),
-                x3 = load16(xs[3] + i);
-    for (int r = 0; r < 4; ++r) {
-      const Vec16 w = load16(rows[r] + i);
-      acc[r][0] += w * x0;
-      acc[r][1] += w * x1;
-      acc[r][2] += w * x2;
-      acc[r][3] += w * x3;
-    }
-  }
-  for (int r = 0; r < 4; ++r)
-    for (int t = 0; t < 4; ++t) out[r * 4 + t] = finish(acc[r][t], rows[r], xs[t], i, n);
+  for (; i + 32 <= n; i += 32)
+    for (int k = 0; k < 4; ++k) acc[k] += load8(a + i + 8 * k) * load8(b + i + 8 * k);
+  for (; i + 8 <= n; i += 8) acc[0] += load8(a + i) * load8(b + i);
+  return finish(acc[0] + acc[1] + (acc[2] + acc[3]), a, b, i, n);
 }
 
 ETCH_MULTIVERSION void axpy(float a, const float* x, float* y, int64_t n) {
