@@ -128,6 +128,10 @@ struct Model {
   std::vector<SharedMappedFile> files;                      // keeps the mappings alive
 };
 
+// Inverse frequencies of the rotary embedding, one per rotated pair, with the model's scaling
+// rule applied and rounded to the precision the model keeps them in.
+std::vector<double> rope_inverse_frequencies(const RopeConfig& rope);
+
 // Loads a GGUF file or a Hugging Face folder (decided by what `path` is).
 Model load_model(const std::string& path);
 Model load_gguf(const std::string& path);

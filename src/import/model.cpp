@@ -1,6 +1,10 @@
 #include <sys/stat.h>
 
+#include <cmath>
+#include <numbers>
+
 #include "core/error.hpp"
+#include "core/half.hpp"
 #include "import/import.hpp"
 
 namespace etch::import {
@@ -19,6 +23,39 @@ uint64_t Tensor::row_bytes() const {
 }
 
 void Tensor::dequantize_row(int64_t r, float* dst) const { dequantize(type, row(r), dst, cols()); }
+
+std::vector<double> rope_inverse_frequencies(const RopeConfig& rope) {
+  const int64_t pairs = rope.dims / 2;
+  std::vector<double> inv(static_cast<size_t>(pairs));
+  for (int64_t i = 0; i < pairs; ++i) {
+    double f = std::pow(rope.theta, -2.0 * static_cast<double>(i) / static_cast<double>(rope.dims));
+    if (!rope.freq_factors.empty()) {
+      f /= rope.freq_factors[static_cast<size_t>(i)];
+    } else if (rope.scaling == RopeScaling::kLinear) {
+      f /= rope.factor;
+    } else if (rope.scaling == RopeScaling::kLlama3) {
+      // Llama 3.1's rule: long wavelengths are slowed by `factor`, short ones are kept, and
+      // the band between is interpolated.
+      const double wavelength = 2.0 * std::numbers::pi / f;
+      const double original = static_cast<double>(rope.original_context);
+      const double low_wavelength = original / rope.low_freq_factor;
+      const double high_wavelength = original / rope.high_freq_factor;
+      if (wavelength > low_wavelength) {
+        f /= rope.factor;
+      } else if (wavelength >= high_wavelength) {
+        const double smooth = (original / wavelength - rope.low_freq_factor) /
+                              (rope.high_freq_factor - rope.low_freq_factor);
+        f = (1.0 - smooth) * f / rope.factor + smooth * f;
+      }
+    }
+    // Hugging Face computes the frequencies in float32 and stores them in the model's dtype.
+    float stored = static_cast<float>(f);
+    if (rope.freq_precision == FrequencyPrecision::kBF16) stored = bf16_to_f32(f32_to_bf16(stored));
+    if (rope.freq_precision == FrequencyPrecision::kF16) stored = fp16_to_f32(f32_to_fp16(stored));
+    inv[static_cast<size_t>(i)] = stored;
+  }
+  return inv;
+}
 
 Model load_model(const std::string& path) {
   struct stat st {};
