@@ -1,5 +1,6 @@
 // A Llama-family etch Model from a parsed GGUF: the `llama` architecture keys, the tensor names
 // llama.cpp's converters write, and the tokenizer.ggml.* vocabulary.
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <string>
@@ -9,6 +10,7 @@
 #include "core/error.hpp"
 #include "import/gguf.hpp"
 #include "import/import.hpp"
+#include "tokenize/tokenize.hpp"
 
 namespace etch::import {
 
@@ -102,6 +104,13 @@ tokenize::Vocabulary to_vocabulary(const File& file) {
     vocab.add_space_prefix = false;
     vocab.add_bos = false;
     vocab.pre_tokenizer = keys.string("tokenizer.ggml.pre").value_or("default");
+    auto steps = tokenize::named_pre_tokenizer(vocab.pre_tokenizer);
+    if (!steps)
+      fail_file(file.path, "unknown pre-tokenizer tokenizer.ggml.pre = '{}' (etch knows: {})",
+                vocab.pre_tokenizer, tokenize::known_pre_tokenizers());
+    vocab.pre_splits = std::move(*steps);
+    // Llama 3's tokenizer.json sets ignore_merges; llama.cpp implies it from the name.
+    vocab.ignore_merges = vocab.pre_tokenizer == "llama-bpe" || vocab.pre_tokenizer == "llama3";
   } else {
     fail_file(file.path, "unsupported tokenizer model '{}' (etch reads 'llama' and 'gpt2')",
               *model);
@@ -171,6 +180,15 @@ tokenize::Vocabulary to_vocabulary(const File& file) {
   if (auto b = keys.boolean("tokenizer.ggml.add_space_prefix")) vocab.add_space_prefix = *b;
   if (auto b = keys.boolean("tokenizer.ggml.remove_extra_whitespaces"))
     vocab.remove_extra_whitespaces = *b;
+  if (auto t = keys.string("tokenizer.chat_template")) vocab.chat_template = *t;
+  tokenize::fill_end_of_generation(vocab);
+  // Converters name the end-of-turn token explicitly where it is not one of the known pieces.
+  for (const char* key : {"tokenizer.ggml.eot_token_id", "tokenizer.ggml.eom_token_id"}) {
+    int32_t id = -1;
+    special(key, id);
+    if (id >= 0 && std::find(vocab.eog_ids.begin(), vocab.eog_ids.end(), id) == vocab.eog_ids.end())
+      vocab.eog_ids.push_back(id);
+  }
   return vocab;
 }
 

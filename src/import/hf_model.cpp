@@ -1,5 +1,6 @@
 // Hugging Face model folders: config.json (transformers 4 or 5 style), model.safetensors or a
-// sharded model.safetensors.index.json, and a SentencePiece tokenizer.model.
+// sharded model.safetensors.index.json, and a SentencePiece tokenizer.model or a byte-level BPE
+// tokenizer.json.
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
@@ -334,13 +335,17 @@ Weights read_weights(const fs::path& dir) {
 
 tokenize::Vocabulary read_tokenizer(const fs::path& dir, const Fields& config, int64_t vocab_size) {
   const fs::path model_file = dir / "tokenizer.model";
-  if (!is_file(model_file)) {
-    if (is_file(dir / "tokenizer.json"))
-      fail_file((dir / "tokenizer.json").string(),
-                "byte-level BPE tokenizer.json is not supported yet (needs tokenizer.model)");
+  const fs::path json_file = dir / "tokenizer.json";
+  tokenize::Vocabulary vocab;
+  // tokenizer.model wins where both exist: it is the SentencePiece original that a
+  // tokenizer.json beside it was converted from.
+  if (is_file(model_file)) {
+    vocab = tokenize::load_sentencepiece_model(model_file.string());
+  } else if (is_file(json_file)) {
+    vocab = tokenize::load_tokenizer_json(json_file.string());
+  } else {
     return {};  // weights only: usable with token ids, no text
   }
-  tokenize::Vocabulary vocab = tokenize::load_sentencepiece_model(model_file.string());
 
   const fs::path tc_path = dir / "tokenizer_config.json";
   if (is_file(tc_path)) {
@@ -350,6 +355,19 @@ tokenize::Vocabulary read_tokenizer(const fs::path& dir, const Fields& config, i
     const Fields tf(tc_path.string(), tc);
     if (const std::optional<bool> v = tf.boolean("add_bos_token")) vocab.add_bos = *v;
     if (const std::optional<bool> v = tf.boolean("add_eos_token")) vocab.add_eos = *v;
+    // The chat template: one string, or a list of named templates of which "default" is the
+    // one transformers uses.
+    if (const auto it = tc.find("chat_template"); it != tc.end()) {
+      if (it->is_string()) {
+        vocab.chat_template = it->get<std::string>();
+      } else if (it->is_array()) {
+        for (const json& t : *it) {
+          if (t.is_object() && t.value("name", "") == "default" && t.contains("template") &&
+              t["template"].is_string())
+            vocab.chat_template = t["template"].get<std::string>();
+        }
+      }
+    }
   }
   // The model config's ids are what transformers generates with; they win over the
   // tokenizer's own defaults.
@@ -363,6 +381,7 @@ tokenize::Vocabulary read_tokenizer(const fs::path& dir, const Fields& config, i
   id("bos_token_id", vocab.bos_id);
   id("eos_token_id", vocab.eos_id);
   id("pad_token_id", vocab.pad_id);
+  tokenize::fill_end_of_generation(vocab);
   return vocab;
 }
 

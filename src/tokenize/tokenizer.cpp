@@ -21,6 +21,7 @@
 #include <cstring>
 
 #include "core/error.hpp"
+#include "tokenize/bpe.hpp"
 #include "tokenize/tokenize.hpp"
 
 namespace etch::tokenize {
@@ -235,6 +236,15 @@ struct IndexData {
   // User-defined pieces by first byte, longest first: matched whole before any merging.
   std::array<std::vector<std::pair<std::string, int32_t>>, 256> user_defined;
   bool has_user_defined = false;
+  // Tokens matched whole in the text before BPE runs, by first byte, longest first: control
+  // tokens (only when the caller parses specials) and a byte-level vocabulary's added tokens.
+  struct Special {
+    std::string text;
+    int32_t id;
+    bool control;
+  };
+  std::array<std::vector<Special>, 256> specials;
+  std::shared_ptr<const BpeModel> bpe;  // byte-level BPE vocabularies only
   int32_t bos_id = -1;
   int32_t unk_id = -1;
 };
@@ -496,6 +506,12 @@ Tokenizer::Tokenizer(Vocabulary vocab) : vocab_(std::move(vocab)) {
     const std::string& piece = vocab_.tokens[id];
     const TokenType type = index->types[id];
     std::string& surface = index->surfaces[id];
+    if ((type == TokenType::kControl ||
+         (type == TokenType::kUserDefined && vocab_.kind == TokenizerKind::kByteLevelBpe)) &&
+        !piece.empty()) {
+      index->specials[static_cast<unsigned char>(piece[0])].push_back(
+          {piece, id, type == TokenType::kControl});
+    }
     if (vocab_.kind == TokenizerKind::kByteLevelBpe) {
       // Added (user-defined) tokens are stored as plain text, not in the byte alphabet.
       if (type == TokenType::kUserDefined) {
@@ -549,32 +565,36 @@ Tokenizer::Tokenizer(Vocabulary vocab) : vocab_(std::move(vocab)) {
     std::stable_sort(candidates.begin(), candidates.end(),
                      [](const auto& a, const auto& b) { return a.first.size() > b.first.size(); });
   }
+  for (auto& candidates : index->specials) {
+    std::stable_sort(candidates.begin(), candidates.end(),
+                     [](const auto& a, const auto& b) { return a.text.size() > b.text.size(); });
+  }
+  if (vocab_.kind == TokenizerKind::kByteLevelBpe)
+    index->bpe = std::make_shared<const BpeModel>(vocab_, index->surfaces);
   index_ = std::move(index);
 }
 
-std::vector<int32_t> Tokenizer::encode(std::string_view text, bool add_bos) const {
-  if (index_->kind != TokenizerKind::kSentencePiece) {
-    fail("byte-level BPE encoding is not implemented yet (only SentencePiece vocabularies)");
-  }
-  std::vector<int32_t> out;
-  if (add_bos && index_->bos_id >= 0) out.push_back(index_->bos_id);
+namespace {
 
-  if (vocab_.remove_extra_whitespaces) {
+// SentencePiece encoding of one fragment of text (between special tokens), appended to out.
+void encode_sentencepiece(const IndexData& index, const Vocabulary& vocab, std::string_view text,
+                          bool space_prefix, std::vector<int32_t>& out) {
+  if (vocab.remove_extra_whitespaces) {
     // SentencePiece strips leading and trailing spaces and collapses runs of them; only
     // U+0020 counts, as the identity normalizer maps no other character to it.
     const size_t first = text.find_first_not_of(' ');
-    if (first == std::string_view::npos) return out;
+    if (first == std::string_view::npos) return;
     text = text.substr(first, text.find_last_not_of(' ') - first + 1);
   }
-  if (text.empty()) return out;
+  if (text.empty()) return;
 
   std::string normalized;
   normalized.reserve(text.size() + text.size() / 2 + 3);
-  if (vocab_.add_space_prefix) normalized.append(kSpaceSymbol);
+  if (space_prefix) normalized.append(kSpaceSymbol);
   bool previous_space = false;
   for (const char c : text) {
     if (c == ' ') {
-      if (!(vocab_.remove_extra_whitespaces && previous_space)) normalized.append(kSpaceSymbol);
+      if (!(vocab.remove_extra_whitespaces && previous_space)) normalized.append(kSpaceSymbol);
       previous_space = true;
     } else {
       normalized.push_back(c);
@@ -586,7 +606,49 @@ std::vector<int32_t> Tokenizer::encode(std::string_view text, bool add_bos) cons
     fail("text of {} bytes is too long to tokenize at once (limit 2 GiB)", text.size());
   }
   out.reserve(out.size() + normalized.size() / 3 + 4);
-  Encoder(*index_, normalized, out).run();
+  Encoder(index, normalized, out).run();
+}
+
+}  // namespace
+
+std::vector<int32_t> Tokenizer::encode(std::string_view text, bool add_bos,
+                                       bool parse_special) const {
+  std::vector<int32_t> out;
+  if (add_bos && index_->bos_id >= 0) out.push_back(index_->bos_id);
+  // Text between special tokens is encoded on its own; SentencePiece's dummy prefix goes
+  // before the first fragment and after each special token, as llama.cpp does.
+  bool after_special = true;
+  auto encode_fragment = [&](std::string_view fragment) {
+    if (fragment.empty()) return;
+    if (index_->bpe) {
+      index_->bpe->encode(fragment, out);
+    } else {
+      encode_sentencepiece(*index_, vocab_, fragment, vocab_.add_space_prefix && after_special,
+                           out);
+    }
+    after_special = false;
+  };
+  size_t start = 0;
+  for (size_t pos = 0; pos < text.size();) {
+    const IndexData::Special* found = nullptr;
+    for (const auto& special : index_->specials[static_cast<unsigned char>(text[pos])]) {
+      if ((parse_special || !special.control) &&
+          text.compare(pos, special.text.size(), special.text) == 0) {
+        found = &special;
+        break;
+      }
+    }
+    if (!found) {
+      ++pos;
+      continue;
+    }
+    encode_fragment(text.substr(start, pos - start));
+    out.push_back(found->id);
+    after_special = true;
+    pos += found->text.size();
+    start = pos;
+  }
+  encode_fragment(text.substr(start));
   return out;
 }
 
@@ -596,7 +658,7 @@ std::string Tokenizer::token_bytes(int32_t id) const {
   return index_->surfaces[id];
 }
 
-std::string Tokenizer::decode(std::span<const int32_t> ids) const {
+std::string Tokenizer::decode(std::span<const int32_t> ids, bool special) const {
   // SentencePiece's rule for the dummy prefix: pieces may lose their leading "▁" until one
   // has (only one, unless extra whitespace was removed: then all leading ones) or until
   // anything was written. Control tokens write nothing; byte tokens are real text (a leading
@@ -611,7 +673,8 @@ std::string Tokenizer::decode(std::span<const int32_t> ids) const {
     if (id < 0 || id >= vocab_.size())
       fail("token id {} out of range (vocabulary of {})", id, vocab_.size());
     const TokenType type = index_->types[id];
-    const std::string& surface = index_->surfaces[id];
+    const std::string& surface =
+        special && type == TokenType::kControl ? vocab_.tokens[id] : index_->surfaces[id];
     if (type == TokenType::kByte) {
       out.append(surface);
       continue;

@@ -23,6 +23,16 @@ enum class TokenType : int32_t {
   kByte = 6,
 };
 
+// One step of a byte-level BPE pre-tokenizer (Hugging Face's Split): every piece the earlier
+// steps left is cut at the matches of `pattern` (PCRE2 syntax, UTF and Unicode properties),
+// and the matches and the text between them become pieces as `behavior` says.
+struct SplitStep {
+  enum class Behavior { kIsolated, kRemoved, kMergedWithPrevious, kMergedWithNext, kContiguous };
+  std::string pattern;
+  Behavior behavior = Behavior::kIsolated;
+  bool invert = false;  // the text between matches is what is split off
+};
+
 // Everything a tokenizer needs, whichever file it came from (a GGUF's tokenizer.ggml.* keys,
 // a tokenizer.model, later a tokenizer.json). Plain data: import fills it, Tokenizer uses it.
 struct Vocabulary {
@@ -31,11 +41,17 @@ struct Vocabulary {
   std::vector<float> scores;        // merge priority for SentencePiece BPE (higher merges first)
   std::vector<TokenType> types;
   std::vector<std::string> merges;  // byte-level BPE only: "left right", by rank
-  std::string pre_tokenizer;        // byte-level BPE only: tokenizer.ggml.pre
+  std::string pre_tokenizer;        // byte-level BPE only: tokenizer.ggml.pre, or "tokenizer.json"
+  std::vector<SplitStep> pre_splits;  // byte-level BPE only: the pre-tokenizer's steps, in order
+  bool ignore_merges = false;  // byte-level BPE: a piece that is a token is kept whole (Llama 3)
+  std::string chat_template;   // the model's Jinja chat template as stored, empty if none
   int32_t bos_id = -1;
   int32_t eos_id = -1;
   int32_t unk_id = -1;
   int32_t pad_id = -1;
+  // Every id that ends generation: EOS and the end-of-turn tokens (<|eot_id|>, <|im_end|>,
+  // <|end|>, <end_of_turn>, ...); fill_end_of_generation computes it from the pieces.
+  std::vector<int32_t> eog_ids;
   bool add_bos = true;
   bool add_eos = false;
   bool add_space_prefix = true;  // SentencePiece's add_dummy_prefix

@@ -457,7 +457,14 @@ TEST_F(HuggingFaceFolder, TokenizerFiles) {
   const Model m = load();  // weights only: no text, ids still work
   EXPECT_EQ(m.vocab.size(), 0);
   write_file(dir_ / "tokenizer.json", "{}");
-  expect_load_error({"tokenizer.json", "byte-level BPE tokenizer.json is not supported yet"});
+  expect_load_error({"tokenizer.json", "no \"model\""});
+  // A folder with only a byte-level BPE tokenizer.json uses it.
+  fs::remove(dir_ / "tokenizer.json");
+  fs::copy_file(etch::testing::fixtures() / "tokenizers" / "bpe4096-llama3.tokenizer.json",
+                dir_ / "tokenizer.json");
+  const Model bpe = load();
+  EXPECT_EQ(bpe.vocab.kind, tokenize::TokenizerKind::kByteLevelBpe);
+  EXPECT_EQ(bpe.vocab.size(), 4096);
 }
 
 TEST_F(HuggingFaceFolder, VocabularyContradictsEmbedding) {

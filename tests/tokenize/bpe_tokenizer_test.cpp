@@ -1,0 +1,179 @@
+// The byte-level BPE tokenizer against its independent oracles: llama.cpp's ggml-vocab suites
+// for GGUF vocabularies (gpt-2, falcon, deepseek-llm; the expected ids are Hugging Face
+// tokenizers' output) and bpe-tokenizer-vectors.json for a tokenizer.json.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+
+#include "core/error.hpp"
+#include "import/import.hpp"
+#include "llama_cpp_suite.hpp"
+#include "test_support.hpp"
+#include "tokenize/tokenize.hpp"
+
+namespace etch::tokenize {
+namespace {
+
+using etch::testing::read_llama_cpp_suite;
+using etch::testing::tokenizers_dir;
+using etch::testing::valid_utf8;
+
+Tokenizer gguf_tokenizer(const std::string& name) {
+  return Tokenizer(
+      import::load_gguf_vocabulary((tokenizers_dir() / ("ggml-vocab-" + name + ".gguf")).string()));
+}
+
+class LlamaCppBpeSuite : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(LlamaCppBpeSuite, MatchesEveryCaseAndRoundTrips) {
+  const std::string name = GetParam();
+  const Tokenizer tokenizer = gguf_tokenizer(name);
+  EXPECT_EQ(tokenizer.vocab().kind, TokenizerKind::kByteLevelBpe);
+  EXPECT_EQ(tokenizer.vocab().pre_tokenizer, name);
+  const auto cases = read_llama_cpp_suite("ggml-vocab-" + name + ".gguf");
+  ASSERT_GT(cases.size(), 30u);
+  int passed = 0;
+  for (const auto& c : cases) {
+    const auto ids = tokenizer.encode(c.text, false);
+    EXPECT_EQ(ids, c.ids) << name << " text: '" << c.text << "'";
+    passed += ids == c.ids;
+    if (valid_utf8(c.text)) EXPECT_EQ(tokenizer.decode(ids), c.text) << name;
+  }
+  EXPECT_EQ(passed, static_cast<int>(cases.size()));
+}
+
+INSTANTIATE_TEST_SUITE_P(Vocabularies, LlamaCppBpeSuite,
+                         ::testing::Values("gpt-2", "falcon", "deepseek-llm"),
+                         [](const auto& info) {
+                           std::string n = info.param;
+                           for (char& c : n) c = c == '-' ? '_' : c;
+                           return n;
+                         });
+
+TEST(BpeTokenizer, EveryNamedPreTokenizerCompilesAndSplits) {
+  for (const std::string name :
+       {"llama-bpe", "gpt-2", "qwen2", "falcon", "deepseek-llm", "deepseek-coder", "starcoder",
+        "smollm", "mpt", "refact", "gpt-neox", "phi-2", "default"}) {
+    const auto steps = named_pre_tokenizer(name);
+    ASSERT_TRUE(steps.has_value()) << name;
+    EXPECT_FALSE(steps->empty()) << name;
+    // Compiling is part of building a tokenizer: use the gpt-2 vocabulary with each split.
+    Vocabulary vocab = gguf_tokenizer("gpt-2").vocab();
+    vocab.pre_splits = *steps;
+    const Tokenizer tokenizer(vocab);
+    const std::string text = "Hello, y'all! 123 4567 \xE4\xBD\xA0\xE5\xA5\xBD  \n\tend";
+    EXPECT_EQ(tokenizer.decode(tokenizer.encode(text, false)), text) << name;
+  }
+  EXPECT_FALSE(named_pre_tokenizer("no-such-pre").has_value());
+}
+
+TEST(BpeTokenizer, InvalidUtf8BecomesByteTokensAndRoundTrips) {
+  const Tokenizer tokenizer = gguf_tokenizer("gpt-2");
+  for (const std::string text : {std::string("\xFF\xFE abc \xC3"), std::string("a\x80\x80 b"),
+                                 std::string("\xED\xA0\x80 surrogate"), std::string(1, '\0')}) {
+    EXPECT_EQ(tokenizer.decode(tokenizer.encode(text, false)), text);
+  }
+}
+
+TEST(BpeTokenizer, Llama3PreTokenizerSplitsLikeTiktoken) {
+  // The llama-bpe split on the gpt-2 vocabulary: digits in groups of three.
+  Vocabulary vocab = gguf_tokenizer("gpt-2").vocab();
+  vocab.pre_splits = *named_pre_tokenizer("llama-bpe");
+  const Tokenizer tokenizer(vocab);
+  std::vector<std::string> pieces;
+  for (int32_t id : tokenizer.encode("1234567 I", false)) pieces.push_back(tokenizer.piece(id));
+  EXPECT_EQ(pieces, (std::vector<std::string>{"123", "456", "7", "\xC4\xA0I"}));
+}
+
+}  // namespace
+}  // namespace etch::tokenize
+
+namespace etch::tokenize {
+namespace {
+
+const Tokenizer& tokenizer_json() {
+  static const Tokenizer tokenizer(
+      load_tokenizer_json((tokenizers_dir() / "bpe4096-llama3.tokenizer.json").string()));
+  return tokenizer;
+}
+
+TEST(TokenizerJson, ReadsTheLlama3StyleFile) {
+  const Vocabulary& vocab = tokenizer_json().vocab();
+  EXPECT_EQ(vocab.kind, TokenizerKind::kByteLevelBpe);
+  EXPECT_EQ(vocab.size(), 4096);
+  EXPECT_TRUE(vocab.ignore_merges);
+  EXPECT_EQ(vocab.pre_splits.size(), 1u);
+  EXPECT_EQ(vocab.bos_id, 0);  // <|begin_of_text|>, from the post-processor's template
+  EXPECT_TRUE(vocab.add_bos);
+  EXPECT_EQ(vocab.types[4], TokenType::kControl);
+  // <|end_of_text|> and <|eot_id|> end generation.
+  EXPECT_NE(std::find(vocab.eog_ids.begin(), vocab.eog_ids.end(), 1), vocab.eog_ids.end());
+  EXPECT_NE(std::find(vocab.eog_ids.begin(), vocab.eog_ids.end(), 4), vocab.eog_ids.end());
+}
+
+TEST(TokenizerJson, MatchesHuggingFaceVectors) {
+  const auto json = etch::testing::read_json(tokenizers_dir() / "bpe-tokenizer-vectors.json");
+  const Tokenizer& tokenizer = tokenizer_json();
+  int passed = 0;
+  int total = 0;
+  for (const auto& c : json.at("cases")) {
+    const std::string text = c.at("text");
+    const auto want = c.at("ids").get<std::vector<int32_t>>();
+    // The vectors were made with special tokens in the text matched as specials.
+    const auto ids = tokenizer.encode(text, false, true);
+    EXPECT_EQ(ids, want) << "text: " << text;
+    std::vector<std::string> pieces;
+    for (int32_t id : ids) pieces.push_back(tokenizer.piece(id));
+    EXPECT_EQ(pieces, c.at("tokens").get<std::vector<std::string>>()) << "text: " << text;
+    EXPECT_EQ(tokenizer.decode(ids, true), c.at("decoded").get<std::string>()) << text;
+    if (valid_utf8(text)) EXPECT_EQ(tokenizer.decode(tokenizer.encode(text, false)), text);
+    passed += ids == want;
+    ++total;
+  }
+  EXPECT_EQ(passed, total);
+  EXPECT_EQ(total, 23);
+  EXPECT_EQ(tokenizer.encode("Hi", true).front(), 0);
+}
+
+TEST(TokenizerJson, SpecialTokensAreTextUnlessParsed) {
+  const Tokenizer& tokenizer = tokenizer_json();
+  const auto plain = tokenizer.encode("<|eot_id|>", false);
+  EXPECT_GT(plain.size(), 1u);
+  EXPECT_EQ(tokenizer.decode(plain), "<|eot_id|>");
+  EXPECT_EQ(tokenizer.encode("<|eot_id|>", false, true), std::vector<int32_t>{4});
+}
+
+TEST(TokenizerJson, RefusesWhatItDoesNotImplement) {
+  auto error_of = [](const std::string& text) {
+    try {
+      parse_tokenizer_json(text, "t.json");
+    } catch (const Error& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  EXPECT_NE(error_of("{").find("t.json: malformed JSON"), std::string::npos);
+  EXPECT_NE(error_of(R"({"model": {"type": "Unigram", "vocab": []}})").find("Unigram"),
+            std::string::npos);
+  EXPECT_NE(error_of(R"({"model": {"type": "BPE", "vocab": {"a": 0}, "merges": []},
+                        "pre_tokenizer": {"type": "Metaspace"}})")
+                .find("Metaspace"),
+            std::string::npos);
+  EXPECT_NE(error_of(R"({"model": {"type": "BPE", "vocab": {"a": 99999999}, "merges": []}})")
+                .find("out of range"),
+            std::string::npos);
+  // Splits in all behaviours compile and run on a minimal byte-level file.
+  const Vocabulary vocab = parse_tokenizer_json(
+      R"({"model": {"type": "BPE", "vocab": {"a": 0, "b": 1, "ab": 2, "Ġ": 3}, "merges": [["a", "b"]]},
+          "pre_tokenizer": {"type": "Sequence", "pretokenizers": [
+            {"type": "Split", "pattern": {"String": "b"}, "behavior": "MergedWithPrevious"},
+            {"type": "Digits", "individual_digits": true},
+            {"type": "ByteLevel", "add_prefix_space": false, "use_regex": false}]},
+          "decoder": {"type": "ByteLevel"}})",
+      "t.json");
+  const Tokenizer tokenizer(vocab);
+  EXPECT_EQ(tokenizer.encode("ab ab", false), (std::vector<int32_t>{2, 3, 2}));
+}
+
+}  // namespace
+}  // namespace etch::tokenize
