@@ -38,16 +38,17 @@ Stat summarize(const std::vector<double>& v) {
 }
 
 void execute(const BenchOptions& o) {
-  const import::Model model = load_model_logged(o.model);
+  const ModelSource model(o.model);
   const int64_t context = std::min<int64_t>(o.prompt_tokens + o.gen_tokens,
-                                            model.config.context_length > 0 ? model.config.context_length : 1 << 20);
+                                            model.config().context_length > 0 ? model.config().context_length : 1 << 20);
   const int64_t prompt_len = std::min(o.prompt_tokens, context);
   const int64_t gen_len = std::min(o.gen_tokens, context);
-  run::FloatEngine engine(model, {.threads = o.threads, .context = context});
+  const std::unique_ptr<run::Engine> engine_owner = model.engine({.threads = o.threads, .context = context});
+  run::Engine& engine = *engine_owner;
 
   // Token ids do not change the work a dense model does; a fixed seed keeps runs alike.
   std::mt19937 rng(1234);
-  std::uniform_int_distribution<int32_t> pick(0, static_cast<int32_t>(model.config.vocab_size - 1));
+  std::uniform_int_distribution<int32_t> pick(0, static_cast<int32_t>(model.config().vocab_size - 1));
   std::vector<int32_t> prompt(static_cast<size_t>(prompt_len));
   for (auto& id : prompt) id = pick(rng);
 
@@ -94,7 +95,7 @@ void execute(const BenchOptions& o) {
 void add_bench_command(CLI::App& app) {
   auto options = std::make_shared<BenchOptions>();
   CLI::App* cmd = app.add_subcommand("bench", "Measure prompt processing and decode speed (tokens/s)");
-  cmd->add_option("MODEL", options->model, "GGUF file or Hugging Face folder")->required();
+  cmd->add_option("MODEL", options->model, "GGUF file, Hugging Face folder or .etch file")->required();
   cmd->add_option("-t,--threads", options->threads, "Threads (default: all cores)")->check(CLI::NonNegativeNumber);
   cmd->add_option("-p,--prompt-tokens", options->prompt_tokens, "Prompt length")->check(CLI::PositiveNumber)->capture_default_str();
   cmd->add_option("-n,--gen-tokens", options->gen_tokens, "Tokens decoded one at a time")->check(CLI::PositiveNumber)->capture_default_str();

@@ -6,6 +6,7 @@
 
 #include "cli/commands.hpp"
 #include "cli/common.hpp"
+#include "etch/etch.hpp"
 
 namespace etch::cli {
 
@@ -68,7 +69,42 @@ nlohmann::json to_json(const import::Model& m, uint64_t parameters, uint64_t byt
           {"tensors", tensors},   {"metadata", metadata}};
 }
 
+// A .etch file: its numeric contract, the ROM and SRAM it needs, every matrix's format.
+void execute_etch(const InfoOptions& o) {
+  const compile::EtchModel m = compile::read_etch(o.model);
+  const uint64_t params = m.parameters(), rom = m.rom_bits();
+  const int64_t context = m.config.context_length > 0 ? m.config.context_length : m.rope_positions;
+  const double bpw = static_cast<double>(rom) / static_cast<double>(params);
+  if (o.json) {
+    nlohmann::json tensors = nlohmann::json::array();
+    for (const auto& t : m.matrices)
+      tensors.push_back({{"name", t.name}, {"format", compile::format_name(t.format)}, {"bits", t.bits},
+                         {"group", t.group}, {"multiplier_bits", t.multiplier_bits}, {"shape", {t.rows, t.cols}},
+                         {"rom_bits", t.rom_bits()},
+                         {"bits_per_weight", static_cast<double>(t.rom_bits()) / static_cast<double>(t.rows * t.cols)}});
+    const nlohmann::json out = {{"path", m.path}, {"format", "etch"}, {"contract_version", m.contract_version},
+                                {"recipe", m.recipe}, {"calibration", m.calibration}, {"parameters", params},
+                                {"rom_bits", rom}, {"bits_per_weight", bpw}, {"sram_context", context},
+                                {"sram_bytes", m.sram_bytes(context)}, {"tensors", tensors}};
+    fmt::print("{}\n", out.dump(2));
+    return;
+  }
+  const auto& c = m.config;
+  fmt::print("model       {} (.etch, numeric contract v{})\n", m.path, m.contract_version);
+  fmt::print("arch        {}: {} layers, hidden {}, ffn {}, {} heads ({} key/value), head dim {}\n", c.architecture,
+             c.layers, c.hidden_size, c.ffn_size, c.heads, c.kv_heads, c.head_dim);
+  fmt::print("recipe      {}\n", m.recipe);
+  fmt::print("calibration {}\n", m.calibration);
+  fmt::print("weights     {} parameters, {} ROM bits ({:.3f} bits per weight, {:.2f} MiB)\n", params, rom, bpw,
+             static_cast<double>(rom) / 8 / (1 << 20));
+  fmt::print("sram        {} bytes at a {}-token context (KV cache int16, norms, RoPE tables)\n", m.sram_bytes(context), context);
+  for (const auto& t : m.matrices)
+    fmt::print("  {:<24} {:<4} {}-bit group {:<4} [{}, {}] {:.3f} bits/weight\n", t.name, compile::format_name(t.format),
+               t.bits, t.group, t.rows, t.cols, static_cast<double>(t.rom_bits()) / static_cast<double>(t.rows * t.cols));
+}
+
 void execute(const InfoOptions& o) {
+  if (compile::is_etch_file(o.model)) return execute_etch(o);
   const import::Model m = import::load_model(o.model);
   uint64_t parameters = 0, bytes = 0;
   for (const auto& t : m.tensors) {
@@ -107,7 +143,7 @@ void execute(const InfoOptions& o) {
 void add_info_command(CLI::App& app) {
   auto options = std::make_shared<InfoOptions>();
   CLI::App* cmd = app.add_subcommand("info", "Describe a model: architecture, tensors, tokenizer");
-  cmd->add_option("MODEL", options->model, "GGUF file or Hugging Face folder")->required();
+  cmd->add_option("MODEL", options->model, "GGUF file, Hugging Face folder or .etch file")->required();
   cmd->add_flag("--json", options->json, "Print JSON");
   cmd->add_flag("--metadata", options->metadata, "Also list every metadata key");
   cmd->callback([options] { execute(*options); });

@@ -21,12 +21,12 @@ struct PerplexityOptions {
 };
 
 void execute(const PerplexityOptions& o) {
-  const import::Model model = load_model_logged(o.model);
-  const tokenize::Tokenizer tokenizer(model.vocab);
-  const std::vector<int32_t> tokens = tokenizer.encode(read_file_text(o.file), model.vocab.add_bos);
-  run::FloatEngine engine(model, {.threads = o.threads, .context = o.ctx});
+  const ModelSource model(o.model);
+  const tokenize::Tokenizer tokenizer(model.vocab());
+  const std::vector<int32_t> tokens = tokenizer.encode(read_file_text(o.file), model.vocab().add_bos);
+  const std::unique_ptr<run::Engine> engine = model.engine({.threads = o.threads, .context = o.ctx});
   Progress progress("perplexity", static_cast<int64_t>(tokens.size()) / o.ctx);
-  const run::PerplexityResult r = run::perplexity(engine, tokens, o.ctx, model.vocab.add_bos ? model.vocab.bos_id : -1,
+  const run::PerplexityResult r = run::perplexity(*engine, tokens, o.ctx, model.vocab().add_bos ? model.vocab().bos_id : -1,
                                                   [&](int64_t done, int64_t) { progress.update(done); });
   progress.finish();
   if (o.json) {
@@ -46,7 +46,7 @@ void execute(const PerplexityOptions& o) {
 void add_perplexity_command(CLI::App& app) {
   auto options = std::make_shared<PerplexityOptions>();
   CLI::App* cmd = app.add_subcommand("perplexity", "Perplexity of a text file, by llama.cpp's method");
-  cmd->add_option("MODEL", options->model, "GGUF file or Hugging Face folder")->required();
+  cmd->add_option("MODEL", options->model, "GGUF file, Hugging Face folder or .etch file")->required();
   cmd->add_option("-f,--file", options->file, "Text file")->required();
   cmd->add_option("-c,--ctx", options->ctx, "Tokens per chunk")->check(CLI::Range(4, 1 << 20))->capture_default_str();
   cmd->add_option("-t,--threads", options->threads, "Threads (default: all cores)")->check(CLI::NonNegativeNumber);

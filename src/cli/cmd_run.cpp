@@ -36,24 +36,24 @@ void write_logits(const std::string& path, std::span<const float> logits) {
 }
 
 void execute(const RunOptions& o) {
-  const import::Model model = load_model_logged(o.model);
-  const tokenize::Tokenizer tokenizer(model.vocab);
-  const bool add_bos = model.vocab.add_bos && !o.no_bos;
+  const ModelSource model(o.model);
+  const tokenize::Tokenizer tokenizer(model.vocab());
+  const bool add_bos = model.vocab().add_bos && !o.no_bos;
   const std::vector<int32_t> prompt = prompt_tokens(o.prompt, tokenizer, add_bos);
 
   const int64_t needed = static_cast<int64_t>(prompt.size()) + o.tokens;
   const int64_t context = o.context > 0 ? o.context : needed;
   if (needed > context) fail("prompt ({} tokens) plus -n {} exceeds --ctx {}", prompt.size(), o.tokens, context);
-  run::FloatEngine engine(model, {.threads = o.threads, .context = context});
+  const std::unique_ptr<run::Engine> engine = model.engine({.threads = o.threads, .context = context});
 
   run::SamplingParams sampling = o.sampling;
   sampling.seed = o.seed ? *o.seed : std::random_device{}();
   if (!o.seed && sampling.temperature > 0) fmt::print(stderr, "etch: seed {}\n", sampling.seed);
   run::Sampler sampler(sampling);
 
-  std::span<const float> logits = engine.eval(prompt, !o.logits_out.empty());
+  std::span<const float> logits = engine->eval(prompt, !o.logits_out.empty());
   if (!o.logits_out.empty()) write_logits(o.logits_out, logits);
-  const int64_t vocab = model.config.vocab_size;
+  const int64_t vocab = model.config().vocab_size;
   logits = logits.subspan(logits.size() - static_cast<size_t>(vocab));
 
   Utf8Stream stream;
@@ -62,7 +62,7 @@ void execute(const RunOptions& o) {
   int64_t produced = 0;
   for (int64_t i = 0; i < o.tokens; ++i) {
     const int32_t id = sampler.sample(logits, history);
-    if (id == model.vocab.eos_id && !o.ignore_eos) break;
+    if (!o.ignore_eos && model.vocab().ends_generation(id)) break;
     history.push_back(id);
     ++produced;
     if (o.ids_only) {
@@ -71,7 +71,7 @@ void execute(const RunOptions& o) {
     } else {
       stream.write(tokenizer.token_bytes(id));
     }
-    if (i + 1 < o.tokens) logits = engine.eval(std::span<const int32_t>(&id, 1), false);
+    if (i + 1 < o.tokens) logits = engine->eval(std::span<const int32_t>(&id, 1), false);
   }
   stream.finish();
   fmt::print("\n");
@@ -86,7 +86,7 @@ void execute(const RunOptions& o) {
 void add_run_command(CLI::App& app) {
   auto options = std::make_shared<RunOptions>();
   CLI::App* cmd = app.add_subcommand("run", "Generate a continuation of a prompt, streamed to stdout");
-  cmd->add_option("MODEL", options->model, "GGUF file or Hugging Face folder")->required();
+  cmd->add_option("MODEL", options->model, "GGUF file, Hugging Face folder or .etch file")->required();
   options->prompt.add_to(*cmd, true);
   cmd->add_option("-n,--tokens", options->tokens, "Tokens to generate (0: only evaluate the prompt)")
       ->check(CLI::NonNegativeNumber)

@@ -24,6 +24,28 @@ import::Model load_model_logged(const std::string& path) {
   return model;
 }
 
+ModelSource::ModelSource(const std::string& path) {
+  if (!compile::is_etch_file(path)) {
+    model_ = load_model_logged(path);
+    return;
+  }
+  const auto start = std::chrono::steady_clock::now();
+  etch_ = compile::read_etch(path);
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  const auto& c = etch_->config;
+  fmt::print(stderr, "etch: loaded {} (.etch {}, {} layers, hidden {}, vocab {}, {:.3f} bits per weight) in {:.2f}s\n", path,
+             etch_->recipe, c.layers, c.hidden_size, c.vocab_size,
+             static_cast<double>(etch_->rom_bits()) / static_cast<double>(etch_->parameters()), seconds);
+}
+
+const import::ModelConfig& ModelSource::config() const { return model_ ? model_->config : etch_->config; }
+const tokenize::Vocabulary& ModelSource::vocab() const { return model_ ? model_->vocab : etch_->vocab; }
+
+std::unique_ptr<run::Engine> ModelSource::engine(run::EngineOptions options) const {
+  if (model_) return std::make_unique<run::FloatEngine>(*model_, std::move(options));
+  return std::make_unique<run::IntegerEngine>(*etch_, std::move(options));
+}
+
 void PromptOptions::add_to(CLI::App& command, bool with_ids) {
   auto* p = command.add_option("-p,--prompt", text, "Prompt text");
   auto* f = command.add_option("-f,--file", file, "Read the prompt text from FILE");

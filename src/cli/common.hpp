@@ -5,17 +5,34 @@
 #include <CLI/CLI.hpp>
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "etch/etch.hpp"
 #include "import/import.hpp"
+#include "run/run.hpp"
 #include "tokenize/tokenize.hpp"
 
 namespace etch::cli {
 
 // Loads MODEL (GGUF file or Hugging Face folder) and logs a one-line summary to stderr.
 import::Model load_model_logged(const std::string& path);
+
+// What run, perplexity and bench execute: a float model (GGUF file or Hugging Face folder),
+// run by the float engine, or a .etch file, run by the chip's integer engine.
+class ModelSource {
+ public:
+  explicit ModelSource(const std::string& path);  // loads and logs a one-line summary
+  const import::ModelConfig& config() const;
+  const tokenize::Vocabulary& vocab() const;
+  std::unique_ptr<run::Engine> engine(run::EngineOptions options) const;
+
+ private:
+  std::optional<import::Model> model_;
+  std::optional<compile::EtchModel> etch_;
+};
 
 // The text of -p TEXT or -f FILE (exactly one must be given).
 struct PromptOptions {

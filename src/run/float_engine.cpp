@@ -32,6 +32,7 @@ struct FloatEngine::State {
   const import::Model& model;
   const import::ModelConfig& config;
   ThreadPool pool;
+  InputObserver observer;
   int64_t context;
   int64_t position = 0;
 
@@ -46,10 +47,11 @@ struct FloatEngine::State {
   std::vector<float> x, xn, q, k, v, att, gate, up, rope_cos, rope_sin;
   std::vector<float> logits;
 
-  State(const import::Model& m, EngineOptions options)
+  State(const import::Model& m, EngineOptions options, InputObserver input_observer)
       : model(m),
         config(m.config),
-        pool(options.threads > 0 ? options.threads : ThreadPool::default_threads()) {
+        pool(options.threads > 0 ? options.threads : ThreadPool::default_threads()),
+        observer(std::move(input_observer)) {
     context = options.context > 0 ? options.context : std::min<int64_t>(config.context_length > 0 ? config.context_length : 4096, 4096);
     q_dim = config.heads * config.head_dim;
     kv_dim = config.kv_heads * config.head_dim;
@@ -79,6 +81,10 @@ struct FloatEngine::State {
     up.resize(b * static_cast<size_t>(config.ffn_size));
     rope_cos.resize(b * inv_freq.size());
     rope_sin.resize(b * inv_freq.size());
+  }
+
+  void observe(const std::string& input, const float* rows, int64_t count, int64_t width) const {
+    if (observer) observer(input, rows, count, width);
   }
 
   struct MatmulJob {
@@ -204,6 +210,7 @@ struct FloatEngine::State {
       const import::LayerWeights& w = model.layers[static_cast<size_t>(l)];
       const LayerVectors& lv = layers[static_cast<size_t>(l)];
       for (int64_t t = 0; t < n; ++t) kernels::rms_norm(x.data() + t * d, lv.attn_norm.data(), xn.data() + t * d, d, config.rms_eps);
+      observe(fmt::format("blk.{}.attn_in", l), xn.data(), n, d);
       matmul({{&w.wq, q.data()}, {&w.wk, k.data()}, {&w.wv, v.data()}}, xn.data(), n);
       for (int64_t t = 0; t < n; ++t) {
         if (!lv.bq.empty()) {
@@ -218,12 +225,15 @@ struct FloatEngine::State {
         std::copy_n(v.data() + t * kv_dim, kv_dim, v_cache.data() + slot);
       }
       attention(l, n);
+      observe(fmt::format("blk.{}.attn_out", l), att.data(), n, q_dim);
       matmul({{&w.wo, xn.data()}}, att.data(), n);
       for (int64_t i = 0; i < n * d; ++i) x[static_cast<size_t>(i)] += xn[static_cast<size_t>(i)];
 
       for (int64_t t = 0; t < n; ++t) kernels::rms_norm(x.data() + t * d, lv.ffn_norm.data(), xn.data() + t * d, d, config.rms_eps);
+      observe(fmt::format("blk.{}.ffn_in", l), xn.data(), n, d);
       matmul({{&w.w_gate, gate.data()}, {&w.w_up, up.data()}}, xn.data(), n);
       kernels::swiglu(gate.data(), up.data(), n * f);
+      observe(fmt::format("blk.{}.ffn_mid", l), gate.data(), n, f);
       matmul({{&w.w_down, xn.data()}}, gate.data(), n);
       for (int64_t i = 0; i < n * d; ++i) x[static_cast<size_t>(i)] += xn[static_cast<size_t>(i)];
     }
@@ -233,12 +243,13 @@ struct FloatEngine::State {
     const int64_t rows = n - first_logit;
     for (int64_t t = 0; t < rows; ++t)
       kernels::rms_norm(x.data() + (first_logit + t) * d, output_norm.data(), xn.data() + t * d, d, config.rms_eps);
+    observe("output_in", xn.data(), rows, d);
     matmul({{&model.output, logits_out}}, xn.data(), rows);
   }
 };
 
-FloatEngine::FloatEngine(const import::Model& model, EngineOptions options)
-    : state_(std::make_unique<State>(model, options)) {}
+FloatEngine::FloatEngine(const import::Model& model, EngineOptions options, InputObserver observer)
+    : state_(std::make_unique<State>(model, options, std::move(observer))) {}
 
 FloatEngine::~FloatEngine() = default;
 

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "etch/etch.hpp"
 #include "import/import.hpp"
 #include "tokenize/tokenize.hpp"
 
@@ -20,6 +21,10 @@ struct EngineOptions {
   int threads = 0;         // 0: all hardware threads
   int64_t context = 0;     // KV cache length in tokens; 0: min(model context, 4096)
 };
+
+// Called with the input rows of every weight matrix before it is applied (the float engine's
+// calibration hook for etch build): the input's name (compile::Calibration), rows, count, width.
+using InputObserver = std::function<void(const std::string&, const float*, int64_t, int64_t)>;
 
 // What every engine offers (the float reference here; the chip's integer engine and later the
 // GPU engine): feed tokens into a KV cache, get logits back. Generation, perplexity and the
@@ -48,7 +53,7 @@ class Engine {
 // stored type from the mapped file, a row at a time.
 class FloatEngine final : public Engine {
  public:
-  FloatEngine(const import::Model& model, EngineOptions options);
+  FloatEngine(const import::Model& model, EngineOptions options, InputObserver observer = {});
   ~FloatEngine() override;
   FloatEngine(const FloatEngine&) = delete;
   FloatEngine& operator=(const FloatEngine&) = delete;
@@ -64,6 +69,31 @@ class FloatEngine final : public Engine {
 
   const import::Model& model() const;
   uint64_t kv_cache_bytes() const;
+
+ private:
+  struct State;
+  std::unique_ptr<State> state_;
+};
+
+// The chip's integer forward pass, bit-exact per docs/chip-spec.md, over a .etch file.
+class IntegerEngine final : public Engine {
+ public:
+  // scalar_kernels: run the plain reference kernels instead of the vectorised ones.
+  IntegerEngine(compile::EtchModel model, EngineOptions options, bool scalar_kernels = false);
+  ~IntegerEngine() override;
+  IntegerEngine(const IntegerEngine&) = delete;
+  IntegerEngine& operator=(const IntegerEngine&) = delete;
+
+  std::span<const float> eval(std::span<const int32_t> tokens, bool all_logits) override;
+  void reset() override;
+  void truncate(int64_t position) override;
+  int64_t position() const override;
+  int64_t context() const override;
+  int threads() const override;
+  const import::ModelConfig& config() const override;
+  const tokenize::Vocabulary& vocab() const override;
+
+  const compile::EtchModel& model() const;
 
  private:
   struct State;

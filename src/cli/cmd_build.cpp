@@ -1,0 +1,111 @@
+#include <fmt/format.h>
+
+#include <chrono>
+#include <memory>
+
+#include "cli/commands.hpp"
+#include "cli/common.hpp"
+#include "core/error.hpp"
+#include "core/progress.hpp"
+#include "etch/etch.hpp"
+#include "run/run.hpp"
+
+namespace etch::cli {
+
+namespace {
+
+struct BuildCommandOptions {
+  std::string model;
+  std::string output;
+  std::string recipe = "hc1";
+  double bits_per_weight = 3.5;
+  std::string calib;
+  int64_t calib_tokens = 4096;
+  int threads = 0;
+};
+
+// Runs the float model over the calibration text (chunks of up to 256 tokens, BOS first) and
+// collects the second moments of every matrix input.
+compile::Calibration calibrate(const import::Model& model, const std::string& path, int64_t budget,
+                               int threads) {
+  const tokenize::Tokenizer tokenizer(model.vocab);
+  const std::vector<int32_t> text = tokenizer.encode(read_file_text(path), false);
+  if (text.empty()) fail_file(path, "calibration text has no tokens");
+  compile::Calibration calibration;
+  const int64_t chunk =
+      std::min<int64_t>(256, model.config.context_length > 0 ? model.config.context_length : 256);
+  run::FloatEngine engine(model, {.threads = threads, .context = chunk},
+                          [&](const std::string& input, const float* rows, int64_t count,
+                              int64_t width) { calibration.observe(input, rows, count, width); });
+  const int64_t total = std::min<int64_t>(budget, static_cast<int64_t>(text.size()));
+  Progress progress("calibrate", total);
+  int64_t used = 0;
+  for (int64_t at = 0; used < total; at += chunk - 1) {
+    std::vector<int32_t> ids;
+    if (model.vocab.bos_id >= 0) ids.push_back(model.vocab.bos_id);
+    for (int64_t i = at;
+         i < static_cast<int64_t>(text.size()) && static_cast<int64_t>(ids.size()) < chunk &&
+         used + static_cast<int64_t>(ids.size()) < total;
+         ++i)
+      ids.push_back(text[static_cast<size_t>(i)]);
+    if (ids.size() < 2) break;
+    engine.reset();
+    engine.eval(ids, false);
+    used += static_cast<int64_t>(ids.size());
+    progress.update(used);
+  }
+  progress.finish();
+  calibration.set_tokens(used);
+  return calibration;
+}
+
+void execute(const BuildCommandOptions& o) {
+  const auto start = std::chrono::steady_clock::now();
+  const import::Model model = load_model_logged(o.model);
+  std::optional<compile::Calibration> calibration;
+  if (!o.calib.empty()) calibration = calibrate(model, o.calib, o.calib_tokens, o.threads);
+  compile::BuildOptions options;
+  options.recipe = o.recipe;
+  options.bits_per_weight = o.bits_per_weight;
+  options.calibration_name = o.calib;
+  options.threads = o.threads;
+  std::optional<Progress> progress;
+  options.on_progress = [&](int64_t done, int64_t total) {
+    if (!progress) progress.emplace("etch", total);
+    progress->update(done);
+  };
+  compile::build(model, calibration ? &*calibration : nullptr, options, o.output);
+  if (progress) progress->finish();
+  const compile::EtchModel etched = compile::read_etch(o.output);
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  fmt::print(stderr, "etch: wrote {} ({}, {:.3f} bits per weight, {:.2f} MiB of ROM) in {:.1f}s\n",
+             o.output, etched.recipe,
+             static_cast<double>(etched.rom_bits()) / static_cast<double>(etched.parameters()),
+             static_cast<double>(etched.rom_bits()) / 8 / (1 << 20), seconds);
+}
+
+}  // namespace
+
+void add_build_command(CLI::App& app) {
+  auto options = std::make_shared<BuildCommandOptions>();
+  CLI::App* cmd = app.add_subcommand(
+      "build", "Quantize a model into the chip's numeric contract and write a .etch file");
+  cmd->add_option("MODEL", options->model, "GGUF file or Hugging Face folder")->required();
+  cmd->add_option("-o,--output", options->output, "The .etch file to write")->required();
+  cmd->add_option("--recipe", options->recipe, "hc1 (3/6-bit mix), hc2..hc6, hc8, int8 or fp4")
+      ->capture_default_str();
+  cmd->add_option("--bpw", options->bits_per_weight, "hc1's budget in ROM bits per weight")
+      ->check(CLI::Range(3.0, 8.0))
+      ->capture_default_str();
+  cmd->add_option("--calib", options->calib,
+                  "Calibration text (default: quantize from the weights alone)");
+  cmd->add_option("--calib-tokens", options->calib_tokens, "Calibration tokens")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  cmd->add_option("-t,--threads", options->threads, "Threads (default: all cores)")
+      ->check(CLI::NonNegativeNumber);
+  cmd->callback([options] { execute(*options); });
+}
+
+}  // namespace etch::cli

@@ -1,0 +1,165 @@
+// etch etch: turns an imported model into the chip's numeric contract (docs/chip-spec.md) and
+// writes it as one `.etch` artifact (docs/etch-format.md); also reads that artifact back for
+// the integer engine. Every number the chip computes with is decided here, once.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "core/mapped_file.hpp"
+#include "import/import.hpp"
+#include "tokenize/vocabulary.hpp"
+
+namespace etch::compile {
+
+// Version of the numeric contract: any change to what the chip computes bumps it.
+constexpr int kContractVersion = 1;
+// Version of the .etch container. A reader accepts any minor of its major.
+constexpr int kFormatMajor = 1;
+constexpr int kFormatMinor = 0;
+
+// Activations are int16 with one float32 scale per vector (chip-spec.md, "Activations").
+constexpr int kActivationMax = 32767;
+// Rows that share one level table, hence one bank of candidate-product multipliers.
+constexpr int64_t kTileRows = 64;
+// Largest group: keeps a group's partial sum (int16 x int8 products) inside 32 bits.
+constexpr int64_t kMaxGroup = 256;
+
+enum class WeightFormat {
+  kInt8,  // codes are the signed weights themselves; one group per row, multiplier 1
+  kHc,    // K-bit codes indexing a per-tile table of int8 levels; 4-bit group multipliers
+  kFp4,   // e2m1 codes (levels fixed: twice the e2m1 values); 3-bit power-of-two group exponents
+};
+const char* format_name(WeightFormat format);
+
+// One weight matrix in the chip's format. A weight is
+//   w[r][j] = scale[r] * multiplier(r, j / group) * levels[r / kTileRows][code(r, j)].
+// The spans point into the .etch mapping (when read) or into a Matrix's own storage.
+struct MatrixView {
+  std::string name;
+  WeightFormat format = WeightFormat::kInt8;
+  int bits = 8;             // code width
+  int multiplier_bits = 0;  // width of one stored group multiplier code (0: all multipliers 1)
+  int64_t rows = 0, cols = 0, group = 0;
+  std::span<const uint8_t>
+      codes;  // row-major, each row's codes packed LSB first, row padded to a byte
+  std::span<const int8_t> levels;  // [tiles][1 << bits]
+  std::span<const uint8_t>
+      multipliers;  // [rows][groups] multiplier codes; empty when multiplier_bits == 0
+  std::span<const float> scales;  // [rows]
+
+  int64_t groups() const { return (cols + group - 1) / group; }
+  int64_t tiles() const { return (rows + kTileRows - 1) / kTileRows; }
+  uint64_t row_code_bytes() const {
+    return (static_cast<uint64_t>(cols) * static_cast<uint64_t>(bits) + 7) / 8;
+  }
+  // The integer value a multiplier code stands for.
+  int32_t multiplier(int64_t row, int64_t g) const {
+    if (multiplier_bits == 0) return 1;
+    const uint8_t code = multipliers[static_cast<size_t>(row * groups() + g)];
+    return format == WeightFormat::kFp4 ? (1 << code) : code;
+  }
+  uint32_t code(int64_t row, int64_t j) const;
+  // Every ROM bit: codes, level tables, multipliers, scales.
+  uint64_t rom_bits() const;
+  // Writes the integer weights levels[code] of row r (without multipliers and scale).
+  void decode_row(int64_t r, int8_t* out) const;
+};
+
+// A matrix with its own storage (what quantization produces).
+struct Matrix {
+  std::string name;
+  WeightFormat format = WeightFormat::kInt8;
+  int bits = 8, multiplier_bits = 0;
+  int64_t rows = 0, cols = 0, group = 0;
+  std::vector<uint8_t> codes;
+  std::vector<int8_t> levels;
+  std::vector<uint8_t> multipliers;
+  std::vector<float> scales;
+  MatrixView view() const;
+};
+
+// What a recipe gives one matrix.
+struct MatrixChoice {
+  WeightFormat format = WeightFormat::kInt8;
+  int bits = 8;
+  int64_t group = 32;
+};
+
+// Second moments of a matrix's inputs on calibration text: H = sum over tokens of x x^T
+// (cols x cols, row-major), which turns a weight error into the output error it causes.
+struct InputStatistics {
+  int64_t dim = 0;
+  int64_t tokens = 0;
+  std::vector<double> h;
+  void add(const float* x, int64_t count);
+};
+
+// Calibration statistics keyed by the input vector matrices read (blk.N.attn_in, attn_out,
+// ffn_in, ffn_mid, output_in); filled by an observer of a float forward pass
+// (run::EngineOptions::observer), consumed by build().
+class Calibration {
+ public:
+  void observe(const std::string& input_name, const float* inputs, int64_t tokens, int64_t dim);
+  // The statistics of the input that weight `weight_name` (as named in .etch files) reads.
+  const InputStatistics* find(const std::string& weight_name) const;
+  int64_t tokens() const { return tokens_; }
+  void set_tokens(int64_t tokens) { tokens_ = tokens; }
+
+ private:
+  std::vector<std::pair<std::string, InputStatistics>> inputs_;
+  int64_t tokens_ = 0;
+};
+
+// Quantizes one matrix (rows of floats) into `choice`. With statistics, the rounding of each
+// column is compensated on the columns after it (GPTQ-style, docs/chip-spec.md).
+Matrix quantize(const std::string& name, std::span<const float> weights, int64_t rows, int64_t cols,
+                const MatrixChoice& choice, const InputStatistics* statistics);
+
+struct BuildOptions {
+  std::string recipe = "hc1";
+  double bits_per_weight = 3.5;  // hc1's budget
+  std::string calibration_name;  // recorded in the metadata
+  int threads = 0;
+  std::function<void(int64_t done, int64_t total)> on_progress;
+};
+
+// Quantizes every matrix of `model` per the recipe and writes `path`.
+void build(const import::Model& model, const Calibration* calibration, const BuildOptions& options,
+           const std::string& path);
+
+// A .etch file, memory-mapped and validated. Matrices in forward order: token embedding, then
+// per layer wq, wk, wv, wo, w_gate, w_up, w_down, then the output head.
+struct EtchModel {
+  std::string path;
+  import::ModelConfig config;
+  tokenize::Vocabulary vocab;
+  std::string recipe;
+  std::string calibration;
+  int contract_version = 0;
+  std::vector<MatrixView> matrices;
+  std::vector<std::span<const float>> attn_norms, ffn_norms;
+  std::span<const float> output_norm;
+  // RoPE as tables: cos and sin of [position][pair], rope_positions rows.
+  int64_t rope_positions = 0;
+  std::span<const float> rope_cos, rope_sin;
+  SharedMappedFile file;
+
+  const MatrixView& embedding() const { return matrices.front(); }
+  const MatrixView& output() const { return matrices.back(); }
+  const MatrixView& layer_matrix(int64_t layer, int which) const {
+    return matrices[static_cast<size_t>(1 + layer * 7 + which)];
+  }
+  uint64_t parameters() const;
+  uint64_t rom_bits() const;
+  uint64_t sram_bytes(int64_t context) const;  // norms, RoPE tables and the KV cache
+};
+
+EtchModel read_etch(const std::string& path);
+bool is_etch_file(const std::string& path);
+
+}  // namespace etch::compile

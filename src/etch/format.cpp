@@ -1,0 +1,464 @@
+// The .etch container (docs/etch-format.md): a 64-byte header, JSON metadata, then 64-byte
+// aligned binary sections, each with an XXH64 checksum. The reader treats the file as hostile.
+#include <xxhash.h>
+
+#include <cmath>
+#include <cstring>
+#include <fstream>
+#include <limits>
+#include <map>
+#include <nlohmann/json.hpp>
+
+#include "core/error.hpp"
+#include "core/half.hpp"
+#include "etch/etch.hpp"
+#include "etch/format.hpp"
+
+namespace etch::compile {
+
+namespace {
+
+constexpr char kMagic[8] = {'E', 'T', 'C', 'H', 'C', 'H', 'I', 'P'};
+constexpr uint64_t kHeaderBytes = 64;
+constexpr uint64_t kAlign = 64;
+
+struct Header {
+  char magic[8];
+  uint32_t major, minor;
+  uint64_t json_offset, json_bytes, json_xxh64, file_bytes;
+  uint8_t reserved[16];
+};
+static_assert(sizeof(Header) == kHeaderBytes);
+
+const char* const kMatrixNames[7] = {"attn_q",   "attn_k", "attn_v",  "attn_output",
+                                     "ffn_gate", "ffn_up", "ffn_down"};
+
+uint64_t align_up(uint64_t x) {
+  return (x + kAlign - 1) / kAlign * kAlign;
+}
+
+nlohmann::json config_to_json(const import::ModelConfig& c) {
+  return {{"architecture", c.architecture},
+          {"vocab_size", c.vocab_size},
+          {"hidden_size", c.hidden_size},
+          {"layers", c.layers},
+          {"heads", c.heads},
+          {"kv_heads", c.kv_heads},
+          {"head_dim", c.head_dim},
+          {"ffn_size", c.ffn_size},
+          {"context_length", c.context_length},
+          {"rms_eps", c.rms_eps},
+          {"rope_dims", c.rope.dims},
+          {"rope_interleaved", c.rope.layout == import::RopeLayout::kInterleaved},
+          {"rope_theta", c.rope.theta},
+          {"tied_embeddings", c.tied_embeddings}};
+}
+
+nlohmann::json vocab_to_json(const tokenize::Vocabulary& v) {
+  std::vector<int32_t> types;
+  for (auto t : v.types) types.push_back(static_cast<int32_t>(t));
+  return {{"kind",
+           v.kind == tokenize::TokenizerKind::kSentencePiece ? "sentencepiece" : "byte-level-bpe"},
+          {"scores", v.scores},
+          {"types", types},
+          {"merges", v.merges},
+          {"pre_tokenizer", v.pre_tokenizer},
+          {"bos_id", v.bos_id},
+          {"eos_id", v.eos_id},
+          {"unk_id", v.unk_id},
+          {"pad_id", v.pad_id},
+          {"add_bos", v.add_bos},
+          {"add_eos", v.add_eos},
+          {"add_space_prefix", v.add_space_prefix},
+          {"remove_extra_whitespaces", v.remove_extra_whitespaces}};
+}
+
+}  // namespace
+
+uint32_t MatrixView::code(int64_t row, int64_t j) const {
+  const uint64_t bit = static_cast<uint64_t>(j) * static_cast<uint64_t>(bits);
+  const uint8_t* p = codes.data() + static_cast<uint64_t>(row) * row_code_bytes();
+  uint32_t c = 0;
+  for (int b = 0; b < bits; ++b)
+    c |= static_cast<uint32_t>(
+             p[(bit + static_cast<uint64_t>(b)) / 8] >> ((bit + static_cast<uint64_t>(b)) % 8) & 1u)
+         << b;
+  return c;
+}
+
+void MatrixView::decode_row(int64_t r, int8_t* out) const {
+  const int8_t* table = levels.data() + (r / kTileRows) * (int64_t{1} << bits);
+  if (bits == 8) {
+    const uint8_t* p = codes.data() + static_cast<uint64_t>(r) * row_code_bytes();
+    for (int64_t j = 0; j < cols; ++j) out[j] = table[p[j]];
+    return;
+  }
+  for (int64_t j = 0; j < cols; ++j) out[j] = table[code(r, j)];
+}
+
+uint64_t MatrixView::rom_bits() const {
+  const auto r = static_cast<uint64_t>(rows), c = static_cast<uint64_t>(cols);
+  // Level tables are ROM only where a recipe fitted them; int8 and fp4 tables are wiring.
+  const uint64_t table_bits = format == WeightFormat::kHc && bits < 8
+                                  ? static_cast<uint64_t>(tiles()) * (uint64_t{1} << bits) * 8
+                                  : 0;
+  return r * c * static_cast<uint64_t>(bits) + table_bits +
+         r * static_cast<uint64_t>(groups()) * static_cast<uint64_t>(multiplier_bits) + r * 16;
+}
+
+MatrixView Matrix::view() const {
+  return {name,  format, bits,   multiplier_bits, rows,  cols,
+          group, codes,  levels, multipliers,     scales};
+}
+
+uint64_t EtchModel::parameters() const {
+  uint64_t n = 0;
+  for (const auto& m : matrices) n += static_cast<uint64_t>(m.rows * m.cols);
+  return n;
+}
+
+uint64_t EtchModel::rom_bits() const {
+  uint64_t n = 0;
+  for (const auto& m : matrices) n += m.rom_bits();
+  return n;
+}
+
+uint64_t EtchModel::sram_bytes(int64_t context) const {
+  const auto& c = config;
+  uint64_t bytes =
+      static_cast<uint64_t>(c.layers * 2 + 1) * static_cast<uint64_t>(c.hidden_size) * 4;
+  bytes += static_cast<uint64_t>(rope_positions) * static_cast<uint64_t>(c.rope.dims / 2) * 2 * 4;
+  // KV cache: int16 values plus one float32 scale per head and position.
+  bytes += static_cast<uint64_t>(c.layers) * 2 * static_cast<uint64_t>(context) *
+           static_cast<uint64_t>(c.kv_heads) * (static_cast<uint64_t>(c.head_dim) * 2 + 4);
+  return bytes;
+}
+
+void write_etch(const std::string& path, const EtchContents& contents) {
+  struct Section {
+    std::string name;
+    const void* data;
+    uint64_t bytes;
+  };
+  std::vector<Section> sections;
+  auto add = [&](std::string name, const void* data, uint64_t bytes) {
+    sections.push_back({std::move(name), data, bytes});
+  };
+
+  // Token pieces as length-prefixed bytes: they need not be valid UTF-8, so not JSON strings.
+  std::string tokens;
+  for (const auto& t : contents.vocab.tokens) {
+    const auto n = static_cast<uint32_t>(t.size());
+    tokens.append(reinterpret_cast<const char*>(&n), 4);
+    tokens += t;
+  }
+  add("vocab.tokens", tokens.data(), tokens.size());
+  nlohmann::json tensors = nlohmann::json::array();
+  for (const Matrix& m : contents.matrices) {
+    add(m.name + ".codes", m.codes.data(), m.codes.size());
+    add(m.name + ".levels", m.levels.data(), m.levels.size());
+    add(m.name + ".multipliers", m.multipliers.data(), m.multipliers.size());
+    add(m.name + ".scales", m.scales.data(), m.scales.size() * 4);
+    tensors.push_back({{"name", m.name},
+                       {"format", format_name(m.format)},
+                       {"bits", m.bits},
+                       {"multiplier_bits", m.multiplier_bits},
+                       {"rows", m.rows},
+                       {"cols", m.cols},
+                       {"group", m.group},
+                       {"rom_bits", m.view().rom_bits()}});
+  }
+  for (const auto& [name, values] : contents.vectors) add(name, values.data(), values.size() * 4);
+
+  nlohmann::json meta = {{"contract_version", kContractVersion},
+                         {"config", config_to_json(contents.config)},
+                         {"tokenizer", vocab_to_json(contents.vocab)},
+                         {"recipe", contents.recipe},
+                         {"calibration", contents.calibration},
+                         {"rope_positions", contents.rope_positions},
+                         {"tensors", tensors}};
+  uint64_t offset = 0;  // relative to the data start, fixed below
+  nlohmann::json list = nlohmann::json::array();
+  for (const auto& s : sections) {
+    list.push_back({{"name", s.name},
+                    {"offset", offset},
+                    {"bytes", s.bytes},
+                    {"xxh64", XXH64(s.data, s.bytes, 0)}});
+    offset = align_up(offset + s.bytes);
+  }
+  meta["sections"] = list;
+  // Offsets are absolute: the JSON's own length moves the data, so lay it out twice.
+  std::string json;
+  uint64_t data_start = 0;
+  for (int pass = 0; pass < 3; ++pass) {
+    json = meta.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    const uint64_t start = align_up(kHeaderBytes + json.size());
+    if (start == data_start) break;
+    data_start = start;
+    uint64_t at = data_start;
+    for (size_t i = 0; i < sections.size(); ++i) {
+      meta["sections"][i]["offset"] = at;
+      at = align_up(at + sections[i].bytes);
+    }
+  }
+  const uint64_t file_bytes =
+      meta["sections"].empty()
+          ? data_start
+          : align_up(meta["sections"].back()["offset"].get<uint64_t>() + sections.back().bytes);
+  Header header{};
+  std::memcpy(header.magic, kMagic, 8);
+  header.major = kFormatMajor;
+  header.minor = kFormatMinor;
+  header.json_offset = kHeaderBytes;
+  header.json_bytes = json.size();
+  header.json_xxh64 = XXH64(json.data(), json.size(), 0);
+  header.file_bytes = file_bytes;
+
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  if (!out) fail_file(path, "cannot create");
+  out.write(reinterpret_cast<const char*>(&header), sizeof header);
+  out.write(json.data(), static_cast<std::streamsize>(json.size()));
+  uint64_t at = kHeaderBytes + json.size();
+  const std::string zeros(kAlign, '\0');
+  for (size_t i = 0; i < sections.size(); ++i) {
+    const uint64_t target = meta["sections"][i]["offset"].get<uint64_t>();
+    out.write(zeros.data(), static_cast<std::streamsize>(target - at));
+    out.write(static_cast<const char*>(sections[i].data),
+              static_cast<std::streamsize>(sections[i].bytes));
+    at = target + sections[i].bytes;
+  }
+  out.write(zeros.data(), static_cast<std::streamsize>(file_bytes - at));
+  if (!out) fail_file(path, "write failed");
+}
+
+bool is_etch_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  char magic[8] = {};
+  return in.read(magic, 8) && std::memcmp(magic, kMagic, 8) == 0;
+}
+
+EtchModel read_etch(const std::string& path) {
+  return parse_etch(std::make_shared<const MappedFile>(path));
+}
+
+EtchModel parse_etch(SharedMappedFile file) {
+  const std::string& path = file->path();
+  const uint8_t* base = file->data();
+  const uint64_t size = file->size();
+  if (size < kHeaderBytes)
+    fail_file(path, "truncated: {} bytes, shorter than the .etch header", size);
+  Header header;
+  std::memcpy(&header, base, sizeof header);
+  if (std::memcmp(header.magic, kMagic, 8) != 0) fail_file(path, "not a .etch file (bad magic)");
+  if (header.major != static_cast<uint32_t>(kFormatMajor))
+    fail_file(path, ".etch format version {}.{} is not supported (this etch reads {}.x)",
+              header.major, header.minor, kFormatMajor);
+  if (header.file_bytes != size)
+    fail_file(path, "truncated or padded: header says {} bytes, file has {}", header.file_bytes,
+              size);
+  if (header.json_offset != kHeaderBytes || header.json_bytes > size - kHeaderBytes)
+    fail_file(path, "metadata range [{}, +{}) outside the file", header.json_offset,
+              header.json_bytes);
+  const char* json_text = reinterpret_cast<const char*>(base + kHeaderBytes);
+  if (XXH64(json_text, header.json_bytes, 0) != header.json_xxh64)
+    fail_file(path, "metadata checksum mismatch (corrupted)");
+
+  EtchModel m;
+  m.path = path;
+  m.file = file;
+  try {
+    const nlohmann::json meta = nlohmann::json::parse(json_text, json_text + header.json_bytes);
+    m.contract_version = meta.at("contract_version").get<int>();
+    if (m.contract_version != kContractVersion)
+      fail_file(path, "numeric contract version {} is not the one this etch implements ({})",
+                m.contract_version, kContractVersion);
+    m.recipe = meta.at("recipe").get<std::string>();
+    m.calibration = meta.at("calibration").get<std::string>();
+
+    // Sections: inside the file, aligned, checksummed.
+    std::map<std::string, std::span<const uint8_t>> sections;
+    for (const auto& s : meta.at("sections")) {
+      const auto name = s.at("name").get<std::string>();
+      const auto offset = s.at("offset").get<uint64_t>(), bytes = s.at("bytes").get<uint64_t>();
+      if (offset % kAlign != 0 || offset > size || bytes > size - offset)
+        fail_file(path, "section '{}' [{}, +{}) is misaligned or outside the file", name, offset,
+                  bytes);
+      if (XXH64(base + offset, bytes, 0) != s.at("xxh64").get<uint64_t>())
+        fail_file(path, "section '{}' checksum mismatch (corrupted)", name);
+      sections[name] = {base + offset, bytes};
+    }
+    auto section = [&](const std::string& name, uint64_t expected) {
+      auto it = sections.find(name);
+      if (it == sections.end()) fail_file(path, "section '{}' is missing", name);
+      if (it->second.size() != expected)
+        fail_file(path, "section '{}' has {} bytes, expected {}", name, it->second.size(),
+                  expected);
+      return it->second;
+    };
+    auto floats = [&](const std::string& name, uint64_t count) {
+      const auto bytes = section(name, count * 4);
+      std::span<const float> v(reinterpret_cast<const float*>(bytes.data()), count);
+      for (float x : v)
+        if (!std::isfinite(x)) fail_file(path, "section '{}' holds a non-finite value", name);
+      return v;
+    };
+
+    // Config, with bounds that keep every later size computation small and exact.
+    const auto& c = meta.at("config");
+    auto& cfg = m.config;
+    auto bounded = [&](const char* key, int64_t lo, int64_t hi) {
+      const auto v = c.at(key).get<int64_t>();
+      if (v < lo || v > hi) fail_file(path, "config {} = {} is outside [{}, {}]", key, v, lo, hi);
+      return v;
+    };
+    cfg.architecture = c.at("architecture").get<std::string>();
+    cfg.vocab_size = bounded("vocab_size", 1, 1 << 22);
+    cfg.hidden_size = bounded("hidden_size", 1, 1 << 16);
+    cfg.layers = bounded("layers", 1, 1024);
+    cfg.heads = bounded("heads", 1, 1024);
+    cfg.kv_heads = bounded("kv_heads", 1, cfg.heads);
+    cfg.head_dim = bounded("head_dim", 2, 1024);
+    cfg.ffn_size = bounded("ffn_size", 1, 1 << 18);
+    cfg.context_length = bounded("context_length", 0, int64_t{1} << 24);
+    cfg.rope.dims = bounded("rope_dims", 2, cfg.head_dim);
+    if (cfg.heads % cfg.kv_heads != 0 || cfg.rope.dims % 2 != 0)
+      fail_file(path, "config: {} heads with {} key/value heads, rope dims {}", cfg.heads,
+                cfg.kv_heads, cfg.rope.dims);
+    cfg.rms_eps = c.at("rms_eps").get<double>();
+    if (!(cfg.rms_eps > 0 && cfg.rms_eps < 1))
+      fail_file(path, "config rms_eps {} is not in (0, 1)", cfg.rms_eps);
+    cfg.rope.theta = c.at("rope_theta").get<double>();
+    cfg.rope.layout = c.at("rope_interleaved").get<bool>() ? import::RopeLayout::kInterleaved
+                                                           : import::RopeLayout::kHalfSplit;
+    cfg.tied_embeddings = c.at("tied_embeddings").get<bool>();
+
+    // Tokenizer.
+    const auto& t = meta.at("tokenizer");
+    auto& v = m.vocab;
+    v.kind = t.at("kind").get<std::string>() == "sentencepiece"
+                 ? tokenize::TokenizerKind::kSentencePiece
+                 : tokenize::TokenizerKind::kByteLevelBpe;
+    v.scores = t.at("scores").get<std::vector<float>>();
+    for (int32_t type : t.at("types").get<std::vector<int32_t>>()) {
+      if (type < 0 || type > 6) fail_file(path, "tokenizer: token type {} is unknown", type);
+      v.types.push_back(static_cast<tokenize::TokenType>(type));
+    }
+    v.merges = t.at("merges").get<std::vector<std::string>>();
+    v.pre_tokenizer = t.at("pre_tokenizer").get<std::string>();
+    v.bos_id = t.at("bos_id").get<int32_t>();
+    v.eos_id = t.at("eos_id").get<int32_t>();
+    v.unk_id = t.at("unk_id").get<int32_t>();
+    v.pad_id = t.at("pad_id").get<int32_t>();
+    v.add_bos = t.at("add_bos").get<bool>();
+    v.add_eos = t.at("add_eos").get<bool>();
+    v.add_space_prefix = t.at("add_space_prefix").get<bool>();
+    v.remove_extra_whitespaces = t.at("remove_extra_whitespaces").get<bool>();
+    if (!sections.count("vocab.tokens")) fail_file(path, "section 'vocab.tokens' is missing");
+    const auto token_bytes = sections["vocab.tokens"];
+    for (uint64_t at = 0; at < token_bytes.size();) {
+      uint32_t n = 0;
+      if (token_bytes.size() - at < 4)
+        fail_file(path, "section 'vocab.tokens' is cut inside a length");
+      std::memcpy(&n, token_bytes.data() + at, 4);
+      at += 4;
+      if (n > token_bytes.size() - at)
+        fail_file(path, "section 'vocab.tokens' is cut inside a token");
+      v.tokens.emplace_back(reinterpret_cast<const char*>(token_bytes.data() + at), n);
+      at += n;
+    }
+    const auto vocab_n = static_cast<size_t>(cfg.vocab_size);
+    if (v.tokens.size() != vocab_n || v.scores.size() != vocab_n || v.types.size() != vocab_n)
+      fail_file(path, "tokenizer has {} tokens, {} scores, {} types for a vocabulary of {}",
+                v.tokens.size(), v.scores.size(), v.types.size(), vocab_n);
+    for (int32_t id : {v.bos_id, v.eos_id, v.unk_id, v.pad_id})
+      if (id < -1 || id >= cfg.vocab_size)
+        fail_file(path, "tokenizer: special token id {} is outside the vocabulary", id);
+
+    // Matrices, in forward order, each checked against the shape the config implies.
+    const int64_t d = cfg.hidden_size, q = cfg.heads * cfg.head_dim,
+                  kv = cfg.kv_heads * cfg.head_dim, f = cfg.ffn_size;
+    struct Expect {
+      std::string name;
+      int64_t rows, cols;
+    };
+    std::vector<Expect> expect = {{"token_embd", cfg.vocab_size, d}};
+    const int64_t shapes[7][2] = {{q, d}, {kv, d}, {kv, d}, {d, q}, {f, d}, {f, d}, {d, f}};
+    for (int64_t l = 0; l < cfg.layers; ++l)
+      for (int i = 0; i < 7; ++i)
+        expect.push_back(
+            {fmt::format("blk.{}.{}", l, kMatrixNames[i]), shapes[i][0], shapes[i][1]});
+    expect.push_back({"output", cfg.vocab_size, d});
+    const auto& tensors = meta.at("tensors");
+    if (tensors.size() != expect.size())
+      fail_file(path, "{} tensors, expected {}", tensors.size(), expect.size());
+    for (size_t i = 0; i < expect.size(); ++i) {
+      const auto& j = tensors[i];
+      MatrixView mv;
+      mv.name = j.at("name").get<std::string>();
+      if (mv.name != expect[i].name)
+        fail_file(path, "tensor {} is '{}', expected '{}'", i, mv.name, expect[i].name);
+      const auto format = j.at("format").get<std::string>();
+      mv.bits = j.at("bits").get<int>();
+      mv.multiplier_bits = j.at("multiplier_bits").get<int>();
+      mv.rows = j.at("rows").get<int64_t>();
+      mv.cols = j.at("cols").get<int64_t>();
+      mv.group = j.at("group").get<int64_t>();
+      bool valid;
+      if (format == "int8") {
+        mv.format = WeightFormat::kInt8;
+        valid = mv.bits == 8 && mv.multiplier_bits == 0;
+      } else if (format == "fp4") {
+        mv.format = WeightFormat::kFp4;
+        valid = mv.bits == 4 && mv.multiplier_bits == 3;
+      } else if (format == "hc") {
+        mv.format = WeightFormat::kHc;
+        valid = (mv.bits >= 2 && mv.bits <= 6) || mv.bits == 8;
+        valid = valid && mv.multiplier_bits == 4;
+      } else {
+        fail_file(path, "tensor '{}': unknown format '{}'", mv.name, format);
+      }
+      if (!valid)
+        fail_file(path,
+                  "tensor '{}': {} with {}-bit codes and {}-bit multipliers is not in the contract",
+                  mv.name, format, mv.bits, mv.multiplier_bits);
+      if (mv.rows != expect[i].rows || mv.cols != expect[i].cols)
+        fail_file(path, "tensor '{}' is {} x {}, expected {} x {}", mv.name, mv.rows, mv.cols,
+                  expect[i].rows, expect[i].cols);
+      if (mv.group < 1 || mv.group > kMaxGroup)
+        fail_file(path, "tensor '{}': group {} outside [1, {}]", mv.name, mv.group, kMaxGroup);
+      const auto rows = static_cast<uint64_t>(mv.rows);
+      mv.codes = section(mv.name + ".codes", rows * mv.row_code_bytes());
+      const auto levels =
+          section(mv.name + ".levels", static_cast<uint64_t>(mv.tiles()) << mv.bits);
+      mv.levels = {reinterpret_cast<const int8_t*>(levels.data()), levels.size()};
+      mv.multipliers = section(mv.name + ".multipliers",
+                               mv.multiplier_bits ? rows * static_cast<uint64_t>(mv.groups()) : 0);
+      for (uint8_t code : mv.multipliers)
+        if (code >> mv.multiplier_bits)
+          fail_file(path, "tensor '{}': multiplier code {} wider than {} bits", mv.name, code,
+                    mv.multiplier_bits);
+      mv.scales = floats(mv.name + ".scales", rows);
+      for (float s : mv.scales)
+        if (s < 0 || fp16_to_f32(f32_to_fp16(s)) != s)
+          fail_file(path, "tensor '{}': row scale {} is not a non-negative fp16 value", mv.name, s);
+      m.matrices.push_back(mv);
+    }
+    for (int64_t l = 0; l < cfg.layers; ++l) {
+      m.attn_norms.push_back(floats(fmt::format("blk.{}.attn_norm", l), static_cast<uint64_t>(d)));
+      m.ffn_norms.push_back(floats(fmt::format("blk.{}.ffn_norm", l), static_cast<uint64_t>(d)));
+    }
+    m.output_norm = floats("output_norm", static_cast<uint64_t>(d));
+    m.rope_positions = meta.at("rope_positions").get<int64_t>();
+    if (m.rope_positions < 1 || m.rope_positions > (int64_t{1} << 24))
+      fail_file(path, "rope_positions {} is out of range", m.rope_positions);
+    const auto rope_n =
+        static_cast<uint64_t>(m.rope_positions) * static_cast<uint64_t>(cfg.rope.dims / 2);
+    m.rope_cos = floats("rope.cos", rope_n);
+    m.rope_sin = floats("rope.sin", rope_n);
+  } catch (const nlohmann::json::exception& e) {
+    fail_file(path, "bad metadata JSON: {}", e.what());
+  }
+  return m;
+}
+
+}  // namespace etch::compile

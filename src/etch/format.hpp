@@ -1,0 +1,25 @@
+// Inside the etch module: what the .etch writer takes, and the reader's entry on a mapping.
+#pragma once
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "etch/etch.hpp"
+
+namespace etch::compile {
+
+struct EtchContents {
+  import::ModelConfig config;
+  tokenize::Vocabulary vocab;
+  std::string recipe, calibration;
+  std::vector<Matrix> matrices;  // in EtchModel's order
+  // Named float32 vectors: blk.N.attn_norm, blk.N.ffn_norm, output_norm, rope.cos, rope.sin.
+  std::vector<std::pair<std::string, std::vector<float>>> vectors;
+  int64_t rope_positions = 0;
+};
+
+void write_etch(const std::string& path, const EtchContents& contents);
+EtchModel parse_etch(SharedMappedFile file);
+
+}  // namespace etch::compile

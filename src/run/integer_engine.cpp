@@ -1,0 +1,322 @@
+// The chip's forward pass, exactly as docs/chip-spec.md defines it. Every matrix product is
+// integer (int16 activations x int8 levels, group multipliers, int64 row sums); the few float
+// operations are element-wise or in the order the spec fixes. Each output element is computed
+// by one thread start to end, so results never depend on the thread count.
+#include <algorithm>
+#include <cmath>
+
+#include "core/error.hpp"
+#include "core/parallel.hpp"
+#include "run/int_kernels.hpp"
+#include "run/run.hpp"
+
+namespace etch::run {
+
+namespace {
+
+constexpr int64_t kMicroBatch = 64;
+
+// A matrix as the engine multiplies it: codes decoded through the level tables (the
+// software form of multiply-select-add), group multipliers expanded.
+struct DecodedMatrix {
+  const compile::MatrixView* view = nullptr;
+  std::vector<int8_t> weights;       // [rows][cols]
+  std::vector<int32_t> multipliers;  // [rows][groups]
+};
+
+DecodedMatrix decode(const compile::MatrixView& v) {
+  DecodedMatrix d;
+  d.view = &v;
+  d.weights.resize(static_cast<size_t>(v.rows * v.cols));
+  d.multipliers.resize(static_cast<size_t>(v.rows * v.groups()));
+  for (int64_t r = 0; r < v.rows; ++r) {
+    v.decode_row(r, d.weights.data() + r * v.cols);
+    for (int64_t g = 0; g < v.groups(); ++g)
+      d.multipliers[static_cast<size_t>(r * v.groups() + g)] = v.multiplier(r, g);
+  }
+  return d;
+}
+
+}  // namespace
+
+struct IntegerEngine::State {
+  compile::EtchModel model;
+  const import::ModelConfig& config;
+  const int_kernels::Kernels& k;
+  ThreadPool pool;
+  int64_t context;
+  int64_t position = 0;
+  int64_t q_dim, kv_dim, pairs;
+  std::vector<DecodedMatrix> matrices;
+
+  // KV cache in SRAM: int16 values and one float32 scale per (layer, position, kv head).
+  std::vector<int16_t> k_cache, v_cache;
+  std::vector<float> k_scale, v_scale;
+
+  // Scratch for one micro-batch.
+  std::vector<float> x, y, q, kv_k, kv_v, att, gate, up;
+  std::vector<int16_t> xq;
+  std::vector<float> xs;
+  std::vector<float> logits;
+
+  State(compile::EtchModel m, EngineOptions options, bool scalar_kernels)
+      : model(std::move(m)),
+        config(model.config),
+        k(scalar_kernels ? int_kernels::scalar() : int_kernels::fast()),
+        pool(options.threads > 0 ? options.threads : ThreadPool::default_threads()) {
+    context = options.context > 0 ? options.context : std::min<int64_t>(model.rope_positions, 4096);
+    if (context > model.rope_positions)
+      fail_file(model.path, "context {} exceeds the {} positions of its RoPE tables", context,
+                model.rope_positions);
+    q_dim = config.heads * config.head_dim;
+    kv_dim = config.kv_heads * config.head_dim;
+    pairs = config.rope.dims / 2;
+    for (const auto& mv : model.matrices) matrices.push_back(decode(mv));
+    const auto cache = static_cast<size_t>(config.layers * context * kv_dim);
+    k_cache.assign(cache, 0);
+    v_cache.assign(cache, 0);
+    k_scale.assign(static_cast<size_t>(config.layers * context * config.kv_heads), 0.0f);
+    v_scale.assign(k_scale.size(), 0.0f);
+    const auto b = static_cast<size_t>(kMicroBatch);
+    const auto d = static_cast<size_t>(config.hidden_size),
+               f = static_cast<size_t>(config.ffn_size);
+    x.resize(b * d);
+    y.resize(b * d);
+    q.resize(b * static_cast<size_t>(q_dim));
+    att.resize(b * static_cast<size_t>(q_dim));
+    kv_k.resize(b * static_cast<size_t>(kv_dim));
+    kv_v.resize(b * static_cast<size_t>(kv_dim));
+    gate.resize(b * f);
+    up.resize(b * f);
+    xq.resize(b * std::max({d, f, static_cast<size_t>(q_dim)}));
+    xs.resize(b);
+  }
+
+  // xq[t] = int16 quantization of in[t] (width n), xs[t] its scale.
+  void quantize_rows(const float* in, int64_t tokens, int64_t n) {
+    for (int64_t t = 0; t < tokens; ++t)
+      xs[static_cast<size_t>(t)] = k.quantize(in + t * n, n, xq.data() + t * n);
+  }
+
+  // RMSNorm per the spec: the sum of squares of the int16 form, exact in 64 bits; the
+  // reciprocal root in double; the product x * inv * w in float32; then int16 again.
+  void norm_quantize(const float* in, std::span<const float> w, int64_t tokens) {
+    const int64_t d = config.hidden_size;
+    std::vector<int16_t>& qn = xq;
+    for (int64_t t = 0; t < tokens; ++t) {
+      int16_t* qt = qn.data() + t * d;
+      const float s = k.quantize(in + t * d, d, qt);
+      const int64_t ss = k.dot16(qt, qt, d);
+      const double mean = static_cast<double>(ss) / static_cast<double>(d) *
+                          (static_cast<double>(s) * static_cast<double>(s));
+      const auto inv = static_cast<float>(1.0 / std::sqrt(mean + config.rms_eps));
+      float* yt = y.data() + t * d;
+      for (int64_t j = 0; j < d; ++j)
+        yt[j] = static_cast<float>(qt[j]) * s * inv * w[static_cast<size_t>(j)];
+    }
+    quantize_rows(y.data(), tokens, d);
+  }
+
+  // out[t][r] = float(acc) * (scale[r] * xs[t]) for the jobs' matrices over xq (width cols).
+  struct Job {
+    const DecodedMatrix* m;
+    float* out;
+  };
+  void matmul(std::initializer_list<Job> jobs, int64_t tokens) {
+    constexpr int64_t kRows = 16;
+    int64_t blocks = 0;
+    for (const auto& j : jobs) blocks += (j.m->view->rows + kRows - 1) / kRows;
+    pool.parallel_for(blocks, [&](int64_t begin, int64_t end) {
+      int64_t base = 0;
+      for (const auto& job : jobs) {
+        const compile::MatrixView& v = *job.m->view;
+        const int64_t rows = v.rows, cols = v.cols, groups = v.groups();
+        const int64_t job_blocks = (rows + kRows - 1) / kRows;
+        const int64_t lo = std::max(begin, base) - base,
+                      hi = std::min(end, base + job_blocks) - base;
+        base += job_blocks;
+        for (int64_t b = lo; b < hi; ++b)
+          for (int64_t r = b * kRows; r < std::min(rows, (b + 1) * kRows); ++r) {
+            const int8_t* w = job.m->weights.data() + r * cols;
+            const int32_t* mult = job.m->multipliers.data() + r * groups;
+            const float scale = v.scales[static_cast<size_t>(r)];
+            for (int64_t t = 0; t < tokens; ++t) {
+              const int64_t acc = k.dot_grouped(xq.data() + t * cols, w, mult, cols, v.group);
+              job.out[t * rows + r] =
+                  static_cast<float>(acc) * (scale * xs[static_cast<size_t>(t)]);
+            }
+          }
+      }
+    });
+  }
+
+  void apply_rope(float* vec, int64_t heads, int64_t pos) const {
+    const float* c = model.rope_cos.data() + pos * pairs;
+    const float* s = model.rope_sin.data() + pos * pairs;
+    const bool interleaved = config.rope.layout == import::RopeLayout::kInterleaved;
+    for (int64_t h = 0; h < heads; ++h) {
+      float* v = vec + h * config.head_dim;
+      for (int64_t i = 0; i < pairs; ++i) {
+        float& a = interleaved ? v[2 * i] : v[i];
+        float& b = interleaved ? v[2 * i + 1] : v[i + pairs];
+        const float a0 = a, b0 = b;
+        a = a0 * c[i] - b0 * s[i];
+        b = b0 * c[i] + a0 * s[i];
+      }
+    }
+  }
+
+  void attention(int64_t layer, int64_t tokens) {
+    const int64_t hd = config.head_dim, heads = config.heads,
+                  group = config.heads / config.kv_heads;
+    const float inv_sqrt = 1.0f / std::sqrt(static_cast<float>(hd));
+    const int16_t* kc = k_cache.data() + layer * context * kv_dim;
+    const int16_t* vc = v_cache.data() + layer * context * kv_dim;
+    const float* ks = k_scale.data() + layer * context * config.kv_heads;
+    const float* vs = v_scale.data() + layer * context * config.kv_heads;
+    pool.parallel_for(tokens * heads, [&](int64_t begin, int64_t end) {
+      thread_local std::vector<float> scores;
+      thread_local std::vector<int16_t> qh;
+      for (int64_t item = begin; item < end; ++item) {
+        const int64_t t = item / heads, h = item % heads, kvh = h / group;
+        const int64_t visible = position + t + 1;
+        scores.resize(static_cast<size_t>(visible));
+        qh.resize(static_cast<size_t>(hd));
+        const float sq = k.quantize(q.data() + t * q_dim + h * hd, hd, qh.data());
+        float best = -INFINITY;
+        for (int64_t j = 0; j < visible; ++j) {
+          const int64_t dot = k.dot16(qh.data(), kc + j * kv_dim + kvh * hd, hd);
+          const float score =
+              static_cast<float>(dot) * (sq * ks[j * config.kv_heads + kvh]) * inv_sqrt;
+          scores[static_cast<size_t>(j)] = score;
+          best = std::max(best, score);
+        }
+        // Softmax: exponentials rounded to 16-bit fixed point, so their sum is an exact integer.
+        for (float& s : scores) s -= best;
+        k.exp(scores.data(), visible);
+        int64_t total = 0;
+        for (float& s : scores) {
+          s = std::nearbyint(s * 65536.0f);
+          total += static_cast<int64_t>(s);
+        }
+        const auto denominator = static_cast<float>(total);
+        float* out = att.data() + t * q_dim + h * hd;
+        std::fill(out, out + hd, 0.0f);
+        for (int64_t j = 0; j < visible; ++j) {
+          const float p = scores[static_cast<size_t>(j)] / denominator;
+          if (p == 0) continue;
+          k.axpy16(p * vs[j * config.kv_heads + kvh], vc + j * kv_dim + kvh * hd, out, hd);
+        }
+      }
+    });
+  }
+
+  void forward(std::span<const int32_t> tokens, int64_t first_logit, float* logits_out) {
+    const auto n = static_cast<int64_t>(tokens.size());
+    const int64_t d = config.hidden_size, f = config.ffn_size;
+    const DecodedMatrix& embedding = matrices.front();
+    for (int64_t t = 0; t < n; ++t) {
+      const int64_t id = tokens[static_cast<size_t>(t)];
+      const compile::MatrixView& e = *embedding.view;
+      for (int64_t j = 0; j < d; ++j)
+        x[static_cast<size_t>(t * d + j)] =
+            static_cast<float>(
+                embedding.multipliers[static_cast<size_t>(id * e.groups() + j / e.group)] *
+                embedding.weights[static_cast<size_t>(id * d + j)]) *
+            e.scales[static_cast<size_t>(id)];
+    }
+    for (int64_t l = 0; l < config.layers; ++l) {
+      auto m = [&](int which) -> const DecodedMatrix& {
+        return matrices[static_cast<size_t>(1 + l * 7 + which)];
+      };
+      norm_quantize(x.data(), model.attn_norms[static_cast<size_t>(l)], n);
+      matmul({{&m(0), q.data()}, {&m(1), kv_k.data()}, {&m(2), kv_v.data()}}, n);
+      for (int64_t t = 0; t < n; ++t) {
+        const int64_t pos = position + t;
+        apply_rope(q.data() + t * q_dim, config.heads, pos);
+        apply_rope(kv_k.data() + t * kv_dim, config.kv_heads, pos);
+        for (int64_t h = 0; h < config.kv_heads; ++h) {
+          const int64_t slot = (l * context + pos) * kv_dim + h * config.head_dim;
+          const int64_t scale_slot = (l * context + pos) * config.kv_heads + h;
+          k_scale[static_cast<size_t>(scale_slot)] =
+              k.quantize(kv_k.data() + t * kv_dim + h * config.head_dim, config.head_dim,
+                         k_cache.data() + slot);
+          v_scale[static_cast<size_t>(scale_slot)] =
+              k.quantize(kv_v.data() + t * kv_dim + h * config.head_dim, config.head_dim,
+                         v_cache.data() + slot);
+        }
+      }
+      attention(l, n);
+      quantize_rows(att.data(), n, q_dim);
+      matmul({{&m(3), y.data()}}, n);
+      for (int64_t i = 0; i < n * d; ++i) x[static_cast<size_t>(i)] += y[static_cast<size_t>(i)];
+
+      norm_quantize(x.data(), model.ffn_norms[static_cast<size_t>(l)], n);
+      matmul({{&m(4), gate.data()}, {&m(5), up.data()}}, n);
+      k.silu_mul(gate.data(), up.data(), n * f);
+      quantize_rows(gate.data(), n, f);
+      matmul({{&m(6), y.data()}}, n);
+      for (int64_t i = 0; i < n * d; ++i) x[static_cast<size_t>(i)] += y[static_cast<size_t>(i)];
+    }
+    position += n;
+    if (first_logit >= n) return;
+    norm_quantize(x.data() + first_logit * d, model.output_norm, n - first_logit);
+    matmul({{&matrices.back(), logits_out}}, n - first_logit);
+  }
+};
+
+IntegerEngine::IntegerEngine(compile::EtchModel model, EngineOptions options, bool scalar_kernels)
+    : state_(std::make_unique<State>(std::move(model), std::move(options), scalar_kernels)) {}
+
+IntegerEngine::~IntegerEngine() = default;
+
+std::span<const float> IntegerEngine::eval(std::span<const int32_t> tokens, bool all_logits) {
+  State& s = *state_;
+  const int64_t vocab = s.config.vocab_size;
+  const auto n = static_cast<int64_t>(tokens.size());
+  if (n == 0) return {};
+  if (s.position + n > s.context)
+    fail("context overflow: {} tokens at position {} exceed the {}-token context", n, s.position,
+         s.context);
+  for (int32_t id : tokens)
+    if (id < 0 || id >= vocab) fail("token id {} is outside the vocabulary (0..{})", id, vocab - 1);
+  s.logits.resize(static_cast<size_t>((all_logits ? n : 1) * vocab));
+  for (int64_t begin = 0; begin < n; begin += kMicroBatch) {
+    const int64_t count = std::min(kMicroBatch, n - begin);
+    const auto batch = tokens.subspan(static_cast<size_t>(begin), static_cast<size_t>(count));
+    if (all_logits) {
+      s.forward(batch, 0, s.logits.data() + begin * vocab);
+    } else {
+      const bool last = begin + count == n;
+      s.forward(batch, last ? count - 1 : count, s.logits.data());
+    }
+  }
+  return s.logits;
+}
+
+void IntegerEngine::reset() {
+  state_->position = 0;
+}
+void IntegerEngine::truncate(int64_t position) {
+  state_->position = std::clamp<int64_t>(position, 0, state_->position);
+}
+int64_t IntegerEngine::position() const {
+  return state_->position;
+}
+int64_t IntegerEngine::context() const {
+  return state_->context;
+}
+int IntegerEngine::threads() const {
+  return state_->pool.size();
+}
+const import::ModelConfig& IntegerEngine::config() const {
+  return state_->config;
+}
+const tokenize::Vocabulary& IntegerEngine::vocab() const {
+  return state_->model.vocab;
+}
+const compile::EtchModel& IntegerEngine::model() const {
+  return state_->model;
+}
+
+}  // namespace etch::run
