@@ -89,11 +89,10 @@ std::vector<int32_t> generate(Engine& engine, Sampler& sampler, std::span<const 
   std::vector<int32_t> history(prompt.begin(), prompt.end());
   std::vector<int32_t> generated;
   if (prompt.empty()) return generated;
-  const int32_t eos = engine.vocab().eos_id;
   std::span<const float> logits = engine.eval(prompt, false);
   for (int64_t i = 0; i < options.max_tokens; ++i) {
     const int32_t id = sampler.sample(logits, history);
-    if (id == eos && !options.ignore_eos) break;
+    if (!options.ignore_eos && engine.vocab().ends_generation(id)) break;
     generated.push_back(id);
     history.push_back(id);
     if (!on_token(id)) break;

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -58,6 +59,9 @@ struct Vocabulary {
   bool remove_extra_whitespaces = false;
 
   int32_t size() const { return static_cast<int32_t>(tokens.size()); }
+  bool ends_generation(int32_t id) const {
+    return id == eos_id || std::find(eog_ids.begin(), eog_ids.end(), id) != eog_ids.end();
+  }
 };
 
 }  // namespace etch::tokenize
