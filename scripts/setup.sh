@@ -9,6 +9,7 @@ packages=(
   libxxhash-dev libpcre2-dev
   clang clang-format clang-tidy libclang-rt-14-dev libfuzzer-14-dev
   python3
+  tmux  # the pseudo-terminal for the etch chat test
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -15,12 +15,20 @@ struct TokenizeOptions {
   bool no_bos = false;
   bool ids = false;
   bool pieces = false;
+  bool parse_special = false;
 };
 
 void execute(const TokenizeOptions& o) {
   const import::Model model = import::load_model(o.model);
   const tokenize::Tokenizer tokenizer(model.vocab);
-  const std::vector<int32_t> ids = prompt_tokens(o.prompt, tokenizer, model.vocab.add_bos && !o.no_bos);
+  const bool add_bos = model.vocab.add_bos && !o.no_bos;
+  // Control tokens written in the text ("<|eot_id|>") become their ids only when asked.
+  const bool text_given = !o.prompt.text.empty() || !o.prompt.file.empty();
+  const std::vector<int32_t> ids =
+      o.parse_special && text_given
+          ? tokenizer.encode(o.prompt.file.empty() ? o.prompt.text : read_file_text(o.prompt.file),
+                             add_bos, true)
+          : prompt_tokens(o.prompt, tokenizer, add_bos);
   std::string line;
   for (size_t i = 0; i < ids.size(); ++i) {
     if (i) line += ' ';
@@ -39,6 +47,8 @@ void add_tokenize_command(CLI::App& app) {
   cmd->add_flag("--no-bos", options->no_bos, "Do not prepend BOS");
   auto* ids = cmd->add_flag("--ids", options->ids, "Print ids (the default)");
   cmd->add_flag("--pieces", options->pieces, "Print the pieces instead of ids")->excludes(ids);
+  cmd->add_flag("--parse-special", options->parse_special,
+                "Control tokens written in the text (<|eot_id|>, <s>, ...) become their ids");
   cmd->callback([options] { execute(*options); });
 }
 

@@ -14,6 +14,7 @@ int main(int argc, char** argv) {
   etch::cli::add_info_command(app);
   etch::cli::add_run_command(app);
   etch::cli::add_tokenize_command(app);
+  etch::cli::add_chat_command(app);
   etch::cli::add_perplexity_command(app);
   etch::cli::add_bench_command(app);
   etch::cli::add_plan_command(app);

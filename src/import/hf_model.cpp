@@ -362,8 +362,8 @@ tokenize::Vocabulary read_tokenizer(const fs::path& dir, const Fields& config, i
         vocab.chat_template = it->get<std::string>();
       } else if (it->is_array()) {
         for (const json& t : *it) {
-          if (t.is_object() && t.value("name", "") == "default" && t.contains("template") &&
-              t["template"].is_string())
+          if (t.is_object() && t.contains("name") && t["name"] == "default" &&
+              t.contains("template") && t["template"].is_string())
             vocab.chat_template = t["template"].get<std::string>();
         }
       }

@@ -133,8 +133,8 @@ class Sampler {
 int32_t argmax(std::span<const float> logits);
 
 // Generates up to max_tokens after `prompt` (already evaluated into the engine when
-// prompt_evaluated, else evaluated here). Calls on_token for each new id; stops at EOS
-// (unless ignore_eos) or when on_token returns false.
+// prompt_evaluated, else evaluated here). Calls on_token for each new id; stops at EOS or an
+// end-of-turn token (vocab().ends_generation; unless ignore_eos) or when on_token returns false.
 struct GenerateOptions {
   int64_t max_tokens = 128;
   bool ignore_eos = false;

@@ -16,7 +16,9 @@ namespace {
 
 using json = nlohmann::json;
 
-constexpr int64_t kMaxTokens = int64_t{1} << 24;
+// Far above any real vocabulary (Gemma's 256k), low enough that a hostile id cannot make the
+// per-token tables huge.
+constexpr int64_t kMaxTokens = int64_t{1} << 21;
 // The split GPT-2's ByteLevel pre-tokenizer applies when use_regex is on.
 constexpr const char* kByteLevelRegex =
     R"re('s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+)re";
@@ -131,6 +133,13 @@ class Reader {
   std::string name_;
 };
 
+// object["type"] when it is a string, else "" (json::value would throw on other types).
+std::string type_of(const json& object) {
+  if (!object.is_object()) return {};
+  const auto it = object.find("type");
+  return it != object.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+
 json parse(std::string_view text, const std::string& name) {
   // Valid files nest a few levels; a deeper one is hostile and would cost recursion later.
   auto limit_depth = [&](int depth, json::parse_event_t, json&) {
@@ -215,21 +224,20 @@ Vocabulary parse_tokenizer_json(std::string_view text, const std::string& name) 
 
   if (const auto n = root.find("normalizer"); n != root.end() && !n->is_null())
     r.error(fmt::format("normalizer '{}' is not supported",
-                        n->is_object() && n->contains("type") ? n->at("type").dump() : n->dump()));
+                        type_of(*n).empty() ? n->dump() : type_of(*n)));
   bool byte_level = false;
   if (const auto p = root.find("pre_tokenizer"); p != root.end() && !p->is_null())
     byte_level = r.pre_tokenizer(*p, vocab.pre_splits, 0);
   if (!byte_level) {
     const auto d = root.find("decoder");
-    byte_level = d != root.end() && d->is_object() && d->value("type", "") == "ByteLevel";
+    byte_level = d != root.end() && type_of(*d) == "ByteLevel";
   }
   if (!byte_level)
     r.error("is not a byte-level BPE tokenizer (no ByteLevel pre_tokenizer or decoder)");
 
   // The post-processor's template says which special token starts every sequence.
   auto find_template = [&](const json& post, auto& self) -> const json* {
-    if (!post.is_object()) return nullptr;
-    const std::string t = post.value("type", "");
+    const std::string t = type_of(post);
     if (t == "TemplateProcessing") return &post;
     if (t == "Sequence" && post.contains("processors") && post["processors"].is_array()) {
       for (const json& p : post["processors"]) {

@@ -1,0 +1,126 @@
+// etch chat: an interactive, streaming, multi-turn conversation with a model, in its chat
+// format. Each turn renders the whole conversation through the template, tokenizes it with
+// special tokens parsed, and feeds the engine only what its KV cache does not already hold.
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <iostream>
+#include <memory>
+#include <random>
+#include <string>
+
+#include "cli/commands.hpp"
+#include "cli/common.hpp"
+#include "core/error.hpp"
+#include "run/run.hpp"
+#include "tokenize/chat.hpp"
+
+namespace etch::cli {
+
+namespace {
+
+struct ChatOptions {
+  std::string model;
+  std::string system;
+  std::string chat_template;
+  int64_t tokens = 512;
+  run::SamplingParams sampling;
+  std::optional<uint64_t> seed;
+  int threads = 0;
+  int64_t context = 0;
+};
+
+void execute(const ChatOptions& o) {
+  const ModelSource model(o.model);
+  const tokenize::Vocabulary& vocab = model.vocab();
+  if (vocab.size() == 0) fail("{}: the model has no tokenizer, so it cannot chat", o.model);
+  // Decided before the engine is built, so that a bad --chat-template fails at once.
+  const tokenize::ChatFormat format = tokenize::chat_format_for(vocab, o.chat_template);
+  const tokenize::Tokenizer tokenizer(vocab);
+  run::EngineOptions engine_options;
+  engine_options.threads = o.threads;
+  engine_options.context = o.context;
+  const std::unique_ptr<run::Engine> engine = model.engine(engine_options);
+  run::SamplingParams sampling = o.sampling;
+  sampling.seed = o.seed ? *o.seed : std::random_device{}();
+  run::Sampler sampler(sampling);
+  fmt::print(stderr, "etch: chat format {}, context {} tokens; an empty line or Ctrl-D ends\n",
+             tokenize::chat_format_name(format), engine->context());
+
+  std::vector<tokenize::ChatMessage> messages;
+  if (!o.system.empty()) messages.push_back({"system", o.system});
+  std::vector<int32_t> cached;  // the ids the engine's KV cache holds, in order
+  std::string line;
+  while (true) {
+    fmt::print("> ");
+    std::fflush(stdout);
+    if (!std::getline(std::cin, line) || line.empty()) break;
+    messages.push_back({"user", line});
+    const std::string text = tokenize::render_chat(format, messages, true, vocab);
+    const std::vector<int32_t> ids = tokenizer.encode(text, false, true);
+    if (static_cast<int64_t>(ids.size()) >= engine->context())
+      fail("the conversation ({} tokens) no longer fits the context of {} tokens (--ctx)",
+           ids.size(), engine->context());
+    // Keep the longest prefix the cache already holds; at least one token is evaluated anew
+    // to get the logits of the last one.
+    size_t keep =
+        std::mismatch(cached.begin(), cached.end(), ids.begin(), ids.end()).first - cached.begin();
+    keep = std::min(keep, ids.size() - 1);
+    engine->truncate(static_cast<int64_t>(keep));
+    cached.assign(ids.begin(), ids.end());
+    std::span<const float> logits =
+        engine->eval(std::span<const int32_t>(ids).subspan(keep), false);
+
+    Utf8Stream stream;
+    std::vector<int32_t> reply;
+    for (int64_t i = 0; i < o.tokens && engine->position() < engine->context(); ++i) {
+      const int32_t id = sampler.sample(logits, cached);
+      if (vocab.ends_generation(id)) break;
+      reply.push_back(id);
+      stream.write(tokenizer.token_bytes(id));
+      if (engine->position() + 1 >= engine->context()) break;
+      cached.push_back(id);
+      logits = engine->eval(std::span<const int32_t>(&id, 1), false);
+    }
+    stream.finish();
+    fmt::print("\n");
+    messages.push_back({"assistant", tokenizer.decode(reply)});
+  }
+  fmt::print("\n");
+}
+
+}  // namespace
+
+void add_chat_command(CLI::App& app) {
+  auto options = std::make_shared<ChatOptions>();
+  CLI::App* cmd = app.add_subcommand(
+      "chat", "Talk with a model interactively, in its chat format, streaming the replies");
+  cmd->add_option("MODEL", options->model, "GGUF file, Hugging Face folder or .etch file")
+      ->required();
+  cmd->add_option("--system", options->system, "A system message that starts the conversation");
+  cmd->add_option("--chat-template", options->chat_template,
+                  "Chat format instead of the model's own: " + tokenize::known_chat_formats());
+  cmd->add_option("-n,--tokens", options->tokens, "Most tokens per reply")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  cmd->add_option("--temp", options->sampling.temperature, "Temperature (0: greedy)")
+      ->capture_default_str();
+  cmd->add_option("--top-k", options->sampling.top_k, "Keep the K most likely tokens (0: off)")
+      ->capture_default_str();
+  cmd->add_option("--top-p", options->sampling.top_p, "Nucleus sampling threshold (1: off)")
+      ->capture_default_str();
+  cmd->add_option("--min-p", options->sampling.min_p,
+                  "Drop tokens below P x the top probability (0: off)")
+      ->capture_default_str();
+  cmd->add_option("--repeat-penalty", options->sampling.repeat_penalty,
+                  "Penalty for recent tokens (1: off)")
+      ->capture_default_str();
+  cmd->add_option("--seed", options->seed, "Random seed (default: random)");
+  cmd->add_option("-t,--threads", options->threads, "Threads (default: all cores)")
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("-c,--ctx", options->context, "KV cache length (default: model's, at most 4096)")
+      ->check(CLI::NonNegativeNumber);
+  cmd->callback([options] { execute(*options); });
+}
+
+}  // namespace etch::cli
