@@ -177,3 +177,22 @@ TEST(TokenizerJson, RefusesWhatItDoesNotImplement) {
 
 }  // namespace
 }  // namespace etch::tokenize
+
+namespace etch::tokenize {
+namespace {
+
+TEST(BpeTokenizer, LongRunsOfOneCharacterClass) {
+  // A long run of one class is a single regex match: neither the regex engine's stack nor the
+  // merge loop may depend on how long a piece is.
+  const Tokenizer llama3(
+      load_tokenizer_json((tokenizers_dir() / "bpe4096-llama3.tokenizer.json").string()));
+  const Tokenizer deepseek = gguf_tokenizer("deepseek-llm");
+  for (const char c : {'a', ' ', '!', '7', '\n', '\xE9'}) {
+    const std::string text(1 << 18, c);
+    EXPECT_EQ(llama3.decode(llama3.encode(text, false)), text) << int(c);
+    EXPECT_EQ(deepseek.decode(deepseek.encode(text, false)), text) << int(c);
+  }
+}
+
+}  // namespace
+}  // namespace etch::tokenize
