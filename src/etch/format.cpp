@@ -57,16 +57,25 @@ nlohmann::json config_to_json(const import::ModelConfig& c) {
 nlohmann::json vocab_to_json(const tokenize::Vocabulary& v) {
   std::vector<int32_t> types;
   for (auto t : v.types) types.push_back(static_cast<int32_t>(t));
+  nlohmann::json splits = nlohmann::json::array();
+  for (const auto& step : v.pre_splits)
+    splits.push_back({{"pattern", step.pattern},
+                      {"behavior", static_cast<int>(step.behavior)},
+                      {"invert", step.invert}});
   return {{"kind",
            v.kind == tokenize::TokenizerKind::kSentencePiece ? "sentencepiece" : "byte-level-bpe"},
           {"scores", v.scores},
           {"types", types},
           {"merges", v.merges},
           {"pre_tokenizer", v.pre_tokenizer},
+          {"pre_splits", splits},
+          {"ignore_merges", v.ignore_merges},
+          {"chat_template", v.chat_template},
           {"bos_id", v.bos_id},
           {"eos_id", v.eos_id},
           {"unk_id", v.unk_id},
           {"pad_id", v.pad_id},
+          {"eog_ids", v.eog_ids},
           {"add_bos", v.add_bos},
           {"add_eos", v.add_eos},
           {"add_space_prefix", v.add_space_prefix},
@@ -345,6 +354,17 @@ EtchModel parse_etch(SharedMappedFile file) {
     }
     v.merges = t.at("merges").get<std::vector<std::string>>();
     v.pre_tokenizer = t.at("pre_tokenizer").get<std::string>();
+    for (const auto& step : t.at("pre_splits")) {
+      const int behavior = step.at("behavior").get<int>();
+      if (behavior < 0 || behavior > static_cast<int>(tokenize::SplitStep::Behavior::kContiguous))
+        fail_file(path, "tokenizer: pre-tokenizer split behavior {} is unknown", behavior);
+      v.pre_splits.push_back({step.at("pattern").get<std::string>(),
+                              static_cast<tokenize::SplitStep::Behavior>(behavior),
+                              step.at("invert").get<bool>()});
+    }
+    v.ignore_merges = t.at("ignore_merges").get<bool>();
+    v.chat_template = t.at("chat_template").get<std::string>();
+    v.eog_ids = t.at("eog_ids").get<std::vector<int32_t>>();
     v.bos_id = t.at("bos_id").get<int32_t>();
     v.eos_id = t.at("eos_id").get<int32_t>();
     v.unk_id = t.at("unk_id").get<int32_t>();
@@ -370,7 +390,9 @@ EtchModel parse_etch(SharedMappedFile file) {
     if (v.tokens.size() != vocab_n || v.scores.size() != vocab_n || v.types.size() != vocab_n)
       fail_file(path, "tokenizer has {} tokens, {} scores, {} types for a vocabulary of {}",
                 v.tokens.size(), v.scores.size(), v.types.size(), vocab_n);
-    for (int32_t id : {v.bos_id, v.eos_id, v.unk_id, v.pad_id})
+    std::vector<int32_t> ids = {v.bos_id, v.eos_id, v.unk_id, v.pad_id};
+    ids.insert(ids.end(), v.eog_ids.begin(), v.eog_ids.end());
+    for (int32_t id : ids)
       if (id < -1 || id >= cfg.vocab_size)
         fail_file(path, "tokenizer: special token id {} is outside the vocabulary", id);
 

@@ -43,6 +43,12 @@ int64_t dot_grouped_scalar(const int16_t* x, const int8_t* w, const int32_t* mul
   return acc;
 }
 
+int64_t dot_expanded_scalar(const int16_t* x, const int16_t* w, int64_t n) {
+  int64_t acc = 0;
+  for (int64_t i = 0; i < n; ++i) acc += int32_t{x[i]} * int32_t{w[i]};
+  return acc;
+}
+
 int64_t dot16_scalar(const int16_t* a, const int16_t* b, int64_t n) {
   int64_t acc = 0;
   for (int64_t i = 0; i < n; ++i) acc += int32_t{a[i]} * int32_t{b[i]};
@@ -125,6 +131,22 @@ ETCH_MULTIVERSION int64_t dot_grouped_fast(const int16_t* x, const int8_t* w, co
   return acc;
 }
 
+// Products are below 2^26 (|x| < 2^15, |w| < 2^11): 16 steps of int32 lanes cannot overflow,
+// then the lanes are flushed into 64 bits.
+ETCH_MULTIVERSION int64_t dot_expanded_fast(const int16_t* x, const int16_t* w, int64_t n) {
+  int64_t acc = 0;
+  int64_t i = 0;
+  while (i + 16 <= n) {
+    I32x16 lanes = {};
+    for (int step = 0; step < 16 && i + 16 <= n; ++step, i += 16)
+      lanes += __builtin_convertvector(load<I16x16>(x + i), I32x16) *
+               __builtin_convertvector(load<I16x16>(w + i), I32x16);
+    for (int l = 0; l < 16; ++l) acc += lanes[l];
+  }
+  for (; i < n; ++i) acc += int32_t{x[i]} * int32_t{w[i]};
+  return acc;
+}
+
 ETCH_MULTIVERSION int64_t dot16_fast(const int16_t* a, const int16_t* b, int64_t n) {
   I64x16 lanes = {};
   int64_t i = 0;
@@ -178,13 +200,13 @@ float exp_spec(float x) {
 }
 
 const Kernels& scalar() {
-  static const Kernels k{quantize_scalar, dot_grouped_scalar, dot16_scalar,
+  static const Kernels k{quantize_scalar, dot_grouped_scalar, dot_expanded_scalar, dot16_scalar,
                          exp_scalar,      silu_mul_scalar,    axpy16_scalar};
   return k;
 }
 
 const Kernels& fast() {
-  static const Kernels k{quantize_fast, dot_grouped_fast, dot16_fast,
+  static const Kernels k{quantize_fast, dot_grouped_fast, dot_expanded_fast, dot16_fast,
                          exp_fast,      silu_mul_fast,    axpy16_fast};
   return k;
 }

@@ -14,6 +14,9 @@ struct Kernels {
   // sum over groups g of mult[g] * sum_{i in g} x[i] * w[i], groups of `group` elements.
   int64_t (*dot_grouped)(const int16_t* x, const int8_t* w, const int32_t* mult, int64_t n,
                          int64_t group);
+  // sum of x[i] * w[i] for weights pre-multiplied by their group multiplier (|w| < 2^11): the
+  // same integer as dot_grouped by distributivity. The scalar set computes it plainly too.
+  int64_t (*dot_expanded)(const int16_t* x, const int16_t* w, int64_t n);
   // sum of a[i] * b[i].
   int64_t (*dot16)(const int16_t* a, const int16_t* b, int64_t n);
   // x[i] = exp(x[i]) by the spec's polynomial (no libm).

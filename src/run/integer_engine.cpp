@@ -8,6 +8,7 @@
 #include "core/error.hpp"
 #include "core/parallel.hpp"
 #include "run/int_kernels.hpp"
+#include "run/micro_batch.hpp"
 #include "run/run.hpp"
 
 namespace etch::run {
@@ -17,16 +18,30 @@ namespace {
 constexpr int64_t kMicroBatch = 64;
 
 // A matrix as the engine multiplies it: codes decoded through the level tables (the
-// software form of multiply-select-add), group multipliers expanded.
+// software form of multiply-select-add). The scalar kernels keep the spec's form (levels and
+// group multipliers apart); the fast ones multiply each level by its group's multiplier once
+// here, which gives the same integer sums and one multiply-add per weight.
 struct DecodedMatrix {
   const compile::MatrixView* view = nullptr;
-  std::vector<int8_t> weights;       // [rows][cols]
-  std::vector<int32_t> multipliers;  // [rows][groups]
+  std::vector<int8_t> weights;       // [rows][cols], scalar kernels
+  std::vector<int32_t> multipliers;  // [rows][groups], scalar kernels
+  std::vector<int16_t> expanded;     // [rows][cols] level * multiplier, fast kernels
 };
 
-DecodedMatrix decode(const compile::MatrixView& v) {
+DecodedMatrix decode(const compile::MatrixView& v, bool expand) {
   DecodedMatrix d;
   d.view = &v;
+  if (expand) {
+    std::vector<int8_t> row(static_cast<size_t>(v.cols));
+    d.expanded.resize(static_cast<size_t>(v.rows * v.cols));
+    for (int64_t r = 0; r < v.rows; ++r) {
+      v.decode_row(r, row.data());
+      for (int64_t j = 0; j < v.cols; ++j)
+        d.expanded[static_cast<size_t>(r * v.cols + j)] =
+            static_cast<int16_t>(v.multiplier(r, j / v.group) * row[static_cast<size_t>(j)]);
+    }
+    return d;
+  }
   d.weights.resize(static_cast<size_t>(v.rows * v.cols));
   d.multipliers.resize(static_cast<size_t>(v.rows * v.groups()));
   for (int64_t r = 0; r < v.rows; ++r) {
@@ -37,12 +52,21 @@ DecodedMatrix decode(const compile::MatrixView& v) {
   return d;
 }
 
+// Weight j of row r times its group multiplier, from whichever form the matrix holds.
+int32_t weight(const DecodedMatrix& m, int64_t r, int64_t j) {
+  const compile::MatrixView& v = *m.view;
+  if (!m.expanded.empty()) return m.expanded[static_cast<size_t>(r * v.cols + j)];
+  return m.multipliers[static_cast<size_t>(r * v.groups() + j / v.group)] *
+         m.weights[static_cast<size_t>(r * v.cols + j)];
+}
+
 }  // namespace
 
 struct IntegerEngine::State {
   compile::EtchModel model;
   const import::ModelConfig& config;
   const int_kernels::Kernels& k;
+  const bool scalar;
   ThreadPool pool;
   int64_t context;
   int64_t position = 0;
@@ -63,6 +87,7 @@ struct IntegerEngine::State {
       : model(std::move(m)),
         config(model.config),
         k(scalar_kernels ? int_kernels::scalar() : int_kernels::fast()),
+        scalar(scalar_kernels),
         pool(options.threads > 0 ? options.threads : ThreadPool::default_threads()) {
     context = options.context > 0 ? options.context : std::min<int64_t>(model.rope_positions, 4096);
     if (context > model.rope_positions)
@@ -71,7 +96,7 @@ struct IntegerEngine::State {
     q_dim = config.heads * config.head_dim;
     kv_dim = config.kv_heads * config.head_dim;
     pairs = config.rope.dims / 2;
-    for (const auto& mv : model.matrices) matrices.push_back(decode(mv));
+    for (const auto& mv : model.matrices) matrices.push_back(decode(mv, !scalar));
     const auto cache = static_cast<size_t>(config.layers * context * kv_dim);
     k_cache.assign(cache, 0);
     v_cache.assign(cache, 0);
@@ -137,11 +162,13 @@ struct IntegerEngine::State {
         base += job_blocks;
         for (int64_t b = lo; b < hi; ++b)
           for (int64_t r = b * kRows; r < std::min(rows, (b + 1) * kRows); ++r) {
-            const int8_t* w = job.m->weights.data() + r * cols;
-            const int32_t* mult = job.m->multipliers.data() + r * groups;
             const float scale = v.scales[static_cast<size_t>(r)];
             for (int64_t t = 0; t < tokens; ++t) {
-              const int64_t acc = k.dot_grouped(xq.data() + t * cols, w, mult, cols, v.group);
+              const int16_t* x = xq.data() + t * cols;
+              const int64_t acc =
+                  scalar ? k.dot_grouped(x, job.m->weights.data() + r * cols,
+                                         job.m->multipliers.data() + r * groups, cols, v.group)
+                         : k.dot_expanded(x, job.m->expanded.data() + r * cols, cols);
               job.out[t * rows + r] =
                   static_cast<float>(acc) * (scale * xs[static_cast<size_t>(t)]);
             }
@@ -220,10 +247,7 @@ struct IntegerEngine::State {
       const compile::MatrixView& e = *embedding.view;
       for (int64_t j = 0; j < d; ++j)
         x[static_cast<size_t>(t * d + j)] =
-            static_cast<float>(
-                embedding.multipliers[static_cast<size_t>(id * e.groups() + j / e.group)] *
-                embedding.weights[static_cast<size_t>(id * d + j)]) *
-            e.scales[static_cast<size_t>(id)];
+            static_cast<float>(weight(embedding, id, j)) * e.scales[static_cast<size_t>(id)];
     }
     for (int64_t l = 0; l < config.layers; ++l) {
       auto m = [&](int which) -> const DecodedMatrix& {
@@ -272,26 +296,11 @@ IntegerEngine::~IntegerEngine() = default;
 
 std::span<const float> IntegerEngine::eval(std::span<const int32_t> tokens, bool all_logits) {
   State& s = *state_;
-  const int64_t vocab = s.config.vocab_size;
-  const auto n = static_cast<int64_t>(tokens.size());
-  if (n == 0) return {};
-  if (s.position + n > s.context)
-    fail("context overflow: {} tokens at position {} exceed the {}-token context", n, s.position,
-         s.context);
-  for (int32_t id : tokens)
-    if (id < 0 || id >= vocab) fail("token id {} is outside the vocabulary (0..{})", id, vocab - 1);
-  s.logits.resize(static_cast<size_t>((all_logits ? n : 1) * vocab));
-  for (int64_t begin = 0; begin < n; begin += kMicroBatch) {
-    const int64_t count = std::min(kMicroBatch, n - begin);
-    const auto batch = tokens.subspan(static_cast<size_t>(begin), static_cast<size_t>(count));
-    if (all_logits) {
-      s.forward(batch, 0, s.logits.data() + begin * vocab);
-    } else {
-      const bool last = begin + count == n;
-      s.forward(batch, last ? count - 1 : count, s.logits.data());
-    }
-  }
-  return s.logits;
+  return eval_in_micro_batches(tokens, all_logits, s.position, s.context, s.config.vocab_size,
+                               kMicroBatch, s.logits,
+                               [&](std::span<const int32_t> batch, int64_t first_logit, float* out) {
+                                 s.forward(batch, first_logit, out);
+                               });
 }
 
 void IntegerEngine::reset() {

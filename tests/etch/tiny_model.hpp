@@ -1,0 +1,74 @@
+// A tiny random Llama built in memory, for tests of the etch stage and the integer engine.
+#pragma once
+
+#include <random>
+#include <string>
+#include <vector>
+
+#include "import/import.hpp"
+
+namespace etch::testing {
+
+struct TinyModel {
+  std::vector<std::vector<float>> storage;
+  import::Model model;
+
+  import::Tensor tensor(const std::string& name, std::vector<int64_t> shape, std::mt19937& rng,
+                        float lo, float hi){int64_t n = 1;
+  for (int64_t s : shape) n *= s;
+  std::uniform_real_distribution<float> pick(lo, hi);
+  std::vector<float>& data = storage.emplace_back(static_cast<size_t>(n));
+  for (float& v : data) v = pick(rng);
+  import::Tensor t;
+  t.name = name;
+  t.type = import::TensorType::kF32;
+  t.shape = std::move(shape);
+  t.data = reinterpret_cast<const uint8_t*>(data.data());
+  t.bytes = static_cast<uint64_t>(n) * 4;
+  return t;
+}
+
+TinyModel() {
+  std::mt19937 rng(42);
+  auto& c = model.config;
+  c.vocab_size = 48;
+  c.hidden_size = 64;
+  c.layers = 2;
+  c.heads = 4;
+  c.kv_heads = 2;
+  c.head_dim = 16;
+  c.ffn_size = 96;
+  c.context_length = 64;
+  c.rope.dims = 16;
+  model.path = "tiny";
+  model.format = "test";
+  auto& v = model.vocab;
+  for (int i = 0; i < c.vocab_size; ++i) {
+    v.tokens.push_back(i == 1 ? "<s>" : i == 2 ? "</s>" : "\xe2\x96\x81t" + std::to_string(i));
+    v.scores.push_back(static_cast<float>(-i));
+    v.types.push_back(i < 3 ? tokenize::TokenType::kControl : tokenize::TokenType::kNormal);
+  }
+  v.bos_id = 1;
+  v.eos_id = 2;
+  const int64_t d = c.hidden_size, q = c.heads * c.head_dim, kv = c.kv_heads * c.head_dim,
+                f = c.ffn_size;
+  model.token_embedding = tensor("token_embd", {c.vocab_size, d}, rng, -1, 1);
+  for (int64_t l = 0; l < c.layers; ++l) {
+    import::LayerWeights w;
+    w.attn_norm = tensor("attn_norm", {d}, rng, 0.5f, 1.5f);
+    w.wq = tensor("wq", {q, d}, rng, -0.2f, 0.2f);
+    w.wk = tensor("wk", {kv, d}, rng, -0.2f, 0.2f);
+    w.wv = tensor("wv", {kv, d}, rng, -0.2f, 0.2f);
+    w.wo = tensor("wo", {d, q}, rng, -0.2f, 0.2f);
+    w.ffn_norm = tensor("ffn_norm", {d}, rng, 0.5f, 1.5f);
+    w.w_gate = tensor("w_gate", {f, d}, rng, -0.2f, 0.2f);
+    w.w_up = tensor("w_up", {f, d}, rng, -0.2f, 0.2f);
+    w.w_down = tensor("w_down", {d, f}, rng, -0.2f, 0.2f);
+    model.layers.push_back(w);
+  }
+  model.output_norm = tensor("output_norm", {d}, rng, 0.5f, 1.5f);
+  model.output = tensor("output", {c.vocab_size, d}, rng, -0.2f, 0.2f);
+}
+};  // namespace etch::testing
+
+}  // namespace etch::testing
