@@ -4,6 +4,7 @@
 #include "core/error.hpp"
 #include "core/parallel.hpp"
 #include "run/kernels.hpp"
+#include "run/micro_batch.hpp"
 #include "run/run.hpp"
 
 namespace etch::run {
@@ -255,25 +256,11 @@ FloatEngine::~FloatEngine() = default;
 
 std::span<const float> FloatEngine::eval(std::span<const int32_t> tokens, bool all_logits) {
   State& s = *state_;
-  const int64_t vocab = s.config.vocab_size;
-  const auto n = static_cast<int64_t>(tokens.size());
-  if (n == 0) return {};
-  if (s.position + n > s.context)
-    fail("context overflow: {} tokens at position {} exceed the {}-token context", n, s.position, s.context);
-  for (int32_t id : tokens)
-    if (id < 0 || id >= vocab) fail("token id {} is outside the vocabulary (0..{})", id, vocab - 1);
-  s.logits.resize(static_cast<size_t>((all_logits ? n : 1) * vocab));
-  for (int64_t begin = 0; begin < n; begin += kMicroBatch) {
-    const int64_t count = std::min(kMicroBatch, n - begin);
-    const auto batch = tokens.subspan(static_cast<size_t>(begin), static_cast<size_t>(count));
-    if (all_logits) {
-      s.forward(batch, 0, s.logits.data() + begin * vocab);
-    } else {
-      const bool last = begin + count == n;
-      s.forward(batch, last ? count - 1 : count, s.logits.data());
-    }
-  }
-  return s.logits;
+  return eval_in_micro_batches(tokens, all_logits, s.position, s.context, s.config.vocab_size,
+                               kMicroBatch, s.logits,
+                               [&](std::span<const int32_t> batch, int64_t first_logit, float* out) {
+                                 s.forward(batch, first_logit, out);
+                               });
 }
 
 void FloatEngine::reset() { state_->position = 0; }
