@@ -49,6 +49,10 @@ int64_t dot_expanded_scalar(const int16_t* x, const int16_t* w, int64_t n) {
   return acc;
 }
 
+void dot_expanded4_scalar(const int16_t* const* xs, const int16_t* w, int64_t n, int64_t* out) {
+  for (int t = 0; t < 4; ++t) out[t] = dot_expanded_scalar(xs[t], w, n);
+}
+
 int64_t dot16_scalar(const int16_t* a, const int16_t* b, int64_t n) {
   int64_t acc = 0;
   for (int64_t i = 0; i < n; ++i) acc += int32_t{a[i]} * int32_t{b[i]};
@@ -131,20 +135,45 @@ ETCH_MULTIVERSION int64_t dot_grouped_fast(const int16_t* x, const int8_t* w, co
   return acc;
 }
 
-// Products are below 2^26 (|x| < 2^15, |w| < 2^11): 16 steps of int32 lanes cannot overflow,
-// then the lanes are flushed into 64 bits.
+// Products are below 2^26 (|x| < 2^15, |w| < 2^11), so a block of 32 sums in 32 bits; GCC
+// turns each block's widening multiply-add into pmaddwd-style instructions.
+constexpr int64_t kBlock = 32;
+
 ETCH_MULTIVERSION int64_t dot_expanded_fast(const int16_t* x, const int16_t* w, int64_t n) {
   int64_t acc = 0;
-  int64_t i = 0;
-  while (i + 16 <= n) {
-    I32x16 lanes = {};
-    for (int step = 0; step < 16 && i + 16 <= n; ++step, i += 16)
-      lanes += __builtin_convertvector(load<I16x16>(x + i), I32x16) *
-               __builtin_convertvector(load<I16x16>(w + i), I32x16);
-    for (int l = 0; l < 16; ++l) acc += lanes[l];
+  for (int64_t b = 0; b < n; b += kBlock) {
+    const int64_t e = std::min(n, b + kBlock);
+    int32_t s = 0;
+    for (int64_t i = b; i < e; ++i) s += int32_t{x[i]} * int32_t{w[i]};
+    acc += s;
   }
-  for (; i < n; ++i) acc += int32_t{x[i]} * int32_t{w[i]};
   return acc;
+}
+
+// Four tokens per weight load: the weight row is the larger operand.
+ETCH_MULTIVERSION void dot_expanded4_fast(const int16_t* const* xs, const int16_t* w, int64_t n,
+                                          int64_t* out) {
+  const int16_t *x0 = xs[0], *x1 = xs[1], *x2 = xs[2], *x3 = xs[3];
+  int64_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+  for (int64_t b = 0; b < n; b += kBlock) {
+    const int64_t e = std::min(n, b + kBlock);
+    int32_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+    for (int64_t i = b; i < e; ++i) {
+      const int32_t wi = w[i];
+      s0 += int32_t{x0[i]} * wi;
+      s1 += int32_t{x1[i]} * wi;
+      s2 += int32_t{x2[i]} * wi;
+      s3 += int32_t{x3[i]} * wi;
+    }
+    a0 += s0;
+    a1 += s1;
+    a2 += s2;
+    a3 += s3;
+  }
+  out[0] = a0;
+  out[1] = a1;
+  out[2] = a2;
+  out[3] = a3;
 }
 
 ETCH_MULTIVERSION int64_t dot16_fast(const int16_t* a, const int16_t* b, int64_t n) {
@@ -200,14 +229,15 @@ float exp_spec(float x) {
 }
 
 const Kernels& scalar() {
-  static const Kernels k{quantize_scalar, dot_grouped_scalar, dot_expanded_scalar, dot16_scalar,
-                         exp_scalar,      silu_mul_scalar,    axpy16_scalar};
+  static const Kernels k{quantize_scalar,      dot_grouped_scalar, dot_expanded_scalar,
+                         dot_expanded4_scalar, dot16_scalar,       exp_scalar,
+                         silu_mul_scalar,      axpy16_scalar};
   return k;
 }
 
 const Kernels& fast() {
-  static const Kernels k{quantize_fast, dot_grouped_fast, dot_expanded_fast, dot16_fast,
-                         exp_fast,      silu_mul_fast,    axpy16_fast};
+  static const Kernels k{quantize_fast, dot_grouped_fast, dot_expanded_fast, dot_expanded4_fast,
+                         dot16_fast,    exp_fast,         silu_mul_fast,     axpy16_fast};
   return k;
 }
 

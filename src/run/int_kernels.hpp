@@ -17,6 +17,8 @@ struct Kernels {
   // sum of x[i] * w[i] for weights pre-multiplied by their group multiplier (|w| < 2^11): the
   // same integer as dot_grouped by distributivity. The scalar set computes it plainly too.
   int64_t (*dot_expanded)(const int16_t* x, const int16_t* w, int64_t n);
+  // dot_expanded of one weight row with four activation rows: out[t] = dot_expanded(xs[t], w, n).
+  void (*dot_expanded4)(const int16_t* const* xs, const int16_t* w, int64_t n, int64_t* out);
   // sum of a[i] * b[i].
   int64_t (*dot16)(const int16_t* a, const int16_t* b, int64_t n);
   // x[i] = exp(x[i]) by the spec's polynomial (no libm).

@@ -163,15 +163,25 @@ struct IntegerEngine::State {
         for (int64_t b = lo; b < hi; ++b)
           for (int64_t r = b * kRows; r < std::min(rows, (b + 1) * kRows); ++r) {
             const float scale = v.scales[static_cast<size_t>(r)];
-            for (int64_t t = 0; t < tokens; ++t) {
-              const int16_t* x = xq.data() + t * cols;
-              const int64_t acc =
-                  scalar ? k.dot_grouped(x, job.m->weights.data() + r * cols,
-                                         job.m->multipliers.data() + r * groups, cols, v.group)
-                         : k.dot_expanded(x, job.m->expanded.data() + r * cols, cols);
+            auto store = [&](int64_t t, int64_t acc) {
               job.out[t * rows + r] =
                   static_cast<float>(acc) * (scale * xs[static_cast<size_t>(t)]);
+            };
+            int64_t t = 0;
+            if (!scalar) {
+              const int16_t* w = job.m->expanded.data() + r * cols;
+              for (; t + 4 <= tokens; t += 4) {
+                const int16_t* x4[4] = {xq.data() + t * cols, xq.data() + (t + 1) * cols,
+                                        xq.data() + (t + 2) * cols, xq.data() + (t + 3) * cols};
+                int64_t acc[4];
+                k.dot_expanded4(x4, w, cols, acc);
+                for (int u = 0; u < 4; ++u) store(t + u, acc[u]);
+              }
+              for (; t < tokens; ++t) store(t, k.dot_expanded(xq.data() + t * cols, w, cols));
             }
+            for (; t < tokens; ++t)
+              store(t, k.dot_grouped(xq.data() + t * cols, job.m->weights.data() + r * cols,
+                                     job.m->multipliers.data() + r * groups, cols, v.group));
           }
       }
     });
@@ -298,9 +308,8 @@ std::span<const float> IntegerEngine::eval(std::span<const int32_t> tokens, bool
   State& s = *state_;
   return eval_in_micro_batches(tokens, all_logits, s.position, s.context, s.config.vocab_size,
                                kMicroBatch, s.logits,
-                               [&](std::span<const int32_t> batch, int64_t first_logit, float* out) {
-                                 s.forward(batch, first_logit, out);
-                               });
+                               [&](std::span<const int32_t> batch, int64_t first_logit,
+                                   float* out) { s.forward(batch, first_logit, out); });
 }
 
 void IntegerEngine::reset() {

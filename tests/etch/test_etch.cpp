@@ -188,6 +188,12 @@ TEST(IntKernels, ScalarAndVectorAgreeOnRandomInputs) {
       EXPECT_EQ(s.dot_grouped(a.data(), w.data(), m15.data(), n, g),
                 v.dot_expanded(a.data(), wm.data(), n));
       EXPECT_EQ(s.dot_expanded(a.data(), wm.data(), n), v.dot_expanded(a.data(), wm.data(), n));
+      const int16_t* xs[4] = {a.data(), qa.data(), qb.data(), a.data()};
+      int64_t o1[4], o2[4];
+      s.dot_expanded4(xs, wm.data(), n, o1);
+      v.dot_expanded4(xs, wm.data(), n, o2);
+      for (int t = 0; t < 4; ++t) EXPECT_EQ(o1[t], v.dot_expanded(xs[t], wm.data(), n));
+      EXPECT_EQ(std::vector<int64_t>(o1, o1 + 4), std::vector<int64_t>(o2, o2 + 4));
     }
     std::vector<float> e1 = x, e2 = x;
     s.exp(e1.data(), n);

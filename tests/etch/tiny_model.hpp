@@ -50,6 +50,8 @@ TinyModel() {
   }
   v.bos_id = 1;
   v.eos_id = 2;
+  v.eog_ids = {2};
+  v.chat_template = "{{ messages }}";
   const int64_t d = c.hidden_size, q = c.heads * c.head_dim, kv = c.kv_heads * c.head_dim,
                 f = c.ffn_size;
   model.token_embedding = tensor("token_embd", {c.vocab_size, d}, rng, -1, 1);
