@@ -19,7 +19,8 @@ Vocabulary load_sentencepiece_model(const std::string& path);
 // The same from bytes already in memory; `name` is used in error messages.
 Vocabulary parse_sentencepiece_model(std::span<const uint8_t> bytes, const std::string& name);
 
-// Reads a Hugging Face tokenizer.json (byte-level BPE model). Throws Error naming the file on
+// Reads a Hugging Face tokenizer.json: byte-level BPE, or SentencePiece BPE in its Metaspace /
+// byte_fallback form. Throws Error naming the file on
 // malformed input or on a component etch does not implement.
 Vocabulary load_tokenizer_json(const std::string& path);
 // The same from text already in memory; `name` is used in error messages.

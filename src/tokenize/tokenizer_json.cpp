@@ -1,11 +1,14 @@
-// Hugging Face tokenizer.json (the tokenizers library's serialization) for byte-level BPE
-// models: the BPE model's vocab and merges, added tokens, the pre-tokenizer pipeline as
-// split steps, and the post-processor's BOS. Components that would change the result and that
-// etch does not implement (normalizers, Metaspace, SentencePiece-style byte fallback, ...) are
-// refused by name rather than ignored, so a tokenizer either matches Hugging Face or fails.
+// Hugging Face tokenizer.json (the tokenizers library's serialization) for BPE models: the
+// vocab and merges, added tokens, the pre-tokenizer pipeline as split steps (byte-level BPE),
+// or the Metaspace form of a converted SentencePiece model (run by the SentencePiece encoder),
+// and the post-processor's BOS. Components that would change the result and that etch does not
+// implement (other normalizers, Metaspace split, ...) are refused by name rather than ignored,
+// so a tokenizer either matches Hugging Face or fails.
 #include <nlohmann/json.hpp>
 
 #include <limits>
+#include <optional>
+#include <unordered_map>
 
 #include "core/error.hpp"
 #include "core/mapped_file.hpp"
@@ -16,12 +19,55 @@ namespace {
 
 using json = nlohmann::json;
 
+constexpr const char* kSpaceSymbol = "\xE2\x96\x81";  // U+2581, SentencePiece's space
 // Far above any real vocabulary (Gemma's 256k), low enough that a hostile id cannot make the
 // per-token tables huge.
 constexpr int64_t kMaxTokens = int64_t{1} << 21;
 // The split GPT-2's ByteLevel pre-tokenizer applies when use_regex is on.
 constexpr const char* kByteLevelRegex =
     R"re('s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+)re";
+
+// Turns a SentencePiece-style BPE into the SentencePiece encoder's terms: a merge's rank
+// becomes the score of the piece it forms (the encoder merges the highest score first, leftmost
+// among equals, as BPE merges the lowest rank), <0xNN> pieces become byte tokens. A piece no
+// merge forms keeps the lowest score.
+void to_sentencepiece(Vocabulary& vocab, bool prefix, bool byte_fallback) {
+  vocab.kind = TokenizerKind::kSentencePiece;
+  vocab.add_space_prefix = prefix;
+  vocab.pre_splits.clear();
+  vocab.scores.assign(vocab.tokens.size(), -std::numeric_limits<float>::max());
+  std::unordered_map<std::string_view, int32_t> ids;
+  for (int32_t i = 0; i < vocab.size(); ++i) {
+    if (vocab.types[i] == TokenType::kNormal) ids.emplace(vocab.tokens[i], i);
+  }
+  std::vector<bool> formed(vocab.tokens.size(), false);
+  for (size_t rank = 0; rank < vocab.merges.size(); ++rank) {
+    std::string merged = vocab.merges[rank];
+    const size_t space = merged.find(' ', 1);
+    if (space == std::string::npos) continue;
+    merged.erase(space, 1);
+    const auto it = ids.find(merged);
+    if (it == ids.end() || formed[it->second]) continue;
+    formed[it->second] = true;
+    vocab.scores[it->second] = -static_cast<float>(rank);
+  }
+  for (int32_t i = 0; i < vocab.size(); ++i) {
+    const std::string& t = vocab.tokens[i];
+    if (i == vocab.unk_id) {
+      vocab.types[i] = TokenType::kUnknown;
+    } else if (byte_fallback && vocab.types[i] == TokenType::kNormal && t.size() == 6 &&
+               t.starts_with("<0x") && t.back() == '>') {
+      vocab.types[i] = TokenType::kByte;
+    }
+  }
+}
+
+// object["type"] when it is a string, else "" (json::value would throw on other types).
+std::string type_of(const json& object) {
+  if (!object.is_object()) return {};
+  const auto it = object.find("type");
+  return it != object.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
 
 class Reader {
  public:
@@ -119,6 +165,43 @@ class Reader {
                     type));
   }
 
+  // A SentencePiece-style normalizer: Prepend("▁") and Replace(" " -> "▁"), alone or in a
+  // Sequence. Returns whether "▁" is prepended.
+  bool metaspace_normalizer(const json& n) const {
+    bool prefix = false;
+    bool replace = false;
+    const std::string type = type_of(n);
+    const json single = json::array({n});
+    const json& list =
+        type == "Sequence" ? member(n, "normalizers", "a Sequence normalizer") : single;
+    if (!list.is_array()) error("Sequence normalizers is not a list");
+    for (const json& item : list) {
+      const std::string t = type_of(item);
+      if (t == "Prepend" && item.contains("prepend") && item["prepend"] == kSpaceSymbol) {
+        prefix = true;
+      } else if (t == "Replace" && item.contains("pattern") && item["pattern"].is_object() &&
+                 item["pattern"].contains("String") && item["pattern"]["String"] == " " &&
+                 item.contains("content") && item["content"] == kSpaceSymbol) {
+        replace = true;
+      } else {
+        error(fmt::format("normalizer '{}' is not supported", t.empty() ? item.dump() : t));
+      }
+    }
+    if (!replace) error("normalizer does not replace spaces with U+2581");
+    return prefix;
+  }
+
+  // The Metaspace pre-tokenizer: spaces as "▁", one prepended unless prepend_scheme is never.
+  bool metaspace(const json& p) const {
+    if (p.contains("replacement") && p["replacement"] != kSpaceSymbol)
+      error("Metaspace replacement other than U+2581 is not supported");
+    if (flag(p, "split", false))
+      error("Metaspace with split is not supported (pieces would not cross words)");
+    if (const auto scheme = p.find("prepend_scheme"); scheme != p.end() && scheme->is_string())
+      return *scheme != "never";
+    return flag(p, "add_prefix_space", true);
+  }
+
   SplitStep::Behavior behavior(const std::string& name) const {
     using B = SplitStep::Behavior;
     if (name == "Isolated") return B::kIsolated;
@@ -132,13 +215,6 @@ class Reader {
  private:
   std::string name_;
 };
-
-// object["type"] when it is a string, else "" (json::value would throw on other types).
-std::string type_of(const json& object) {
-  if (!object.is_object()) return {};
-  const auto it = object.find("type");
-  return it != object.end() && it->is_string() ? it->get<std::string>() : std::string();
-}
 
 json parse(std::string_view text, const std::string& name) {
   // Valid files nest a few levels; a deeper one is hostile and would cost recursion later.
@@ -173,8 +249,7 @@ Vocabulary parse_tokenizer_json(std::string_view text, const std::string& name) 
     if (model.contains(key) && !model[key].is_null())
       r.error(fmt::format("BPE option \"{}\" is not supported", key));
   }
-  if (r.flag(model, "byte_fallback", false))
-    r.error("BPE with byte_fallback (SentencePiece-style tokenizer.json) is not supported");
+  const bool byte_fallback = r.flag(model, "byte_fallback", false);
   vocab.ignore_merges = r.flag(model, "ignore_merges", false);
 
   const json& pieces = r.member(model, "vocab", "model");
@@ -222,18 +297,32 @@ Vocabulary parse_tokenizer_json(std::string_view text, const std::string& name) 
     if (pieces.contains(u)) vocab.unk_id = r.id(pieces[u], "unk_token");
   }
 
+  // SentencePiece BPE converted to tokenizer.json (Llama 2, Mistral) writes spaces as U+2581
+  // through a Prepend/Replace normalizer or a Metaspace pre-tokenizer; it then runs on etch's
+  // SentencePiece encoder. Set when the file is of that kind: whether "▁" is prepended.
+  std::optional<bool> metaspace_prefix;
   if (const auto n = root.find("normalizer"); n != root.end() && !n->is_null())
-    r.error(fmt::format("normalizer '{}' is not supported",
-                        type_of(*n).empty() ? n->dump() : type_of(*n)));
+    metaspace_prefix = r.metaspace_normalizer(*n);
   bool byte_level = false;
-  if (const auto p = root.find("pre_tokenizer"); p != root.end() && !p->is_null())
-    byte_level = r.pre_tokenizer(*p, vocab.pre_splits, 0);
-  if (!byte_level) {
-    const auto d = root.find("decoder");
-    byte_level = d != root.end() && type_of(*d) == "ByteLevel";
+  if (const auto p = root.find("pre_tokenizer"); p != root.end() && !p->is_null()) {
+    if (type_of(*p) == "Metaspace") {
+      metaspace_prefix = r.metaspace(*p);
+    } else {
+      byte_level = r.pre_tokenizer(*p, vocab.pre_splits, 0);
+    }
   }
-  if (!byte_level)
-    r.error("is not a byte-level BPE tokenizer (no ByteLevel pre_tokenizer or decoder)");
+  if (metaspace_prefix) {
+    if (byte_level) r.error("mixes a Metaspace normalizer with a ByteLevel pre_tokenizer");
+    to_sentencepiece(vocab, *metaspace_prefix, byte_fallback);
+  } else {
+    if (!byte_level) {
+      const auto d = root.find("decoder");
+      byte_level = d != root.end() && type_of(*d) == "ByteLevel";
+    }
+    if (!byte_level)
+      r.error("is neither byte-level BPE (ByteLevel) nor SentencePiece-style BPE (Metaspace)");
+    if (byte_fallback) r.error("byte_fallback in a byte-level BPE is not supported");
+  }
 
   // The post-processor's template says which special token starts every sequence.
   auto find_template = [&](const json& post, auto& self) -> const json* {

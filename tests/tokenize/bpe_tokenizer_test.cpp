@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <unordered_map>
 
 #include "core/error.hpp"
 #include "import/import.hpp"
@@ -156,8 +157,12 @@ TEST(TokenizerJson, RefusesWhatItDoesNotImplement) {
   EXPECT_NE(error_of(R"({"model": {"type": "Unigram", "vocab": []}})").find("Unigram"),
             std::string::npos);
   EXPECT_NE(error_of(R"({"model": {"type": "BPE", "vocab": {"a": 0}, "merges": []},
-                        "pre_tokenizer": {"type": "Metaspace"}})")
-                .find("Metaspace"),
+                        "pre_tokenizer": {"type": "Metaspace", "split": true}})")
+                .find("Metaspace with split"),
+            std::string::npos);
+  EXPECT_NE(error_of(R"({"model": {"type": "BPE", "vocab": {"a": 0}, "merges": []},
+                        "normalizer": {"type": "NFC"}})")
+                .find("normalizer 'NFC'"),
             std::string::npos);
   EXPECT_NE(error_of(R"({"model": {"type": "BPE", "vocab": {"a": 99999999}, "merges": []}})")
                 .find("out of range"),
@@ -192,6 +197,87 @@ TEST(BpeTokenizer, LongRunsOfOneCharacterClass) {
     EXPECT_EQ(llama3.decode(llama3.encode(text, false)), text) << int(c);
     EXPECT_EQ(deepseek.decode(deepseek.encode(text, false)), text) << int(c);
   }
+}
+
+}  // namespace
+}  // namespace etch::tokenize
+
+namespace etch::tokenize {
+namespace {
+
+// The fixture's SentencePiece model written as a SentencePiece-style tokenizer.json, the way
+// Hugging Face's converter writes Llama 2's: every piece in the vocab, merges for every split
+// of a piece into two pieces (pieces by score, splits left to right), a Prepend/Replace
+// normalizer, byte_fallback, <s> from the post-processor.
+std::string sentencepiece_as_tokenizer_json(const Vocabulary& sp) {
+  nlohmann::json vocab = nlohmann::json::object();
+  std::unordered_map<std::string, int32_t> normal;
+  for (int32_t i = 0; i < sp.size(); ++i) {
+    vocab[sp.tokens[i]] = i;
+    if (sp.types[i] == TokenType::kNormal) normal.emplace(sp.tokens[i], i);
+  }
+  std::vector<int32_t> order;
+  for (const auto& [piece, id] : normal) order.push_back(id);
+  std::sort(order.begin(), order.end(), [&](int32_t a, int32_t b) {
+    return sp.scores[a] != sp.scores[b] ? sp.scores[a] > sp.scores[b] : a < b;
+  });
+  nlohmann::json merges = nlohmann::json::array();
+  for (const int32_t id : order) {
+    const std::string& piece = sp.tokens[id];
+    for (size_t i = 1; i < piece.size(); ++i) {
+      if ((static_cast<unsigned char>(piece[i]) & 0xC0) == 0x80) continue;  // inside a character
+      if (normal.contains(piece.substr(0, i)) && normal.contains(piece.substr(i)))
+        merges.push_back({piece.substr(0, i), piece.substr(i)});
+    }
+  }
+  nlohmann::json added = nlohmann::json::array();
+  for (int32_t i = 0; i < sp.size(); ++i) {
+    if (sp.types[i] == TokenType::kControl || sp.types[i] == TokenType::kUnknown)
+      added.push_back({{"id", i}, {"content", sp.tokens[i]}, {"special", true}});
+  }
+  const nlohmann::json file = {
+      {"added_tokens", added},
+      {"normalizer",
+       {{"type", "Sequence"},
+        {"normalizers",
+         {{{"type", "Prepend"}, {"prepend", "\xE2\x96\x81"}},
+          {{"type", "Replace"}, {"pattern", {{"String", " "}}}, {"content", "\xE2\x96\x81"}}}}}},
+      {"pre_tokenizer", nullptr},
+      {"post_processor",
+       {{"type", "TemplateProcessing"},
+        {"single",
+         {{{"SpecialToken", {{"id", "<s>"}, {"type_id", 0}}}},
+          {{"Sequence", {{"id", "A"}, {"type_id", 0}}}}}}}},
+      {"decoder", {{"type", "Sequence"}}},
+      {"model",
+       {{"type", "BPE"},
+        {"byte_fallback", true},
+        {"fuse_unk", true},
+        {"unk_token", "<unk>"},
+        {"vocab", vocab},
+        {"merges", merges}}}};
+  return file.dump();
+}
+
+TEST(TokenizerJson, SentencePieceStyleFileMatchesSentencePiece) {
+  const Vocabulary sp = load_sentencepiece_model((tokenizers_dir() / "tok4096.model").string());
+  const Vocabulary vocab = parse_tokenizer_json(sentencepiece_as_tokenizer_json(sp), "sp.json");
+  EXPECT_EQ(vocab.kind, TokenizerKind::kSentencePiece);
+  EXPECT_TRUE(vocab.add_space_prefix);
+  EXPECT_EQ(vocab.bos_id, 1);
+  EXPECT_EQ(vocab.unk_id, 0);
+  EXPECT_EQ(vocab.types[13], TokenType::kByte);  // <0x0A>
+  const Tokenizer tokenizer(vocab);
+  const auto json = etch::testing::read_json(tokenizers_dir() / "tokenizer-vectors.json");
+  int passed = 0;
+  for (const auto& c : json.at("cases")) {
+    const std::string text = c.at("text");
+    const auto ids = tokenizer.encode(text, false);
+    EXPECT_EQ(ids, c.at("ids").get<std::vector<int32_t>>()) << text;
+    EXPECT_EQ(tokenizer.decode(ids), c.at("decoded").get<std::string>()) << text;
+    passed += ids == c.at("ids").get<std::vector<int32_t>>();
+  }
+  EXPECT_EQ(passed, 20);
 }
 
 }  // namespace
