@@ -120,22 +120,21 @@ std::vector<double> inverse_cholesky_upper(std::vector<double> h, int64_t n) {
       at(inv, i, j) = s;
       at(inv, j, i) = s;
     }
-  // Upper Cholesky of H^-1: H^-1 = U^T U, computed as the lower factor of the reversed matrix.
-  std::vector<double> u(static_cast<size_t>(n * n), 0.0);
-  for (int64_t j = n - 1; j >= 0; --j) {
+  // Upper Cholesky factor of H^-1: H^-1 = L L^T (lower L), U = L^T.
+  std::vector<double> c(static_cast<size_t>(n * n), 0.0);
+  for (int64_t j = 0; j < n; ++j) {
     double d = at(inv, j, j);
-    for (int64_t k = j + 1; k < n; ++k) d -= at(u, j, k) * at(u, j, k);
-    at(u, j, j) = std::sqrt(std::max(d, 1e-30));
-    for (int64_t i = j - 1; i >= 0; --i) {
+    for (int64_t k = 0; k < j; ++k) d -= at(c, j, k) * at(c, j, k);
+    at(c, j, j) = std::sqrt(std::max(d, 1e-30));
+    for (int64_t i = j + 1; i < n; ++i) {
       double s = at(inv, i, j);
-      for (int64_t k = j + 1; k < n; ++k) s -= at(u, i, k) * at(u, j, k);
-      at(u, i, j) = s / at(u, j, j);
+      for (int64_t k = 0; k < j; ++k) s -= at(c, i, k) * at(c, j, k);
+      at(c, i, j) = s / at(c, j, j);
     }
   }
-  // Return rows of U as "row j spreads to columns > j": U is upper, stored transposed-free.
   std::vector<double> out(static_cast<size_t>(n * n), 0.0);
   for (int64_t i = 0; i < n; ++i)
-    for (int64_t j = i; j < n; ++j) at(out, i, j) = at(u, i, j);
+    for (int64_t j = i; j < n; ++j) at(out, i, j) = at(c, j, i);
   return out;
 }
 
