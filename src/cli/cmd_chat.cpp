@@ -36,6 +36,13 @@ void execute(const ChatOptions& o) {
   if (vocab.size() == 0) fail("{}: the model has no tokenizer, so it cannot chat", o.model);
   // Decided before the engine is built, so that a bad --chat-template fails at once.
   const tokenize::ChatFormat format = tokenize::chat_format_for(vocab, o.chat_template);
+  std::vector<tokenize::ChatMessage> messages;
+  if (!o.system.empty()) {
+    messages.push_back({"system", o.system});
+    // A format without a system role refuses it now rather than at the first turn.
+    const std::vector<tokenize::ChatMessage> probe = {messages[0], {"user", "x"}};
+    tokenize::render_chat(format, probe, true, vocab);
+  }
   const tokenize::Tokenizer tokenizer(vocab);
   run::EngineOptions engine_options;
   engine_options.threads = o.threads;
@@ -47,8 +54,6 @@ void execute(const ChatOptions& o) {
   fmt::print(stderr, "etch: chat format {}, context {} tokens; an empty line or Ctrl-D ends\n",
              tokenize::chat_format_name(format), engine->context());
 
-  std::vector<tokenize::ChatMessage> messages;
-  if (!o.system.empty()) messages.push_back({"system", o.system});
   std::vector<int32_t> cached;  // the ids the engine's KV cache holds, in order
   std::string line;
   while (true) {

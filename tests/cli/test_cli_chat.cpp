@@ -104,6 +104,11 @@ TEST(CliChat, UnknownTemplateListsTheKnownOnes) {
   const CommandResult none = run_etch("chat " + quote(kjv_gguf()));
   EXPECT_EQ(none.exit_code, 1);
   EXPECT_NE(none.err.find("no chat template"), std::string::npos) << none.err;
+  // A system message in a format without one is refused before the conversation starts.
+  const CommandResult system =
+      run_etch("chat " + quote(kjv_gguf()) + " --chat-template gemma --system 'Be brief.'");
+  EXPECT_EQ(system.exit_code, 1);
+  EXPECT_NE(system.err.find("system role is not supported"), std::string::npos) << system.err;
 }
 
 TEST(CliChat, TokenizeParsesSpecialTokensOnlyWhenAsked) {
