@@ -282,3 +282,23 @@ TEST(TokenizerJson, SentencePieceStyleFileMatchesSentencePiece) {
 
 }  // namespace
 }  // namespace etch::tokenize
+
+namespace etch::tokenize {
+namespace {
+
+TEST(SpecialTokens, SentencePieceControlTokensOnlyWhenParsed) {
+  const Tokenizer spm(
+      import::load_gguf_vocabulary((tokenizers_dir() / "ggml-vocab-llama-spm.gguf").string()));
+  // As llama.cpp does, the text after a control token gets the dummy prefix again.
+  std::vector<int32_t> want = spm.encode("Hello", false);
+  want.push_back(spm.vocab().eos_id);
+  for (const int32_t id : spm.encode("world", false)) want.push_back(id);
+  EXPECT_EQ(spm.encode("Hello</s>world", false, true), want);
+  const auto plain = spm.encode("Hello</s>world", false);
+  EXPECT_EQ(std::count(plain.begin(), plain.end(), spm.vocab().eos_id), 0);
+  EXPECT_EQ(spm.decode(plain), "Hello</s>world");
+  EXPECT_EQ(spm.decode(spm.encode("Hello</s>world", false, true), true), "Hello</s> world");
+}
+
+}  // namespace
+}  // namespace etch::tokenize
