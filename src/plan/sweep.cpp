@@ -73,7 +73,9 @@ Sweep run_sweep(const PlanInput& base, std::string_view spec) {
   Sweep s;
   s.param = std::string(spec.substr(0, eq));
   s.values = split_values(spec.substr(eq + 1));
-  // A context sweep asks how many users one chip serves: keep the base design's KV SRAM.
+  // A context sweep asks how many users one chip serves: keep the base design's KV SRAM, and
+  // grow it only where a single user's context would not fit (a chip that serves nobody is
+  // no answer).
   const int64_t base_users = base.users > 0 ? base.users : 1;
   const int64_t base_kv = base.kv_tokens > 0 ? base.kv_tokens : base_users * base.context;
   for (const auto& v : s.values) {
@@ -84,7 +86,7 @@ Sweep run_sweep(const PlanInput& base, std::string_view spec) {
       in.recipe = recipe_for_bpw(parse_double(s.param, v));
     } else if (s.param == "context") {
       in.context = parse_int(s.param, v);
-      in.kv_tokens = base_kv;
+      in.kv_tokens = std::max(base_kv, in.context);
     } else if (s.param == "users") {
       in.users = parse_int(s.param, v);
       in.kv_tokens = 0;
