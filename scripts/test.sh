@@ -34,7 +34,7 @@ if [[ -z ${ETCH_SKIP_FUZZ:-} ]]; then
   CXX=clang++ cmake -S "$root" -B "$root/build-fuzz" -G Ninja -DCMAKE_BUILD_TYPE=Release \
     -DCMAKE_CXX_FLAGS_RELEASE="-O1 -g1" \
     -DCMAKE_CXX_COMPILER=clang++ -DETCH_FUZZ=ON -DETCH_BUILD_TESTS=OFF -DETCH_BUILD_BENCH=OFF >/dev/null
-  cmake --build "$root/build-fuzz" -j "$jobs"
+  cmake --build "$root/build-fuzz" -j "$jobs" --target etch_fuzzers
   for seeds in "$root"/fuzz/fuzz_*.seeds; do
     name=$(basename "$seeds" .seeds)
     corpus=$(mktemp -d)
