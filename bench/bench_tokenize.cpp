@@ -1,5 +1,7 @@
-// Tokenizer throughput on the fixtures' SentencePiece model: KJV text repeated to 10 MB, as
-// the perplexity command and long prompts see it. Reports MB/s of input text.
+// Tokenizer throughput on KJV text repeated to 10 MB, as the perplexity command and long
+// prompts see it, for each tokenizer kind: the fixtures' SentencePiece model, the byte-level
+// BPE tokenizer.json (Llama 3 split) and llama.cpp's GPT-2 GGUF vocabulary (GPT-2 split).
+// Reports MB/s of input text on one thread.
 #include <benchmark/benchmark.h>
 
 #include <cstdlib>
@@ -7,6 +9,7 @@
 #include <fstream>
 #include <iterator>
 
+#include "import/import.hpp"
 #include "tokenize/tokenize.hpp"
 
 namespace {
@@ -17,7 +20,7 @@ std::filesystem::path fixtures() {
   return std::filesystem::path(__FILE__).parent_path().parent_path() / ".." / "shared" / "fixtures";
 }
 
-const etch::tokenize::Tokenizer& tokenizer() {
+const etch::tokenize::Tokenizer& sentencepiece() {
   static const etch::tokenize::Tokenizer tok(etch::tokenize::load_sentencepiece_model(
       (fixtures() / "tokenizers" / "tok4096.model").string()));
   return tok;
@@ -36,8 +39,7 @@ const std::string& text_10mb() {
   return text;
 }
 
-void BM_EncodeKjv10MB(benchmark::State& state) {
-  const auto& tok = tokenizer();
+void encode_10mb(benchmark::State& state, const etch::tokenize::Tokenizer& tok, bool add_bos) {
   const auto& text = text_10mb();
   if (text.empty()) {
     state.SkipWithError("fixtures not found");
@@ -45,17 +47,33 @@ void BM_EncodeKjv10MB(benchmark::State& state) {
   }
   size_t tokens = 0;
   for (auto _ : state) {
-    const auto ids = tok.encode(text, true);
+    const auto ids = tok.encode(text, add_bos);
     tokens = ids.size();
     benchmark::DoNotOptimize(ids.data());
   }
   state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * text.size()));
   state.counters["tokens"] = static_cast<double>(tokens);
 }
+
+void BM_EncodeKjv10MB(benchmark::State& state) { encode_10mb(state, sentencepiece(), true); }
 BENCHMARK(BM_EncodeKjv10MB)->Unit(benchmark::kMillisecond)->MinTime(2.0);
 
+void BM_TokenizerJsonLlama3Kjv10MB(benchmark::State& state) {
+  static const etch::tokenize::Tokenizer tok(etch::tokenize::load_tokenizer_json(
+      (fixtures() / "tokenizers" / "bpe4096-llama3.tokenizer.json").string()));
+  encode_10mb(state, tok, false);
+}
+BENCHMARK(BM_TokenizerJsonLlama3Kjv10MB)->Unit(benchmark::kMillisecond)->MinTime(2.0);
+
+void BM_GgufGpt2Kjv10MB(benchmark::State& state) {
+  static const etch::tokenize::Tokenizer tok(etch::import::load_gguf_vocabulary(
+      (fixtures() / "tokenizers" / "ggml-vocab-gpt-2.gguf").string()));
+  encode_10mb(state, tok, false);
+}
+BENCHMARK(BM_GgufGpt2Kjv10MB)->Unit(benchmark::kMillisecond)->MinTime(2.0);
+
 void BM_EncodeVerse(benchmark::State& state) {
-  const auto& tok = tokenizer();
+  const auto& tok = sentencepiece();
   const std::string verse =
       "And God said, Let there be light: and there was light. And God saw the light, that it "
       "was good: and God divided the light from the darkness.";
@@ -65,7 +83,7 @@ void BM_EncodeVerse(benchmark::State& state) {
 BENCHMARK(BM_EncodeVerse);
 
 void BM_DecodeKjv10MB(benchmark::State& state) {
-  const auto& tok = tokenizer();
+  const auto& tok = sentencepiece();
   const auto& text = text_10mb();
   if (text.empty()) {
     state.SkipWithError("fixtures not found");
