@@ -55,7 +55,9 @@ void encode_10mb(benchmark::State& state, const etch::tokenize::Tokenizer& tok, 
   state.counters["tokens"] = static_cast<double>(tokens);
 }
 
-void BM_EncodeKjv10MB(benchmark::State& state) { encode_10mb(state, sentencepiece(), true); }
+void BM_EncodeKjv10MB(benchmark::State& state) {
+  encode_10mb(state, sentencepiece(), true);
+}
 BENCHMARK(BM_EncodeKjv10MB)->Unit(benchmark::kMillisecond)->MinTime(2.0);
 
 void BM_TokenizerJsonLlama3Kjv10MB(benchmark::State& state) {

@@ -6,8 +6,8 @@
 #include <cstdio>
 #include <string>
 
+#include "compile/compile.hpp"
 #include "core/error.hpp"
-#include "etch/etch.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static const std::string path = "/tmp/etch-fuzz-" + std::to_string(::getpid()) + ".etch";

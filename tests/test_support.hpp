@@ -17,7 +17,9 @@ inline std::filesystem::path fixtures() {
   return ETCH_FIXTURES_DEFAULT;
 }
 
-inline std::filesystem::path model_dir(const std::string& name) { return fixtures() / "models" / name; }
+inline std::filesystem::path model_dir(const std::string& name) {
+  return fixtures() / "models" / name;
+}
 
 inline std::string read_text(const std::filesystem::path& path) {
   std::ifstream in(path, std::ios::binary);
@@ -38,11 +40,14 @@ inline std::vector<float> read_f32(const std::filesystem::path& path) {
 
 // A fresh temporary folder for one test, removed by the caller's TearDown or left in /tmp.
 inline std::filesystem::path temp_dir(const std::string& name) {
-  auto dir = std::filesystem::temp_directory_path() / ("etch-test-" + name + "-" + std::to_string(::getpid()));
+  auto dir = std::filesystem::temp_directory_path() /
+             ("etch-test-" + name + "-" + std::to_string(::getpid()));
   std::filesystem::create_directories(dir);
   return dir;
 }
 
-inline std::string etch_binary() { return ETCH_BINARY; }
+inline std::string etch_binary() {
+  return ETCH_BINARY;
+}
 
 }  // namespace etch::testing

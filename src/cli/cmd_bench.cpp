@@ -39,35 +39,42 @@ Stat summarize(const std::vector<double>& v) {
 
 void execute(const BenchOptions& o) {
   const ModelSource model(o.model);
-  const int64_t context = std::min<int64_t>(o.prompt_tokens + o.gen_tokens,
-                                            model.config().context_length > 0 ? model.config().context_length : 1 << 20);
+  const int64_t context = std::min<int64_t>(
+      o.prompt_tokens + o.gen_tokens,
+      model.config().context_length > 0 ? model.config().context_length : 1 << 20);
   const int64_t prompt_len = std::min(o.prompt_tokens, context);
   const int64_t gen_len = std::min(o.gen_tokens, context);
-  const std::unique_ptr<run::Engine> engine_owner = model.engine({.threads = o.threads, .context = context});
+  const std::unique_ptr<run::Engine> engine_owner =
+      model.engine({.threads = o.threads, .context = context});
   run::Engine& engine = *engine_owner;
 
   // Token ids do not change the work a dense model does; a fixed seed keeps runs alike.
   std::mt19937 rng(1234);
-  std::uniform_int_distribution<int32_t> pick(0, static_cast<int32_t>(model.config().vocab_size - 1));
+  std::uniform_int_distribution<int32_t> pick(0,
+                                              static_cast<int32_t>(model.config().vocab_size - 1));
   std::vector<int32_t> prompt(static_cast<size_t>(prompt_len));
   for (auto& id : prompt) id = pick(rng);
 
   using clock = std::chrono::steady_clock;
   std::vector<double> pp, tg;
   Progress progress("bench", o.repetitions * 2);
-  engine.eval(std::span<const int32_t>(prompt.data(), std::min<size_t>(prompt.size(), 8)), false);  // warm-up
+  engine.eval(std::span<const int32_t>(prompt.data(), std::min<size_t>(prompt.size(), 8)),
+              false);  // warm-up
   for (int r = 0; r < o.repetitions; ++r) {
     engine.reset();
     auto start = clock::now();
     engine.eval(prompt, false);
-    pp.push_back(static_cast<double>(prompt_len) / std::chrono::duration<double>(clock::now() - start).count());
+    pp.push_back(static_cast<double>(prompt_len) /
+                 std::chrono::duration<double>(clock::now() - start).count());
     progress.update(2 * r + 1);
 
     engine.reset();
     int32_t id = prompt[0];
     start = clock::now();
-    for (int64_t i = 0; i < gen_len; ++i) id = run::argmax(engine.eval(std::span<const int32_t>(&id, 1), false));
-    tg.push_back(static_cast<double>(gen_len) / std::chrono::duration<double>(clock::now() - start).count());
+    for (int64_t i = 0; i < gen_len; ++i)
+      id = run::argmax(engine.eval(std::span<const int32_t>(&id, 1), false));
+    tg.push_back(static_cast<double>(gen_len) /
+                 std::chrono::duration<double>(clock::now() - start).count());
     progress.update(2 * r + 2);
   }
   progress.finish();
@@ -86,20 +93,31 @@ void execute(const BenchOptions& o) {
     return;
   }
   fmt::print("{:<10} {:>8} {:>8} {:>16}\n", "test", "tokens", "threads", "tokens/s");
-  fmt::print("{:<10} {:>8} {:>8} {:>9.1f} ± {:<6.1f}\n", "prompt", prompt_len, engine.threads(), p.mean, p.stddev);
-  fmt::print("{:<10} {:>8} {:>8} {:>9.1f} ± {:<6.1f}\n", "decode", gen_len, engine.threads(), g.mean, g.stddev);
+  fmt::print("{:<10} {:>8} {:>8} {:>9.1f} ± {:<6.1f}\n", "prompt", prompt_len, engine.threads(),
+             p.mean, p.stddev);
+  fmt::print("{:<10} {:>8} {:>8} {:>9.1f} ± {:<6.1f}\n", "decode", gen_len, engine.threads(),
+             g.mean, g.stddev);
 }
 
 }  // namespace
 
 void add_bench_command(CLI::App& app) {
   auto options = std::make_shared<BenchOptions>();
-  CLI::App* cmd = app.add_subcommand("bench", "Measure prompt processing and decode speed (tokens/s)");
-  cmd->add_option("MODEL", options->model, "GGUF file, Hugging Face folder or .etch file")->required();
-  cmd->add_option("-t,--threads", options->threads, "Threads (default: all cores)")->check(CLI::NonNegativeNumber);
-  cmd->add_option("-p,--prompt-tokens", options->prompt_tokens, "Prompt length")->check(CLI::PositiveNumber)->capture_default_str();
-  cmd->add_option("-n,--gen-tokens", options->gen_tokens, "Tokens decoded one at a time")->check(CLI::PositiveNumber)->capture_default_str();
-  cmd->add_option("-r,--repetitions", options->repetitions, "Repetitions")->check(CLI::PositiveNumber)->capture_default_str();
+  CLI::App* cmd =
+      app.add_subcommand("bench", "Measure prompt processing and decode speed (tokens/s)");
+  cmd->add_option("MODEL", options->model, "GGUF file, Hugging Face folder or .etch file")
+      ->required();
+  cmd->add_option("-t,--threads", options->threads, "Threads (default: all cores)")
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("-p,--prompt-tokens", options->prompt_tokens, "Prompt length")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  cmd->add_option("-n,--gen-tokens", options->gen_tokens, "Tokens decoded one at a time")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  cmd->add_option("-r,--repetitions", options->repetitions, "Repetitions")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
   cmd->add_flag("--json", options->json, "Print JSON");
   cmd->callback([options] { execute(*options); });
 }

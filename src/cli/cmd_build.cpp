@@ -5,9 +5,9 @@
 
 #include "cli/commands.hpp"
 #include "cli/common.hpp"
+#include "compile/compile.hpp"
 #include "core/error.hpp"
 #include "core/progress.hpp"
-#include "etch/etch.hpp"
 #include "run/run.hpp"
 
 namespace etch::cli {

@@ -31,7 +31,8 @@ void write_logits(const std::string& path, std::span<const float> logits) {
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
   if (!out) fail_file(path, "cannot create");
   // The host is little-endian (x86-64, AArch64), so the float array is the file format.
-  out.write(reinterpret_cast<const char*>(logits.data()), static_cast<std::streamsize>(logits.size_bytes()));
+  out.write(reinterpret_cast<const char*>(logits.data()),
+            static_cast<std::streamsize>(logits.size_bytes()));
   if (!out) fail_file(path, "write failed");
 }
 
@@ -43,8 +44,10 @@ void execute(const RunOptions& o) {
 
   const int64_t needed = static_cast<int64_t>(prompt.size()) + o.tokens;
   const int64_t context = o.context > 0 ? o.context : needed;
-  if (needed > context) fail("prompt ({} tokens) plus -n {} exceeds --ctx {}", prompt.size(), o.tokens, context);
-  const std::unique_ptr<run::Engine> engine = model.engine({.threads = o.threads, .context = context});
+  if (needed > context)
+    fail("prompt ({} tokens) plus -n {} exceeds --ctx {}", prompt.size(), o.tokens, context);
+  const std::unique_ptr<run::Engine> engine =
+      model.engine({.threads = o.threads, .context = context});
 
   run::SamplingParams sampling = o.sampling;
   sampling.seed = o.seed ? *o.seed : std::random_device{}();
@@ -75,7 +78,8 @@ void execute(const RunOptions& o) {
   }
   stream.finish();
   fmt::print("\n");
-  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   if (produced > 0)
     fmt::print(stderr, "etch: {} tokens in {:.2f}s ({:.1f} tokens/s)\n", produced, seconds,
                static_cast<double>(produced) / seconds);
@@ -85,24 +89,35 @@ void execute(const RunOptions& o) {
 
 void add_run_command(CLI::App& app) {
   auto options = std::make_shared<RunOptions>();
-  CLI::App* cmd = app.add_subcommand("run", "Generate a continuation of a prompt, streamed to stdout");
-  cmd->add_option("MODEL", options->model, "GGUF file, Hugging Face folder or .etch file")->required();
+  CLI::App* cmd =
+      app.add_subcommand("run", "Generate a continuation of a prompt, streamed to stdout");
+  cmd->add_option("MODEL", options->model, "GGUF file, Hugging Face folder or .etch file")
+      ->required();
   options->prompt.add_to(*cmd, true);
-  cmd->add_option("-n,--tokens", options->tokens, "Tokens to generate (0: only evaluate the prompt)")
+  cmd->add_option("-n,--tokens", options->tokens,
+                  "Tokens to generate (0: only evaluate the prompt)")
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
-  cmd->add_option("--temp", options->sampling.temperature, "Temperature (0: greedy)")->capture_default_str();
-  cmd->add_option("--top-k", options->sampling.top_k, "Keep the K most likely tokens (0: off)")->capture_default_str();
-  cmd->add_option("--top-p", options->sampling.top_p, "Nucleus sampling threshold (1: off)")->capture_default_str();
-  cmd->add_option("--min-p", options->sampling.min_p, "Drop tokens below P x the top probability (0: off)")
+  cmd->add_option("--temp", options->sampling.temperature, "Temperature (0: greedy)")
       ->capture_default_str();
-  cmd->add_option("--repeat-penalty", options->sampling.repeat_penalty, "Penalty for recent tokens (1: off)")
+  cmd->add_option("--top-k", options->sampling.top_k, "Keep the K most likely tokens (0: off)")
       ->capture_default_str();
-  cmd->add_option("--repeat-last-n", options->sampling.repeat_last_n, "Window of the repetition penalty")
+  cmd->add_option("--top-p", options->sampling.top_p, "Nucleus sampling threshold (1: off)")
+      ->capture_default_str();
+  cmd->add_option("--min-p", options->sampling.min_p,
+                  "Drop tokens below P x the top probability (0: off)")
+      ->capture_default_str();
+  cmd->add_option("--repeat-penalty", options->sampling.repeat_penalty,
+                  "Penalty for recent tokens (1: off)")
+      ->capture_default_str();
+  cmd->add_option("--repeat-last-n", options->sampling.repeat_last_n,
+                  "Window of the repetition penalty")
       ->capture_default_str();
   cmd->add_option("--seed", options->seed, "Random seed (default: random, printed to stderr)");
-  cmd->add_option("-t,--threads", options->threads, "Threads (default: all cores)")->check(CLI::NonNegativeNumber);
-  cmd->add_option("-c,--ctx", options->context, "KV cache length (default: prompt + -n)")->check(CLI::NonNegativeNumber);
+  cmd->add_option("-t,--threads", options->threads, "Threads (default: all cores)")
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("-c,--ctx", options->context, "KV cache length (default: prompt + -n)")
+      ->check(CLI::NonNegativeNumber);
   cmd->add_flag("--ids", options->ids_only, "Print the generated token ids instead of text");
   cmd->add_flag("--no-bos", options->no_bos, "Do not prepend BOS to the prompt");
   cmd->add_flag("--ignore-eos", options->ignore_eos, "Keep generating after end-of-sequence");

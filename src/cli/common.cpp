@@ -11,18 +11,21 @@
 
 namespace etch::cli {
 
-import::Model load_model_logged(const std::string& path) {
-  const auto start = std::chrono::steady_clock::now();
-  import::Model model = import::load_model(path);
-  uint64_t bytes = 0;
-  for (const auto& t : model.tensors) bytes += t.bytes;
-  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  const auto& c = model.config;
-  fmt::print(stderr, "etch: loaded {} ({}, {} layers, hidden {}, vocab {}, {:.1f} MiB of weights) in {:.2f}s\n",
-             path, model.format, c.layers, c.hidden_size, c.vocab_size, static_cast<double>(bytes) / (1 << 20),
-             seconds);
-  return model;
-}
+import::Model load_model_logged(const std::string& path){
+    const auto start = std::chrono::steady_clock::now();
+import::Model model = import::load_model(path);
+uint64_t bytes = 0;
+for (const auto& t : model.tensors) bytes += t.bytes;
+const double seconds =
+    std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+const auto& c = model.config;
+fmt::print(
+    stderr,
+    "etch: loaded {} ({}, {} layers, hidden {}, vocab {}, {:.1f} MiB of weights) in {:.2f}s\n",
+    path, model.format, c.layers, c.hidden_size, c.vocab_size,
+    static_cast<double>(bytes) / (1 << 20), seconds);
+return model;
+}  // namespace etch::cli
 
 ModelSource::ModelSource(const std::string& path) {
   if (!compile::is_etch_file(path)) {
@@ -31,15 +34,23 @@ ModelSource::ModelSource(const std::string& path) {
   }
   const auto start = std::chrono::steady_clock::now();
   etch_ = compile::read_etch(path);
-  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   const auto& c = etch_->config;
-  fmt::print(stderr, "etch: loaded {} (.etch {}, {} layers, hidden {}, vocab {}, {:.3f} bits per weight) in {:.2f}s\n", path,
-             etch_->recipe, c.layers, c.hidden_size, c.vocab_size,
-             static_cast<double>(etch_->rom_bits()) / static_cast<double>(etch_->parameters()), seconds);
+  fmt::print(stderr,
+             "etch: loaded {} (.etch {}, {} layers, hidden {}, vocab {}, {:.3f} bits per weight) "
+             "in {:.2f}s\n",
+             path, etch_->recipe, c.layers, c.hidden_size, c.vocab_size,
+             static_cast<double>(etch_->rom_bits()) / static_cast<double>(etch_->parameters()),
+             seconds);
 }
 
-const import::ModelConfig& ModelSource::config() const { return model_ ? model_->config : etch_->config; }
-const tokenize::Vocabulary& ModelSource::vocab() const { return model_ ? model_->vocab : etch_->vocab; }
+const import::ModelConfig& ModelSource::config() const {
+  return model_ ? model_->config : etch_->config;
+}
+const tokenize::Vocabulary& ModelSource::vocab() const {
+  return model_ ? model_->vocab : etch_->vocab;
+}
 
 std::unique_ptr<run::Engine> ModelSource::engine(run::EngineOptions options) const {
   if (model_) return std::make_unique<run::FloatEngine>(*model_, std::move(options));
@@ -51,7 +62,8 @@ void PromptOptions::add_to(CLI::App& command, bool with_ids) {
   auto* f = command.add_option("-f,--file", file, "Read the prompt text from FILE");
   p->excludes(f);
   if (with_ids) {
-    auto* i = command.add_option("--prompt-ids", ids, "Prompt as token ids, e.g. \"1 2 3\" (no BOS is added)");
+    auto* i = command.add_option("--prompt-ids", ids,
+                                 "Prompt as token ids, e.g. \"1 2 3\" (no BOS is added)");
     i->excludes(p)->excludes(f);
   }
 }
@@ -65,8 +77,8 @@ std::string read_file_text(const std::string& path) {
   return out.str();
 }
 
-std::vector<int32_t> prompt_tokens(const PromptOptions& prompt, const tokenize::Tokenizer& tokenizer,
-                                   bool add_bos) {
+std::vector<int32_t> prompt_tokens(const PromptOptions& prompt,
+                                   const tokenize::Tokenizer& tokenizer, bool add_bos) {
   if (!prompt.ids.empty()) {
     std::vector<int32_t> ids;
     std::istringstream in(prompt.ids);
@@ -75,10 +87,12 @@ std::vector<int32_t> prompt_tokens(const PromptOptions& prompt, const tokenize::
       try {
         size_t used = 0;
         const long long id = std::stoll(word, &used);
-        if (used != word.size() || id < 0 || id >= tokenizer.vocab().size()) throw std::out_of_range(word);
+        if (used != word.size() || id < 0 || id >= tokenizer.vocab().size())
+          throw std::out_of_range(word);
         ids.push_back(static_cast<int32_t>(id));
       } catch (const std::logic_error&) {
-        fail("--prompt-ids: '{}' is not a token id of this model (0..{})", word, tokenizer.vocab().size() - 1);
+        fail("--prompt-ids: '{}' is not a token id of this model (0..{})", word,
+             tokenizer.vocab().size() - 1);
       }
     }
     if (ids.empty()) fail("--prompt-ids is empty");

@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "etch/etch.hpp"
+#include "compile/compile.hpp"
 #include "import/import.hpp"
 #include "run/run.hpp"
 #include "tokenize/tokenize.hpp"
@@ -44,8 +44,8 @@ struct PromptOptions {
 std::string read_file_text(const std::string& path);
 
 // Resolves the prompt to token ids: --prompt-ids as given, else the text tokenized.
-std::vector<int32_t> prompt_tokens(const PromptOptions& prompt, const tokenize::Tokenizer& tokenizer,
-                                   bool add_bos);
+std::vector<int32_t> prompt_tokens(const PromptOptions& prompt,
+                                   const tokenize::Tokenizer& tokenizer, bool add_bos);
 
 // Writes bytes to stdout holding back an incomplete trailing UTF-8 sequence until the
 // token that completes it arrives, so a terminal never shows half a character.

@@ -1,5 +1,5 @@
-#include <CLI/CLI.hpp>
 #include <fmt/format.h>
+#include <CLI/CLI.hpp>
 
 #include <exception>
 
@@ -7,7 +7,8 @@
 #include "core/error.hpp"
 
 int main(int argc, char** argv) {
-  CLI::App app{"etch: compile a language model into a hardwired-model chip, and run, plan and verify it"};
+  CLI::App app{
+      "etch: compile a language model into a hardwired-model chip, and run, plan and verify it"};
   app.set_version_flag("--version", "etch 0.1.0");
   app.require_subcommand(1);
   app.fallthrough(false);

@@ -32,16 +32,19 @@ inline float fp16_to_f32(uint16_t h) {
 }
 
 // bfloat16 is the top half of a binary32.
-inline float bf16_to_f32(uint16_t b) { return std::bit_cast<float>(static_cast<uint32_t>(b) << 16); }
+inline float bf16_to_f32(uint16_t b) {
+  return std::bit_cast<float>(static_cast<uint32_t>(b) << 16);
+}
 
 // binary32 to binary16, round to nearest even (used by tests and writers).
 inline uint16_t f32_to_fp16(float f) {
   const uint32_t x = std::bit_cast<uint32_t>(f);
   const uint32_t sign = (x >> 16) & 0x8000u;
   const uint32_t abs = x & 0x7fffffffu;
-  if (abs >= 0x7f800000u) return static_cast<uint16_t>(sign | 0x7c00u | (abs > 0x7f800000u ? 0x200u : 0));
+  if (abs >= 0x7f800000u)
+    return static_cast<uint16_t>(sign | 0x7c00u | (abs > 0x7f800000u ? 0x200u : 0));
   if (abs >= 0x477ff000u) return static_cast<uint16_t>(sign | 0x7c00u);  // overflow to inf
-  if (abs < 0x38800000u) {  // subnormal or zero in binary16
+  if (abs < 0x38800000u) {                                         // subnormal or zero in binary16
     const float scaled = std::bit_cast<float>(abs) * 16777216.0f;  // 2^24: units of 2^-24
     const uint32_t m = static_cast<uint32_t>(__builtin_nearbyintf(scaled));
     return static_cast<uint16_t>(sign | m);

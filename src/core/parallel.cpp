@@ -49,7 +49,9 @@ ThreadPool::~ThreadPool() {
   for (auto& t : workers_) t.join();
 }
 
-int ThreadPool::default_threads() { return std::max(1u, std::thread::hardware_concurrency()); }
+int ThreadPool::default_threads() {
+  return std::max(1u, std::thread::hardware_concurrency());
+}
 
 void ThreadPool::parallel_for(int64_t count, const std::function<void(int64_t, int64_t)>& body) {
   if (count <= 0) return;

@@ -16,7 +16,9 @@ Progress::Progress(std::string label, int64_t total)
       start_(std::chrono::steady_clock::now()),
       last_draw_(start_) {}
 
-Progress::~Progress() { finish(); }
+Progress::~Progress() {
+  finish();
+}
 
 void Progress::update(int64_t done) {
   if (!enabled_ || finished_) return;
@@ -28,9 +30,11 @@ void Progress::update(int64_t done) {
 
 void Progress::draw(int64_t done) {
   constexpr int kWidth = 30;
-  const double fraction = total_ > 0 ? static_cast<double>(done) / static_cast<double>(total_) : 1.0;
+  const double fraction =
+      total_ > 0 ? static_cast<double>(done) / static_cast<double>(total_) : 1.0;
   const int filled = static_cast<int>(fraction * kWidth);
-  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
   std::string bar(static_cast<size_t>(filled), '#');
   bar.resize(kWidth, '.');
   fmt::print(stderr, "\r{} [{}] {}/{} {:.1f}s", label_, bar, done, total_, seconds);

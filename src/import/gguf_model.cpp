@@ -227,12 +227,6 @@ Model to_model(const File& file) {
   rope.layout = RopeLayout::kInterleaved;  // converters permuted Q/K rows for it
   rope.theta = keys.real(p + "rope.freq_base").value_or(10000.0);
   rope.dims = keys.integer(p + "rope.dimension_count", 1, kMaxDimension).value_or(c.head_dim);
-  // A BF16 file (llama.cpp's file type 32) is a bf16 checkpoint, which transformers runs with
-  // bf16-rounded RoPE frequencies (see RopeConfig::freq_precision); other files keep llama.cpp's
-  // exact ones, as their source dtype is not recorded.
-  constexpr int64_t kFileTypeBf16 = 32;
-  if (keys.integer("general.file_type", 0, 1 << 20) == kFileTypeBf16)
-    rope.freq_precision = FrequencyPrecision::kBF16;
   const std::string scaling = keys.string(p + "rope.scaling.type").value_or("none");
   if (scaling == "none") {
     rope.scaling = RopeScaling::kNone;

@@ -170,12 +170,6 @@ RopeConfig read_rope(const Fields& top, int64_t head_dim) {
   RopeConfig rope;
   rope.layout = RopeLayout::kHalfSplit;  // transformers' rotate_half
   rope.dims = head_dim;
-  // transformers holds the inverse frequencies in the checkpoint's dtype (see RopeConfig).
-  std::optional<std::string> dtype = top.string("dtype");
-  if (!dtype) dtype = top.string("torch_dtype");
-  if (dtype == "bfloat16") rope.freq_precision = FrequencyPrecision::kBF16;
-  if (dtype == "float16") rope.freq_precision = FrequencyPrecision::kF16;
-
   const json* params = top.find("rope_parameters");
   const char* params_key = "rope_parameters";
   if (params == nullptr) {

@@ -72,8 +72,6 @@ enum class RopeLayout {
 
 enum class RopeScaling { kNone, kLinear, kLlama3 };
 
-enum class FrequencyPrecision { kF32, kBF16, kF16 };
-
 struct RopeConfig {
   double theta = 10000.0;
   RopeLayout layout = RopeLayout::kHalfSplit;
@@ -86,10 +84,6 @@ struct RopeConfig {
   // Per-frequency divisors from a GGUF's rope_freqs tensor; when present they replace the
   // scaling rule above (llama.cpp's converters precompute llama3 scaling into it).
   std::vector<float> freq_factors;
-  // The precision the inverse frequencies are held in. Hugging Face transformers keeps them
-  // in a buffer that follows the model's dtype, so a bf16 checkpoint runs, and was trained,
-  // with bf16-rounded frequencies; the difference is visible in the logits from position 1 on.
-  FrequencyPrecision freq_precision = FrequencyPrecision::kF32;
 };
 
 struct ModelConfig {
@@ -125,11 +119,12 @@ struct Model {
   std::vector<LayerWeights> layers;
   std::vector<Tensor> tensors;  // every tensor of the source, in file order
   std::vector<std::pair<std::string, std::string>> metadata;  // key, value rendered as text
-  std::vector<SharedMappedFile> files;                      // keeps the mappings alive
+  std::vector<SharedMappedFile> files;                        // keeps the mappings alive
 };
 
 // Inverse frequencies of the rotary embedding, one per rotated pair, with the model's scaling
-// rule applied and rounded to the precision the model keeps them in.
+// rule applied, rounded to float32 as llama.cpp and Hugging Face's from_pretrained hold them
+// whatever the weights' dtype.
 std::vector<double> rope_inverse_frequencies(const RopeConfig& rope);
 
 // Loads a GGUF file or a Hugging Face folder (decided by what `path` is).

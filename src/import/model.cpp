@@ -4,7 +4,6 @@
 #include <numbers>
 
 #include "core/error.hpp"
-#include "core/half.hpp"
 #include "import/import.hpp"
 
 namespace etch::import {
@@ -15,14 +14,18 @@ int64_t Tensor::rows() const {
   return r;
 }
 
-int64_t Tensor::elements() const { return rows() * cols(); }
+int64_t Tensor::elements() const {
+  return rows() * cols();
+}
 
 uint64_t Tensor::row_bytes() const {
   const TypeTraits& t = type_traits(type);
   return static_cast<uint64_t>(cols() / t.block_elements * t.block_bytes);
 }
 
-void Tensor::dequantize_row(int64_t r, float* dst) const { dequantize(type, row(r), dst, cols()); }
+void Tensor::dequantize_row(int64_t r, float* dst) const {
+  dequantize(type, row(r), dst, cols());
+}
 
 std::vector<double> rope_inverse_frequencies(const RopeConfig& rope) {
   const int64_t pairs = rope.dims / 2;
@@ -48,11 +51,7 @@ std::vector<double> rope_inverse_frequencies(const RopeConfig& rope) {
         f = (1.0 - smooth) * f / rope.factor + smooth * f;
       }
     }
-    // Hugging Face computes the frequencies in float32 and stores them in the model's dtype.
-    float stored = static_cast<float>(f);
-    if (rope.freq_precision == FrequencyPrecision::kBF16) stored = bf16_to_f32(f32_to_bf16(stored));
-    if (rope.freq_precision == FrequencyPrecision::kF16) stored = fp16_to_f32(f32_to_fp16(stored));
-    inv[static_cast<size_t>(i)] = stored;
+    inv[static_cast<size_t>(i)] = static_cast<float>(f);
   }
   return inv;
 }

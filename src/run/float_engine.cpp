@@ -53,7 +53,10 @@ struct FloatEngine::State {
         config(m.config),
         pool(options.threads > 0 ? options.threads : ThreadPool::default_threads()),
         observer(std::move(input_observer)) {
-    context = options.context > 0 ? options.context : std::min<int64_t>(config.context_length > 0 ? config.context_length : 4096, 4096);
+    context =
+        options.context > 0
+            ? options.context
+            : std::min<int64_t>(config.context_length > 0 ? config.context_length : 4096, 4096);
     q_dim = config.heads * config.head_dim;
     kv_dim = config.kv_heads * config.head_dim;
     for (const auto& l : m.layers) {
@@ -107,10 +110,12 @@ struct FloatEngine::State {
         const Tensor& w = *job.weight;
         const int64_t rows = w.rows(), cols = w.cols();
         const int64_t job_blocks = (rows + kBlock - 1) / kBlock;
-        const int64_t lo = std::max(begin, base) - base, hi = std::min(end, base + job_blocks) - base;
+        const int64_t lo = std::max(begin, base) - base,
+                      hi = std::min(end, base + job_blocks) - base;
         base += job_blocks;
         if (lo >= hi) continue;
-        if (row_buffer.size() < static_cast<size_t>(kBlock * cols)) row_buffer.resize(static_cast<size_t>(kBlock * cols));
+        if (row_buffer.size() < static_cast<size_t>(kBlock * cols))
+          row_buffer.resize(static_cast<size_t>(kBlock * cols));
         for (int64_t b = lo; b < hi; ++b) {
           const int64_t r0 = b * kBlock, nr = std::min(kBlock, rows - r0);
           // F32 and BF16 rows are read in place; other types are dequantized once per block.
@@ -186,7 +191,8 @@ struct FloatEngine::State {
       for (int64_t item = begin; item < end; ++item) {
         const int64_t t = item / heads, h = item % heads, kvh = h / group;
         const int64_t visible = position + t + 1;  // causal: up to and including itself
-        if (scores.size() < static_cast<size_t>(visible)) scores.resize(static_cast<size_t>(visible));
+        if (scores.size() < static_cast<size_t>(visible))
+          scores.resize(static_cast<size_t>(visible));
         const float* qh = q.data() + t * q_dim + h * hd;
         for (int64_t j = 0; j < visible; ++j)
           scores[static_cast<size_t>(j)] = kernels::dot(qh, kc + j * kv_dim + kvh * hd, hd) * scale;
@@ -204,13 +210,16 @@ struct FloatEngine::State {
   void forward(std::span<const int32_t> tokens, int64_t first_logit, float* logits_out) {
     const auto n = static_cast<int64_t>(tokens.size());
     const int64_t d = config.hidden_size, f = config.ffn_size;
-    for (int64_t t = 0; t < n; ++t) model.token_embedding.dequantize_row(tokens[static_cast<size_t>(t)], x.data() + t * d);
+    for (int64_t t = 0; t < n; ++t)
+      model.token_embedding.dequantize_row(tokens[static_cast<size_t>(t)], x.data() + t * d);
     rope_tables(position, n);
 
     for (int64_t l = 0; l < config.layers; ++l) {
       const import::LayerWeights& w = model.layers[static_cast<size_t>(l)];
       const LayerVectors& lv = layers[static_cast<size_t>(l)];
-      for (int64_t t = 0; t < n; ++t) kernels::rms_norm(x.data() + t * d, lv.attn_norm.data(), xn.data() + t * d, d, config.rms_eps);
+      for (int64_t t = 0; t < n; ++t)
+        kernels::rms_norm(x.data() + t * d, lv.attn_norm.data(), xn.data() + t * d, d,
+                          config.rms_eps);
       observe(fmt::format("blk.{}.attn_in", l), xn.data(), n, d);
       matmul({{&w.wq, q.data()}, {&w.wk, k.data()}, {&w.wv, v.data()}}, xn.data(), n);
       for (int64_t t = 0; t < n; ++t) {
@@ -230,7 +239,9 @@ struct FloatEngine::State {
       matmul({{&w.wo, xn.data()}}, att.data(), n);
       for (int64_t i = 0; i < n * d; ++i) x[static_cast<size_t>(i)] += xn[static_cast<size_t>(i)];
 
-      for (int64_t t = 0; t < n; ++t) kernels::rms_norm(x.data() + t * d, lv.ffn_norm.data(), xn.data() + t * d, d, config.rms_eps);
+      for (int64_t t = 0; t < n; ++t)
+        kernels::rms_norm(x.data() + t * d, lv.ffn_norm.data(), xn.data() + t * d, d,
+                          config.rms_eps);
       observe(fmt::format("blk.{}.ffn_in", l), xn.data(), n, d);
       matmul({{&w.w_gate, gate.data()}, {&w.w_up, up.data()}}, xn.data(), n);
       kernels::swiglu(gate.data(), up.data(), n * f);
@@ -243,7 +254,8 @@ struct FloatEngine::State {
     if (first_logit >= n) return;
     const int64_t rows = n - first_logit;
     for (int64_t t = 0; t < rows; ++t)
-      kernels::rms_norm(x.data() + (first_logit + t) * d, output_norm.data(), xn.data() + t * d, d, config.rms_eps);
+      kernels::rms_norm(x.data() + (first_logit + t) * d, output_norm.data(), xn.data() + t * d, d,
+                        config.rms_eps);
     observe("output_in", xn.data(), rows, d);
     matmul({{&model.output, logits_out}}, xn.data(), rows);
   }
@@ -258,23 +270,36 @@ std::span<const float> FloatEngine::eval(std::span<const int32_t> tokens, bool a
   State& s = *state_;
   return eval_in_micro_batches(tokens, all_logits, s.position, s.context, s.config.vocab_size,
                                kMicroBatch, s.logits,
-                               [&](std::span<const int32_t> batch, int64_t first_logit, float* out) {
-                                 s.forward(batch, first_logit, out);
-                               });
+                               [&](std::span<const int32_t> batch, int64_t first_logit,
+                                   float* out) { s.forward(batch, first_logit, out); });
 }
 
-void FloatEngine::reset() { state_->position = 0; }
+void FloatEngine::reset() {
+  state_->position = 0;
+}
 
 void FloatEngine::truncate(int64_t position) {
   state_->position = std::clamp<int64_t>(position, 0, state_->position);
 }
 
-int64_t FloatEngine::position() const { return state_->position; }
-int64_t FloatEngine::context() const { return state_->context; }
-int FloatEngine::threads() const { return state_->pool.size(); }
-const import::Model& FloatEngine::model() const { return state_->model; }
-const import::ModelConfig& FloatEngine::config() const { return state_->config; }
-const tokenize::Vocabulary& FloatEngine::vocab() const { return state_->model.vocab; }
+int64_t FloatEngine::position() const {
+  return state_->position;
+}
+int64_t FloatEngine::context() const {
+  return state_->context;
+}
+int FloatEngine::threads() const {
+  return state_->pool.size();
+}
+const import::Model& FloatEngine::model() const {
+  return state_->model;
+}
+const import::ModelConfig& FloatEngine::config() const {
+  return state_->config;
+}
+const tokenize::Vocabulary& FloatEngine::vocab() const {
+  return state_->model.vocab;
+}
 uint64_t FloatEngine::kv_cache_bytes() const {
   return (state_->k_cache.size() + state_->v_cache.size()) * sizeof(float);
 }

@@ -34,8 +34,12 @@ inline Vec8 load8(const uint16_t* p) {  // eight bf16 values, widened exactly
   return v;
 }
 
-inline float widen(float x) { return x; }
-inline float widen(uint16_t x) { return bf16_to_f32(x); }
+inline float widen(float x) {
+  return x;
+}
+inline float widen(uint16_t x) {
+  return bf16_to_f32(x);
+}
 
 template <typename W>
 inline float finish(Vec8 acc, const W* a, const float* b, int64_t from, int64_t n) {
@@ -47,8 +51,8 @@ inline float finish(Vec8 acc, const W* a, const float* b, int64_t from, int64_t 
 }
 
 template <int R, int T, typename W>
-__attribute__((always_inline)) inline void block(const void* const* row_data, const float* const* xs,
-                                                 int64_t n, float* out) {
+__attribute__((always_inline)) inline void block(const void* const* row_data,
+                                                 const float* const* xs, int64_t n, float* out) {
   const W* rows[R];
   for (int r = 0; r < R; ++r) rows[r] = static_cast<const W*>(row_data[r]);
   Vec8 acc[R][T] = {};

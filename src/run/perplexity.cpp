@@ -5,8 +5,8 @@
 
 namespace etch::run {
 
-PerplexityResult perplexity(Engine& engine, std::span<const int32_t> tokens, int64_t ctx, int32_t bos_id,
-                            const std::function<void(int64_t, int64_t)>& on_chunk) {
+PerplexityResult perplexity(Engine& engine, std::span<const int32_t> tokens, int64_t ctx,
+                            int32_t bos_id, const std::function<void(int64_t, int64_t)>& on_chunk) {
   if (ctx < 4) fail("perplexity needs a context of at least 4 tokens, got {}", ctx);
   if (ctx > engine.context()) fail("context {} exceeds the engine's {}", ctx, engine.context());
   const int64_t chunks = static_cast<int64_t>(tokens.size()) / ctx;
@@ -25,8 +25,9 @@ PerplexityResult perplexity(Engine& engine, std::span<const int32_t> tokens, int
     engine.reset();
     const std::span<const float> logits = engine.eval(chunk, true);
     for (int64_t j = first; j < ctx - 1; ++j) {
-      const double nll = -log_softmax_at(logits.subspan(static_cast<size_t>(j * vocab), static_cast<size_t>(vocab)),
-                                         tokens[static_cast<size_t>(c * ctx + j + 1)]);
+      const double nll = -log_softmax_at(
+          logits.subspan(static_cast<size_t>(j * vocab), static_cast<size_t>(vocab)),
+          tokens[static_cast<size_t>(c * ctx + j + 1)]);
       sum += nll;
       sum_sq += nll * nll;
       ++result.tokens_scored;

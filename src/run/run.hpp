@@ -11,15 +11,15 @@
 #include <string>
 #include <vector>
 
-#include "etch/etch.hpp"
+#include "compile/compile.hpp"
 #include "import/import.hpp"
 #include "tokenize/tokenize.hpp"
 
 namespace etch::run {
 
 struct EngineOptions {
-  int threads = 0;         // 0: all hardware threads
-  int64_t context = 0;     // KV cache length in tokens; 0: min(model context, 4096)
+  int threads = 0;      // 0: all hardware threads
+  int64_t context = 0;  // KV cache length in tokens; 0: min(model context, 4096)
 };
 
 // Called with the input rows of every weight matrix before it is applied (the float engine's
@@ -101,11 +101,11 @@ class IntegerEngine final : public Engine {
 };
 
 struct SamplingParams {
-  float temperature = 0.8f;    // <= 0: greedy
-  int top_k = 40;              // <= 0: off
-  float top_p = 0.95f;         // >= 1: off
-  float min_p = 0.05f;         // <= 0: off
-  float repeat_penalty = 1.0f; // 1: off; applied to the last repeat_last_n tokens
+  float temperature = 0.8f;     // <= 0: greedy
+  int top_k = 40;               // <= 0: off
+  float top_p = 0.95f;          // >= 1: off
+  float min_p = 0.05f;          // <= 0: off
+  float repeat_penalty = 1.0f;  // 1: off; applied to the last repeat_last_n tokens
   int repeat_last_n = 64;
   uint64_t seed = 0;
 };
@@ -139,8 +139,8 @@ struct GenerateOptions {
   int64_t max_tokens = 128;
   bool ignore_eos = false;
 };
-std::vector<int32_t> generate(Engine& engine, Sampler& sampler,
-                              std::span<const int32_t> prompt, const GenerateOptions& options,
+std::vector<int32_t> generate(Engine& engine, Sampler& sampler, std::span<const int32_t> prompt,
+                              const GenerateOptions& options,
                               const std::function<bool(int32_t)>& on_token);
 
 struct PerplexityResult {

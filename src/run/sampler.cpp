@@ -25,8 +25,10 @@ int32_t Sampler::sample(std::span<const float> logits, std::span<const int32_t> 
   for (size_t i = 0; i < logits.size(); ++i) candidates_[i] = {static_cast<int32_t>(i), logits[i]};
 
   if (params_.repeat_penalty != 1.0f && params_.repeat_last_n != 0) {
-    const size_t window = params_.repeat_last_n < 0 ? history.size()
-                                                    : std::min(history.size(), static_cast<size_t>(params_.repeat_last_n));
+    const size_t window =
+        params_.repeat_last_n < 0
+            ? history.size()
+            : std::min(history.size(), static_cast<size_t>(params_.repeat_last_n));
     std::unordered_set<int32_t> recent(history.end() - static_cast<long>(window), history.end());
     for (int32_t id : recent) {
       if (id < 0 || static_cast<size_t>(id) >= candidates_.size()) continue;
@@ -38,12 +40,14 @@ int32_t Sampler::sample(std::span<const float> logits, std::span<const int32_t> 
   auto by_logit = [](const Candidate& a, const Candidate& b) {
     return a.logit > b.logit || (a.logit == b.logit && a.id < b.id);
   };
-  if (params_.temperature <= 0.0f) return std::min_element(candidates_.begin(), candidates_.end(), by_logit)->id;
+  if (params_.temperature <= 0.0f)
+    return std::min_element(candidates_.begin(), candidates_.end(), by_logit)->id;
 
   size_t keep = candidates_.size();
   if (params_.top_k > 0 && static_cast<size_t>(params_.top_k) < keep) {
     keep = static_cast<size_t>(params_.top_k);
-    std::partial_sort(candidates_.begin(), candidates_.begin() + static_cast<long>(keep), candidates_.end(), by_logit);
+    std::partial_sort(candidates_.begin(), candidates_.begin() + static_cast<long>(keep),
+                      candidates_.end(), by_logit);
   } else {
     std::sort(candidates_.begin(), candidates_.end(), by_logit);
   }
@@ -85,7 +89,8 @@ int32_t Sampler::sample(std::span<const float> logits, std::span<const int32_t> 
 }
 
 std::vector<int32_t> generate(Engine& engine, Sampler& sampler, std::span<const int32_t> prompt,
-                              const GenerateOptions& options, const std::function<bool(int32_t)>& on_token) {
+                              const GenerateOptions& options,
+                              const std::function<bool(int32_t)>& on_token) {
   std::vector<int32_t> history(prompt.begin(), prompt.end());
   std::vector<int32_t> generated;
   if (prompt.empty()) return generated;

@@ -15,8 +15,12 @@ using testing::model_dir;
 using testing::quote;
 using testing::run_etch;
 
-std::string kjv_gguf() { return quote((model_dir("kjv-8m") / "kjv-8m-bf16.gguf").string()); }
-std::string kjv_hf() { return quote((model_dir("kjv-8m") / "hf").string()); }
+std::string kjv_gguf() {
+  return quote((model_dir("kjv-8m") / "kjv-8m-bf16.gguf").string());
+}
+std::string kjv_hf() {
+  return quote((model_dir("kjv-8m") / "hf").string());
+}
 
 std::vector<int32_t> parse_ids(const std::string& line) {
   std::vector<int32_t> ids;
@@ -29,7 +33,8 @@ std::vector<int32_t> parse_ids(const std::string& line) {
 TEST(Cli, RunGreedyIdsMatchTheReference) {
   const auto reference = testing::read_json(model_dir("kjv-8m") / "ref" / "reference.json");
   const auto& prompt = reference["prompts"][0];
-  const auto r = run_etch("run " + kjv_hf() + " -p " + quote(prompt["text"]) + " -n 48 --temp 0 --ids -t 2");
+  const auto r =
+      run_etch("run " + kjv_hf() + " -p " + quote(prompt["text"]) + " -n 48 --temp 0 --ids -t 2");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(parse_ids(r.out), prompt["greedy_ids"].get<std::vector<int32_t>>());
 }
@@ -66,12 +71,14 @@ TEST(Cli, LogitsOutWritesEveryPromptPosition) {
 }
 
 TEST(Cli, SeededSamplingIsReproducible) {
-  const std::string args = "run " + kjv_gguf() + " -p 'And God said' -n 24 --temp 0.9 --seed 42 --ids";
+  const std::string args =
+      "run " + kjv_gguf() + " -p 'And God said' -n 24 --temp 0.9 --seed 42 --ids";
   const auto a = run_etch(args), b = run_etch(args);
   ASSERT_EQ(a.exit_code, 0) << a.err;
   EXPECT_EQ(a.out, b.out);
   EXPECT_EQ(parse_ids(a.out).size(), 24u);
-  const auto c = run_etch("run " + kjv_gguf() + " -p 'And God said' -n 24 --temp 0.9 --seed 43 --ids");
+  const auto c =
+      run_etch("run " + kjv_gguf() + " -p 'And God said' -n 24 --temp 0.9 --seed 43 --ids");
   EXPECT_NE(a.out, c.out);
 }
 
@@ -82,7 +89,8 @@ TEST(Cli, TokenizeGivesTheReferenceIds) {
     ASSERT_EQ(r.exit_code, 0) << r.err;
     EXPECT_EQ(parse_ids(r.out), prompt["ids"].get<std::vector<int32_t>>());
   }
-  const auto pieces = run_etch("tokenize " + kjv_gguf() + " -p 'In the beginning' --no-bos --pieces");
+  const auto pieces =
+      run_etch("tokenize " + kjv_gguf() + " -p 'In the beginning' --no-bos --pieces");
   EXPECT_EQ(pieces.out, "\u2581In \u2581the \u2581beginning\n");
 }
 
@@ -107,11 +115,13 @@ TEST(Cli, PerplexityJsonIsTheLibraryResult) {
     std::ofstream out(text);
     for (int i = 0; i < 20; ++i) out << "And God said, Let there be light: and there was light.\n";
   }
-  const auto r = run_etch("perplexity " + kjv_gguf() + " -f " + quote(text.string()) + " --ctx 64 --json");
+  const auto r =
+      run_etch("perplexity " + kjv_gguf() + " -f " + quote(text.string()) + " --ctx 64 --json");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const auto result = nlohmann::json::parse(r.out);
 
-  const import::Model model = import::load_model((model_dir("kjv-8m") / "kjv-8m-bf16.gguf").string());
+  const import::Model model =
+      import::load_model((model_dir("kjv-8m") / "kjv-8m-bf16.gguf").string());
   const tokenize::Tokenizer tokenizer(model.vocab);
   const auto tokens = tokenizer.encode(testing::read_text(text), true);
   run::FloatEngine engine(model, {.threads = 1, .context = 64});

@@ -15,7 +15,9 @@ namespace {
 using testing::fixtures;
 using testing::model_dir;
 
-std::string valid_text() { return testing::read_text(fixtures() / "models" / "kjv-valid.txt"); }
+std::string valid_text() {
+  return testing::read_text(fixtures() / "models" / "kjv-valid.txt");
+}
 
 double standard_ppl(const std::string& model_path, int64_t ctx) {
   const import::Model model = import::load_model((model_dir("kjv-8m") / model_path).string());
@@ -26,7 +28,8 @@ double standard_ppl(const std::string& model_path, int64_t ctx) {
 }
 
 TEST(Perplexity, MatchesLlamaCppStandardMethod) {
-  const auto standard = testing::read_json(model_dir("kjv-8m") / "ref" / "perplexity-standard.json");
+  const auto standard =
+      testing::read_json(model_dir("kjv-8m") / "ref" / "perplexity-standard.json");
   for (const char* ctx : {"256", "128"}) {
     const double expected = standard["n_ctx"][ctx]["ppl"].get<double>();
     const double got = standard_ppl("kjv-8m-bf16.gguf", std::stoi(ctx));
@@ -38,7 +41,8 @@ TEST(Perplexity, MatchesLlamaCppStandardMethod) {
 // reference.json's method: each line encoded without BOS and followed by the newline byte
 // token; windows of BOS + 255 tokens; every next-token prediction scored.
 TEST(Perplexity, MatchesHuggingFaceWindows) {
-  const auto reference = testing::read_json(model_dir("kjv-8m") / "ref" / "reference.json")["perplexity"];
+  const auto reference =
+      testing::read_json(model_dir("kjv-8m") / "ref" / "reference.json")["perplexity"];
   const import::Model model = import::load_model((model_dir("kjv-8m") / "hf").string());
   const tokenize::Tokenizer tokenizer(model.vocab);
   std::vector<int32_t> stream;
@@ -63,7 +67,8 @@ TEST(Perplexity, MatchesHuggingFaceWindows) {
     engine.reset();
     const auto logits = engine.eval(window, true);
     for (size_t t = 0; t + 1 < window.size(); ++t, ++scored)
-      nll -= run::log_softmax_at(logits.subspan(t * vocab, static_cast<size_t>(vocab)), window[t + 1]);
+      nll -=
+          run::log_softmax_at(logits.subspan(t * vocab, static_cast<size_t>(vocab)), window[t + 1]);
   }
   EXPECT_EQ(scored, reference["tokens_scored"].get<int64_t>());
   const double ppl = std::exp(nll / static_cast<double>(scored));
@@ -75,17 +80,20 @@ TEST(Perplexity, MatchesHuggingFaceWindows) {
 // 1 + the loss it measured: Q8_0 +0.04%, Q4_0 +0.90%, Q4_K_M +0.48%. A wrong block layout
 // would lose far more than the 0.1% allowed.
 TEST(Perplexity, LlamaCppQuantizationsScoreWhatLlamaCppMeasured) {
-  const auto standard = testing::read_json(model_dir("kjv-8m") / "ref" / "perplexity-standard.json");
+  const auto standard =
+      testing::read_json(model_dir("kjv-8m") / "ref" / "perplexity-standard.json");
   const double f32 = standard["n_ctx"]["256"]["ppl"].get<double>();
   const struct {
     const char* file;
     double llama_cpp_loss_percent;
-  } cases[] = {{"kjv-8m-q8_0.gguf", 0.04}, {"kjv-8m-q4_0.gguf", 0.90}, {"kjv-8m-q4_k_m.gguf", 0.48}};
+  } cases[] = {
+      {"kjv-8m-q8_0.gguf", 0.04}, {"kjv-8m-q4_0.gguf", 0.90}, {"kjv-8m-q4_k_m.gguf", 0.48}};
   for (const auto& c : cases) {
     const double expected = f32 * (1.0 + c.llama_cpp_loss_percent / 100.0);
     const double got = standard_ppl(c.file, 256);
     RecordProperty(c.file, std::to_string(got));
-    EXPECT_NEAR(got / expected, 1.0, 1e-3) << c.file << ": " << got << " vs llama.cpp's " << expected;
+    EXPECT_NEAR(got / expected, 1.0, 1e-3)
+        << c.file << ": " << got << " vs llama.cpp's " << expected;
   }
 }
 

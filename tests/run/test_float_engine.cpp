@@ -22,7 +22,9 @@ struct Form {
   double tolerance = 1e-4;
 };
 
-void PrintTo(const Form& form, std::ostream* os) { *os << form.model << "/" << form.path; }
+void PrintTo(const Form& form, std::ostream* os) {
+  *os << form.model << "/" << form.path;
+}
 
 // The references are computed from the f32 weights, which an f16 file rounds by up to
 // 4.9e-4 relative (2^-11): the logits then move by about 2e-3 of the largest logit, and a
@@ -41,7 +43,8 @@ std::string form_name(const ::testing::TestParamInfo<Form>& info) {
 class FloatEngineReference : public ::testing::TestWithParam<Form> {};
 
 // Largest |ours - reference| over a position, relative to the largest |reference| there.
-double worst_relative_error(std::span<const float> ours, std::span<const float> ref, int64_t vocab) {
+double worst_relative_error(std::span<const float> ours, std::span<const float> ref,
+                            int64_t vocab) {
   double worst = 0;
   for (size_t row = 0; row * vocab < ref.size(); ++row) {
     double scale = 0, diff = 0;
@@ -85,18 +88,20 @@ TEST_P(FloatEngineReference, LogitsAndGreedyMatchHuggingFace) {
 
 INSTANTIATE_TEST_SUITE_P(
     Fixtures, FloatEngineReference,
-    ::testing::Values(Form{"kjv-8m", "hf", 48}, Form{"kjv-8m", "kjv-8m-bf16.gguf", 48},
-                      Form{"rand-llama3-gqa", "hf", 16}, Form{"rand-llama3-gqa", "hf-v4-config", 16},
-                      Form{"rand-llama3-gqa", "rand-llama3-gqa-f32.gguf", 16},
-                      Form{"rand-llama3-gqa", "rand-llama3-gqa-f16.gguf", kF16GreedyIds, kF16Tolerance}, Form{"rand-tied-mha", "hf", 16},
-                      Form{"rand-tied-mha", "rand-tied-mha-f32.gguf", 16},
-                      Form{"rand-tied-mha", "rand-tied-mha-f16.gguf", kF16GreedyIds, kF16Tolerance}),
+    ::testing::Values(
+        Form{"kjv-8m", "hf", 48}, Form{"kjv-8m", "kjv-8m-bf16.gguf", 48},
+        Form{"rand-llama3-gqa", "hf", 16}, Form{"rand-llama3-gqa", "hf-v4-config", 16},
+        Form{"rand-llama3-gqa", "rand-llama3-gqa-f32.gguf", 16},
+        Form{"rand-llama3-gqa", "rand-llama3-gqa-f16.gguf", kF16GreedyIds, kF16Tolerance},
+        Form{"rand-tied-mha", "hf", 16}, Form{"rand-tied-mha", "rand-tied-mha-f32.gguf", 16},
+        Form{"rand-tied-mha", "rand-tied-mha-f16.gguf", kF16GreedyIds, kF16Tolerance}),
     form_name);
 
 // Bit-exactness across thread counts and between one batch and token-by-token decoding:
 // each output is one dot product computed the same way whoever computes it.
 TEST(FloatEngine, LogitsIdenticalAcrossThreadsAndBatching) {
-  const import::Model model = import::load_model((model_dir("kjv-8m") / "kjv-8m-bf16.gguf").string());
+  const import::Model model =
+      import::load_model((model_dir("kjv-8m") / "kjv-8m-bf16.gguf").string());
   const std::vector<int32_t> ids = {1, 300, 261, 340, 387, 322, 676, 4049, 1238, 365, 270};
   const int64_t vocab = model.config.vocab_size;
   std::vector<float> first;
@@ -105,19 +110,22 @@ TEST(FloatEngine, LogitsIdenticalAcrossThreadsAndBatching) {
     const auto all = engine.eval(ids, true);
     std::vector<float> batch(all.begin(), all.end());
     if (first.empty()) first = batch;
-    EXPECT_EQ(0, std::memcmp(first.data(), batch.data(), batch.size() * sizeof(float))) << threads << " threads";
+    EXPECT_EQ(0, std::memcmp(first.data(), batch.data(), batch.size() * sizeof(float)))
+        << threads << " threads";
 
     engine.reset();
     for (size_t t = 0; t < ids.size(); ++t) {
       const auto step = engine.eval(std::span<const int32_t>(&ids[t], 1), false);
       ASSERT_EQ(step.size(), static_cast<size_t>(vocab));
-      EXPECT_EQ(0, std::memcmp(step.data(), batch.data() + t * vocab, step.size_bytes())) << "position " << t;
+      EXPECT_EQ(0, std::memcmp(step.data(), batch.data() + t * vocab, step.size_bytes()))
+          << "position " << t;
     }
   }
 }
 
 TEST(FloatEngine, RejectsContextOverflowAndBadIds) {
-  const import::Model model = import::load_model((model_dir("rand-tied-mha") / "rand-tied-mha-f32.gguf").string());
+  const import::Model model =
+      import::load_model((model_dir("rand-tied-mha") / "rand-tied-mha-f32.gguf").string());
   run::FloatEngine engine(model, {.threads = 1, .context = 4});
   const std::vector<int32_t> five = {1, 2, 3, 4, 5};
   EXPECT_THROW(engine.eval(five, false), Error);

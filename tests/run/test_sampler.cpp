@@ -39,29 +39,34 @@ std::map<int32_t, int> histogram(run::SamplingParams p, int draws = 4000) {
 }
 
 TEST(Sampler, TopKKeepsOnlyTheKBest) {
-  const auto h = histogram({.temperature = 1.0f, .top_k = 2, .top_p = 1.0f, .min_p = 0.0f, .seed = 1});
+  const auto h =
+      histogram({.temperature = 1.0f, .top_k = 2, .top_p = 1.0f, .min_p = 0.0f, .seed = 1});
   EXPECT_EQ(h.size(), 2u);
   EXPECT_TRUE(h.count(1) && h.count(5));
 }
 
 TEST(Sampler, TopPKeepsTheSmallestNucleus) {
   // Softmax of kLogits: 3.0 -> .36, 2.9 -> .33, 2.5 -> .22, ... so p = 0.6 needs two tokens.
-  const auto h = histogram({.temperature = 1.0f, .top_k = 0, .top_p = 0.6f, .min_p = 0.0f, .seed = 2});
+  const auto h =
+      histogram({.temperature = 1.0f, .top_k = 0, .top_p = 0.6f, .min_p = 0.0f, .seed = 2});
   EXPECT_EQ(h.size(), 2u);
 }
 
 TEST(Sampler, MinPDropsUnlikelyTokens) {
   // exp(1 - 3) = 0.135 < 0.2: token 0 goes; exp(2.5 - 3) = 0.61 stays.
-  const auto h = histogram({.temperature = 1.0f, .top_k = 0, .top_p = 1.0f, .min_p = 0.2f, .seed = 3});
+  const auto h =
+      histogram({.temperature = 1.0f, .top_k = 0, .top_p = 1.0f, .min_p = 0.2f, .seed = 3});
   EXPECT_EQ(h.size(), 3u);
   EXPECT_FALSE(h.count(0));
 }
 
 TEST(Sampler, FrequenciesFollowTheTemperature) {
-  const auto hot = histogram({.temperature = 1.0f, .top_k = 0, .top_p = 1.0f, .min_p = 0.0f, .seed = 4}, 20000);
+  const auto hot =
+      histogram({.temperature = 1.0f, .top_k = 0, .top_p = 1.0f, .min_p = 0.0f, .seed = 4}, 20000);
   // P(token 1) = e^3 / sum e^l = 0.3547 at temperature 1.
   EXPECT_NEAR(hot.at(1) / 20000.0, 0.3547, 0.015);
-  const auto cold = histogram({.temperature = 0.05f, .top_k = 0, .top_p = 1.0f, .min_p = 0.0f, .seed = 4}, 2000);
+  const auto cold =
+      histogram({.temperature = 0.05f, .top_k = 0, .top_p = 1.0f, .min_p = 0.0f, .seed = 4}, 2000);
   EXPECT_GT(cold.at(1), 1650);  // P = 1 / (1 + e^-2 + ...) = 0.87
 }
 

@@ -2,9 +2,9 @@
 #include <algorithm>
 #include <cmath>
 
+#include "compile/compile.hpp"
 #include "core/error.hpp"
 #include "core/half.hpp"
-#include "etch/etch.hpp"
 
 namespace etch::compile {
 

@@ -9,10 +9,10 @@
 #include <map>
 #include <nlohmann/json.hpp>
 
+#include "compile/compile.hpp"
+#include "compile/format.hpp"
 #include "core/error.hpp"
 #include "core/half.hpp"
-#include "etch/etch.hpp"
-#include "etch/format.hpp"
 
 namespace etch::compile {
 

@@ -1,6 +1,6 @@
-// etch etch: turns an imported model into the chip's numeric contract (docs/chip-spec.md) and
-// writes it as one `.etch` artifact (docs/etch-format.md); also reads that artifact back for
-// the integer engine. Every number the chip computes with is decided here, once.
+// etch compile: turns an imported model into the chip's weight formats (contract/contract.hpp,
+// docs/chip-spec.md) and writes it as one `.etch` artifact (docs/etch-format.md); also reads that
+// artifact back for the engines, the planner and the RTL.
 #pragma once
 
 #include <cstdint>

@@ -5,7 +5,7 @@
 #include <utility>
 #include <vector>
 
-#include "etch/etch.hpp"
+#include "compile/compile.hpp"
 
 namespace etch::compile {
 

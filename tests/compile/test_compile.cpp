@@ -6,8 +6,8 @@
 #include <fstream>
 #include <random>
 
+#include "compile/compile.hpp"
 #include "core/error.hpp"
-#include "etch/etch.hpp"
 #include "run/int_kernels.hpp"
 #include "run/run.hpp"
 #include "test_support.hpp"

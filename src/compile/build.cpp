@@ -2,10 +2,10 @@
 #include <algorithm>
 #include <cmath>
 
+#include "compile/compile.hpp"
+#include "compile/format.hpp"
 #include "core/error.hpp"
 #include "core/parallel.hpp"
-#include "etch/etch.hpp"
-#include "etch/format.hpp"
 
 namespace etch::compile {
 

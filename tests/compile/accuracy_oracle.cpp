@@ -6,7 +6,7 @@
 #include <cstdlib>
 #include <filesystem>
 
-#include "etch/etch.hpp"
+#include "compile/compile.hpp"
 #include "run/run.hpp"
 #include "test_support.hpp"
 
@@ -18,7 +18,8 @@ constexpr int64_t kChunks = 40;
 
 std::vector<int32_t> held_out_slice(const tokenize::Vocabulary& vocab) {
   const tokenize::Tokenizer tokenizer(vocab);
-  std::vector<int32_t> ids = tokenizer.encode(testing::read_text(testing::fixtures() / "models" / "kjv-valid.txt"), true);
+  std::vector<int32_t> ids =
+      tokenizer.encode(testing::read_text(testing::fixtures() / "models" / "kjv-valid.txt"), true);
   ids.resize(static_cast<size_t>(kCtx * kChunks));
   return ids;
 }
@@ -41,11 +42,14 @@ TEST(EtchAccuracy, RecipesOnKjv) {
   const auto dir = testing::temp_dir("accuracy");
   for (const auto& c : cases) {
     const std::string out = (dir / (std::string(c.recipe) + ".etch")).string();
-    const std::string command = testing::etch_binary() + " build " + gguf.string() + " -o " + out + " --recipe " + c.recipe +
-                                " -t 2 --calib " + (testing::fixtures() / "models" / "kjv-calib.txt").string() + " 2>/dev/null";
+    const std::string command = testing::etch_binary() + " build " + gguf.string() + " -o " + out +
+                                " --recipe " + c.recipe + " -t 2 --calib " +
+                                (testing::fixtures() / "models" / "kjv-calib.txt").string() +
+                                " 2>/dev/null";
     ASSERT_EQ(std::system(command.c_str()), 0) << command;
     const compile::EtchModel etched = compile::read_etch(out);
-    const double bits = static_cast<double>(etched.rom_bits()) / static_cast<double>(etched.parameters());
+    const double bits =
+        static_cast<double>(etched.rom_bits()) / static_cast<double>(etched.parameters());
     run::IntegerEngine engine(etched, {.threads = 2, .context = kCtx});
     const double loss = ppl(engine, ids) / reference - 1;
     RecordProperty(std::string(c.recipe) + "_loss", std::to_string(loss));
