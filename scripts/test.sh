@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # Builds etch and runs everything CI checks, in order:
+#   0. every C++ source formatted as .clang-format says;
 #   1. the test suite on a Release build;
 #   2. the same suite built with AddressSanitizer + UndefinedBehaviorSanitizer, less the
 #      full-text oracle tests (label "oracle"), whose code paths the unit tests cover;
@@ -13,6 +14,9 @@ fixtures=${ETCH_FIXTURES:-$root/../shared/fixtures}
 export ETCH_FIXTURES=$fixtures
 
 stage() { printf '\n== %s ==\n' "$*" >&2; }
+
+stage "clang-format"
+(cd "$root" && git ls-files -- '*.cpp' '*.hpp' | xargs clang-format --dry-run --Werror)
 
 stage "release build and tests"
 cmake -S "$root" -B "$root/build" -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null

@@ -11,8 +11,6 @@ namespace etch::compile {
 
 namespace {
 
-const char* const kLayerMatrixNames[7] = {"attn_q",   "attn_k", "attn_v",  "attn_output",
-                                          "ffn_gate", "ffn_up", "ffn_down"};
 constexpr int64_t kGroup = 32;
 
 struct Source {
@@ -82,20 +80,20 @@ void build(const import::Model& model, const Calibration* calibration, const Bui
   const auto& cfg = model.config;
   if (cfg.qkv_bias)
     fail_file(model.path, "Q/K/V biases are not in numeric contract v{}", kContractVersion);
-  auto stats = [&](const std::string& name) {
-    return calibration ? calibration->find(name) : nullptr;
+  auto stats = [&](import::Role role, int64_t layer) {
+    return calibration ? calibration->find(role, layer) : nullptr;
   };
   std::vector<Source> sources;
-  sources.push_back({"token_embd", &model.token_embedding, nullptr, {}});
-  for (int64_t l = 0; l < cfg.layers; ++l) {
-    const auto& w = model.layers[static_cast<size_t>(l)];
-    const import::Tensor* t[7] = {&w.wq, &w.wk, &w.wv, &w.wo, &w.w_gate, &w.w_up, &w.w_down};
-    for (int i = 0; i < 7; ++i) {
-      const std::string name = fmt::format("blk.{}.{}", l, kLayerMatrixNames[i]);
-      sources.push_back({name, t[i], stats(name), {}});
-    }
-  }
-  sources.push_back({"output", &model.output, stats("output"), {}});
+  sources.push_back(
+      {etch_name(import::Role::kTokenEmbedding), &model.token_embedding, nullptr, {}});
+  for (int64_t l = 0; l < cfg.layers; ++l)
+    for (import::Role role : import::kLayerMatrices)
+      sources.push_back({etch_name(role, l),
+                         &model.layers[static_cast<size_t>(l)].matrix(role),
+                         stats(role, l),
+                         {}});
+  sources.push_back(
+      {etch_name(import::Role::kOutput), &model.output, stats(import::Role::kOutput, -1), {}});
 
   const bool mixed = options.recipe == "hc1";
   const MatrixChoice base =
@@ -180,10 +178,10 @@ void build(const import::Model& model, const Calibration* calibration, const Bui
                   : "none";
   for (int64_t l = 0; l < cfg.layers; ++l) {
     const auto& w = model.layers[static_cast<size_t>(l)];
-    contents.vectors.emplace_back(fmt::format("blk.{}.attn_norm", l), to_floats(w.attn_norm));
-    contents.vectors.emplace_back(fmt::format("blk.{}.ffn_norm", l), to_floats(w.ffn_norm));
+    contents.vectors.emplace_back(etch_name(import::Role::kAttnNorm, l), to_floats(w.attn_norm));
+    contents.vectors.emplace_back(etch_name(import::Role::kFfnNorm, l), to_floats(w.ffn_norm));
   }
-  contents.vectors.emplace_back("output_norm", to_floats(model.output_norm));
+  contents.vectors.emplace_back(etch_name(import::Role::kOutputNorm), to_floats(model.output_norm));
   // RoPE as tables over the model's context: the chip reads them from SRAM, so no backend
   // depends on a math library's cos and sin.
   contents.rope_positions =

@@ -105,8 +105,8 @@ struct InputStatistics {
 class Calibration {
  public:
   void observe(const std::string& input_name, const float* inputs, int64_t tokens, int64_t dim);
-  // The statistics of the input that weight `weight_name` (as named in .etch files) reads.
-  const InputStatistics* find(const std::string& weight_name) const;
+  // The statistics of the input the matrix of `role` (layer `layer` when per layer) reads.
+  const InputStatistics* find(import::Role role, int64_t layer) const;
   int64_t tokens() const { return tokens_; }
   void set_tokens(int64_t tokens) { tokens_ = tokens; }
 
@@ -132,8 +132,8 @@ struct BuildOptions {
 void build(const import::Model& model, const Calibration* calibration, const BuildOptions& options,
            const std::string& path);
 
-// A .etch file, memory-mapped and validated. Matrices in forward order: token embedding, then
-// per layer wq, wk, wv, wo, w_gate, w_up, w_down, then the output head.
+// A .etch file, memory-mapped and validated. Matrices in forward order (matrix_index): token
+// embedding, then per layer import::kLayerMatrices, then the output head.
 struct EtchModel {
   std::string path;
   import::ModelConfig config;
@@ -151,15 +151,19 @@ struct EtchModel {
 
   const MatrixView& embedding() const { return matrices.front(); }
   const MatrixView& output() const { return matrices.back(); }
-  const MatrixView& layer_matrix(int64_t layer, int which) const {
-    return matrices[static_cast<size_t>(1 + layer * 7 + which)];
-  }
+  // The matrix of `role` (kTokenEmbedding, kOutput or one of import::kLayerMatrices).
+  const MatrixView& matrix(import::Role role, int64_t layer = -1) const;
   uint64_t parameters() const;
   uint64_t rom_bits() const;
   uint64_t sram_bytes(int64_t context) const;  // norms, RoPE tables and the KV cache
 };
 
 EtchModel read_etch(const std::string& path);
+// The .etch name table: "token_embd", "blk.3.attn_q", "blk.3.attn_norm", "output_norm", ...
+std::string etch_name(import::Role role, int64_t layer = -1);
+// Index of a matrix in EtchModel::matrices and in the file: embedding, layers in forward
+// order, output head.
+size_t matrix_index(import::Role role, int64_t layer, int64_t layers);
 bool is_etch_file(const std::string& path);
 
 }  // namespace etch::compile

@@ -30,9 +30,6 @@ struct Header {
 };
 static_assert(sizeof(Header) == kHeaderBytes);
 
-const char* const kMatrixNames[7] = {"attn_q",   "attn_k", "attn_v",  "attn_output",
-                                     "ffn_gate", "ffn_up", "ffn_down"};
-
 uint64_t align_up(uint64_t x) {
   return (x + kAlign - 1) / kAlign * kAlign;
 }
@@ -240,6 +237,26 @@ void write_etch(const std::string& path, const EtchContents& contents) {
   if (!out) fail_file(path, "write failed");
 }
 
+std::string etch_name(import::Role role, int64_t layer) {
+  // The GGUF names without their ".weight" / ".bias" type suffix, biases as "<matrix>.bias".
+  std::string name = import::gguf_name(role, layer);
+  if (name.ends_with(".weight")) name.resize(name.size() - 7);
+  return name;
+}
+
+size_t matrix_index(import::Role role, int64_t layer, int64_t layers) {
+  if (role == import::Role::kTokenEmbedding) return 0;
+  if (role == import::Role::kOutput) return static_cast<size_t>(1 + layers * 7);
+  for (size_t i = 0; i < import::kLayerMatrices.size(); ++i)
+    if (import::kLayerMatrices[i] == role && layer >= 0 && layer < layers)
+      return static_cast<size_t>(1 + layer * 7) + i;
+  fail("internal: no matrix for role {} in layer {}", static_cast<int>(role), layer);
+}
+
+const MatrixView& EtchModel::matrix(import::Role role, int64_t layer) const {
+  return matrices[matrix_index(role, layer, config.layers)];
+}
+
 bool is_etch_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   char magic[8] = {};
@@ -403,13 +420,14 @@ EtchModel parse_etch(SharedMappedFile file) {
       std::string name;
       int64_t rows, cols;
     };
-    std::vector<Expect> expect = {{"token_embd", cfg.vocab_size, d}};
+    std::vector<Expect> expect = {{etch_name(import::Role::kTokenEmbedding), cfg.vocab_size, d}};
     const int64_t shapes[7][2] = {{q, d}, {kv, d}, {kv, d}, {d, q}, {f, d}, {f, d}, {d, f}};
+    static_assert(import::kLayerMatrices[0] == import::Role::kAttnQ &&
+                  import::kLayerMatrices[6] == import::Role::kFfnDown);
     for (int64_t l = 0; l < cfg.layers; ++l)
-      for (int i = 0; i < 7; ++i)
-        expect.push_back(
-            {fmt::format("blk.{}.{}", l, kMatrixNames[i]), shapes[i][0], shapes[i][1]});
-    expect.push_back({"output", cfg.vocab_size, d});
+      for (size_t i = 0; i < import::kLayerMatrices.size(); ++i)
+        expect.push_back({etch_name(import::kLayerMatrices[i], l), shapes[i][0], shapes[i][1]});
+    expect.push_back({etch_name(import::Role::kOutput), cfg.vocab_size, d});
     const auto& tensors = meta.at("tensors");
     if (tensors.size() != expect.size())
       fail_file(path, "{} tensors, expected {}", tensors.size(), expect.size());
@@ -466,10 +484,11 @@ EtchModel parse_etch(SharedMappedFile file) {
       m.matrices.push_back(mv);
     }
     for (int64_t l = 0; l < cfg.layers; ++l) {
-      m.attn_norms.push_back(floats(fmt::format("blk.{}.attn_norm", l), static_cast<uint64_t>(d)));
-      m.ffn_norms.push_back(floats(fmt::format("blk.{}.ffn_norm", l), static_cast<uint64_t>(d)));
+      m.attn_norms.push_back(
+          floats(etch_name(import::Role::kAttnNorm, l), static_cast<uint64_t>(d)));
+      m.ffn_norms.push_back(floats(etch_name(import::Role::kFfnNorm, l), static_cast<uint64_t>(d)));
     }
-    m.output_norm = floats("output_norm", static_cast<uint64_t>(d));
+    m.output_norm = floats(etch_name(import::Role::kOutputNorm), static_cast<uint64_t>(d));
     m.rope_positions = meta.at("rope_positions").get<int64_t>();
     if (m.rope_positions < 1 || m.rope_positions > (int64_t{1} << 24))
       fail_file(path, "rope_positions {} is out of range", m.rope_positions);

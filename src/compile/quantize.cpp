@@ -178,19 +178,30 @@ void Calibration::observe(const std::string& input_name, const float* inputs, in
   inputs_.emplace_back(input_name, std::move(stats));
 }
 
-const InputStatistics* Calibration::find(const std::string& weight_name) const {
-  // Matrices that read the same vector share its statistics: blk.N.attn_q/k/v read attn_in.
-  std::string input = "output_in";
-  if (weight_name.starts_with("blk.")) {
-    const size_t dot = weight_name.find('.', 4);
-    const std::string layer = weight_name.substr(0, dot), which = weight_name.substr(dot + 1);
-    const char* suffix = which == "attn_output"     ? "attn_out"
-                         : which == "ffn_down"      ? "ffn_mid"
-                         : which.starts_with("ffn") ? "ffn_in"
-                                                    : "attn_in";
-    input = layer + "." + suffix;
-  } else if (weight_name != "output") {
-    return nullptr;
+const InputStatistics* Calibration::find(import::Role role, int64_t layer) const {
+  // Matrices that read the same vector share its statistics: q, k and v all read attn_in.
+  std::string input;
+  switch (role) {
+    case import::Role::kAttnQ:
+    case import::Role::kAttnK:
+    case import::Role::kAttnV:
+      input = fmt::format("blk.{}.attn_in", layer);
+      break;
+    case import::Role::kAttnOutput:
+      input = fmt::format("blk.{}.attn_out", layer);
+      break;
+    case import::Role::kFfnGate:
+    case import::Role::kFfnUp:
+      input = fmt::format("blk.{}.ffn_in", layer);
+      break;
+    case import::Role::kFfnDown:
+      input = fmt::format("blk.{}.ffn_mid", layer);
+      break;
+    case import::Role::kOutput:
+      input = "output_in";
+      break;
+    default:
+      return nullptr;  // the embedding reads token ids, not a vector
   }
   for (const auto& [name, stats] : inputs_)
     if (name == input) return &stats;

@@ -271,14 +271,15 @@ Model to_model(const File& file) {
     return t;
   };
 
-  model.token_embedding = get("token_embd.weight");
-  if (!model.token_embedding.data) fail_file(file.path, "tensor 'token_embd.weight' is missing");
+  const std::string embedding = gguf_name(Role::kTokenEmbedding);
+  model.token_embedding = get(embedding);
+  if (!model.token_embedding.data) fail_file(file.path, "tensor '{}' is missing", embedding);
   if (model.token_embedding.shape.size() != 2)
-    fail_file(file.path, "tensor 'token_embd.weight' has {} dimensions, expected 2",
+    fail_file(file.path, "tensor '{}' has {} dimensions, expected 2", embedding,
               model.token_embedding.shape.size());
   c.vocab_size = model.token_embedding.shape[0];
-  model.output_norm = get("output_norm.weight");
-  if (auto out = optional("output.weight")) {
+  model.output_norm = get(gguf_name(Role::kOutputNorm));
+  if (auto out = optional(gguf_name(Role::kOutput))) {
     model.output = *out;
   } else {
     model.output = model.token_embedding;
@@ -286,21 +287,21 @@ Model to_model(const File& file) {
   }
   model.layers.resize(static_cast<size_t>(c.layers));
   for (int64_t i = 0; i < c.layers; ++i) {
-    const std::string b = "blk." + std::to_string(i) + ".";
+    auto role = [&](Role r) { return get(gguf_name(r, i)); };
     LayerWeights& l = model.layers[static_cast<size_t>(i)];
-    l.attn_norm = get(b + "attn_norm.weight");
-    l.wq = get(b + "attn_q.weight");
-    l.wk = get(b + "attn_k.weight");
-    l.wv = get(b + "attn_v.weight");
-    l.wo = get(b + "attn_output.weight");
-    l.bq = optional(b + "attn_q.bias");
-    l.bk = optional(b + "attn_k.bias");
-    l.bv = optional(b + "attn_v.bias");
+    l.attn_norm = role(Role::kAttnNorm);
+    l.wq = role(Role::kAttnQ);
+    l.wk = role(Role::kAttnK);
+    l.wv = role(Role::kAttnV);
+    l.wo = role(Role::kAttnOutput);
+    l.bq = optional(gguf_name(Role::kAttnQBias, i));
+    l.bk = optional(gguf_name(Role::kAttnKBias, i));
+    l.bv = optional(gguf_name(Role::kAttnVBias, i));
     if (l.bq || l.bk || l.bv) c.qkv_bias = true;
-    l.ffn_norm = get(b + "ffn_norm.weight");
-    l.w_gate = get(b + "ffn_gate.weight");
-    l.w_up = get(b + "ffn_up.weight");
-    l.w_down = get(b + "ffn_down.weight");
+    l.ffn_norm = role(Role::kFfnNorm);
+    l.w_gate = role(Role::kFfnGate);
+    l.w_up = role(Role::kFfnUp);
+    l.w_down = role(Role::kFfnDown);
   }
 
   if (auto freqs = optional("rope_freqs.weight")) {

@@ -444,35 +444,36 @@ Model load_huggingface(const std::string& directory) {
       fail_file(weights.source, "tensor '{}' is for layer {} but config.json has {} layers", t.name,
                 layer, c.layers);
 
-  model.token_embedding = get("model.embed_tokens.weight");
-  model.output_norm = get("model.norm.weight");
-  const Tensor* head = c.tied_embeddings ? nullptr : find("lm_head.weight");
+  const std::string head_name = huggingface_name(Role::kOutput);
+  model.token_embedding = get(huggingface_name(Role::kTokenEmbedding));
+  model.output_norm = get(huggingface_name(Role::kOutputNorm));
+  const Tensor* head = c.tied_embeddings ? nullptr : find(head_name);
   if (head != nullptr) {
     model.output = *head;
   } else {
     model.output = model.token_embedding;
     model.config.tied_embeddings = true;
   }
-  if (c.tied_embeddings) find("lm_head.weight");  // a tied copy some writers keep is unused
+  if (c.tied_embeddings) find(head_name);  // a tied copy some writers keep is unused
 
   model.layers.reserve(static_cast<size_t>(c.layers));
   for (int64_t i = 0; i < c.layers; ++i) {
-    const std::string p = fmt::format("model.layers.{}.", i);
+    auto role = [&](Role r) { return get(huggingface_name(r, i)); };
     LayerWeights l;
-    l.attn_norm = get(p + "input_layernorm.weight");
-    l.wq = get(p + "self_attn.q_proj.weight");
-    l.wk = get(p + "self_attn.k_proj.weight");
-    l.wv = get(p + "self_attn.v_proj.weight");
-    l.wo = get(p + "self_attn.o_proj.weight");
+    l.attn_norm = role(Role::kAttnNorm);
+    l.wq = role(Role::kAttnQ);
+    l.wk = role(Role::kAttnK);
+    l.wv = role(Role::kAttnV);
+    l.wo = role(Role::kAttnOutput);
     if (c.qkv_bias) {
-      l.bq = get(p + "self_attn.q_proj.bias");
-      l.bk = get(p + "self_attn.k_proj.bias");
-      l.bv = get(p + "self_attn.v_proj.bias");
+      l.bq = role(Role::kAttnQBias);
+      l.bk = role(Role::kAttnKBias);
+      l.bv = role(Role::kAttnVBias);
     }
-    l.ffn_norm = get(p + "post_attention_layernorm.weight");
-    l.w_gate = get(p + "mlp.gate_proj.weight");
-    l.w_up = get(p + "mlp.up_proj.weight");
-    l.w_down = get(p + "mlp.down_proj.weight");
+    l.ffn_norm = role(Role::kFfnNorm);
+    l.w_gate = role(Role::kFfnGate);
+    l.w_up = role(Role::kFfnUp);
+    l.w_down = role(Role::kFfnDown);
     model.layers.push_back(std::move(l));
   }
   // A bias the engines would not apply changes every output: refuse rather than ignore it.

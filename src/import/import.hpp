@@ -3,6 +3,7 @@
 // converted here: later stages read the tensors in their stored type.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -102,10 +103,42 @@ struct ModelConfig {
   bool qkv_bias = false;  // Qwen2 family
 };
 
+// The tensors of a Llama-family model, named once. Each file format spells a role with its own
+// name table: gguf_name() and huggingface_name() here, compile::etch_name() for .etch files.
+enum class Role {
+  kTokenEmbedding,
+  kAttnNorm,
+  kAttnQ,
+  kAttnK,
+  kAttnV,
+  kAttnOutput,
+  kAttnQBias,
+  kAttnKBias,
+  kAttnVBias,
+  kFfnNorm,
+  kFfnGate,
+  kFfnUp,
+  kFfnDown,
+  kOutputNorm,
+  kOutput,
+};
+// The seven weight matrices of a layer, in the order a token meets them.
+inline constexpr std::array<Role, 7> kLayerMatrices = {
+    Role::kAttnQ,   Role::kAttnK, Role::kAttnV,  Role::kAttnOutput,
+    Role::kFfnGate, Role::kFfnUp, Role::kFfnDown};
+// Whether a role names one tensor per layer (then the name functions need the layer).
+bool is_layer_role(Role role);
+// "blk.3.attn_q.weight", "token_embd.weight", ...
+std::string gguf_name(Role role, int64_t layer = -1);
+// "model.layers.3.self_attn.q_proj.weight", "lm_head.weight", ...
+std::string huggingface_name(Role role, int64_t layer = -1);
+
 struct LayerWeights {
   Tensor attn_norm, wq, wk, wv, wo;
   std::optional<Tensor> bq, bk, bv;
   Tensor ffn_norm, w_gate, w_up, w_down;
+  // The layer's weight matrix of `role` (one of kLayerMatrices).
+  const Tensor& matrix(Role role) const;
 };
 
 struct Model {

@@ -260,11 +260,14 @@ struct IntegerEngine::State {
             static_cast<float>(weight(embedding, id, j)) * e.scales[static_cast<size_t>(id)];
     }
     for (int64_t l = 0; l < config.layers; ++l) {
-      auto m = [&](int which) -> const DecodedMatrix& {
-        return matrices[static_cast<size_t>(1 + l * 7 + which)];
+      auto m = [&](import::Role role) -> const DecodedMatrix& {
+        return matrices[compile::matrix_index(role, l, config.layers)];
       };
       norm_quantize(x.data(), model.attn_norms[static_cast<size_t>(l)], n);
-      matmul({{&m(0), q.data()}, {&m(1), kv_k.data()}, {&m(2), kv_v.data()}}, n);
+      matmul({{&m(import::Role::kAttnQ), q.data()},
+              {&m(import::Role::kAttnK), kv_k.data()},
+              {&m(import::Role::kAttnV), kv_v.data()}},
+             n);
       for (int64_t t = 0; t < n; ++t) {
         const int64_t pos = position + t;
         apply_rope(q.data() + t * q_dim, config.heads, pos);
@@ -282,14 +285,14 @@ struct IntegerEngine::State {
       }
       attention(l, n);
       quantize_rows(att.data(), n, q_dim);
-      matmul({{&m(3), y.data()}}, n);
+      matmul({{&m(import::Role::kAttnOutput), y.data()}}, n);
       for (int64_t i = 0; i < n * d; ++i) x[static_cast<size_t>(i)] += y[static_cast<size_t>(i)];
 
       norm_quantize(x.data(), model.ffn_norms[static_cast<size_t>(l)], n);
-      matmul({{&m(4), gate.data()}, {&m(5), up.data()}}, n);
+      matmul({{&m(import::Role::kFfnGate), gate.data()}, {&m(import::Role::kFfnUp), up.data()}}, n);
       k.silu_mul(gate.data(), up.data(), n * f);
       quantize_rows(gate.data(), n, f);
-      matmul({{&m(6), y.data()}}, n);
+      matmul({{&m(import::Role::kFfnDown), y.data()}}, n);
       for (int64_t i = 0; i < n * d; ++i) x[static_cast<size_t>(i)] += y[static_cast<size_t>(i)];
     }
     position += n;
