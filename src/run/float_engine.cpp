@@ -13,8 +13,9 @@ namespace {
 
 using import::Tensor;
 
-// Prompts are processed in micro-batches so that scratch memory stays bounded however long
-// the prompt is, while each weight row is still reused for many tokens.
+// A step's tokens, of whichever sequences, are processed in micro-batches so that scratch
+// memory stays bounded however long the step is, while each weight row is still reused for
+// many tokens.
 constexpr int64_t kMicroBatch = 64;
 
 std::vector<float> to_floats(const Tensor& t) {
@@ -34,29 +35,29 @@ struct FloatEngine::State {
   const import::ModelConfig& config;
   ThreadPool pool;
   InputObserver observer;
-  int64_t context;
-  int64_t position = 0;
+  SequenceSlots slots;
 
   std::vector<LayerVectors> layers;
   std::vector<float> output_norm;
   std::vector<double> inv_freq;
 
   int64_t q_dim, kv_dim;
-  std::vector<float> k_cache, v_cache;  // [layer][position][kv_dim]
+  std::vector<float> k_cache, v_cache;  // [slots.cache_row(...)][kv_dim]
 
   // Scratch for one micro-batch.
   std::vector<float> x, xn, q, k, v, att, gate, up, rope_cos, rope_sin;
-  std::vector<float> logits;
 
   State(const import::Model& m, EngineOptions options, InputObserver input_observer)
       : model(m),
         config(m.config),
         pool(options.threads > 0 ? options.threads : ThreadPool::default_threads()),
-        observer(std::move(input_observer)) {
-    context =
-        options.context > 0
-            ? options.context
-            : std::min<int64_t>(config.context_length > 0 ? config.context_length : 4096, 4096);
+        observer(std::move(input_observer)),
+        slots(
+            options.sequences,
+            options.context > 0
+                ? options.context
+                : std::min<int64_t>(config.context_length > 0 ? config.context_length : 4096, 4096),
+            config.layers, config.vocab_size) {
     q_dim = config.heads * config.head_dim;
     kv_dim = config.kv_heads * config.head_dim;
     for (const auto& l : m.layers) {
@@ -70,7 +71,7 @@ struct FloatEngine::State {
     }
     output_norm = to_floats(m.output_norm);
     inv_freq = import::rope_inverse_frequencies(config.rope);
-    const size_t cache = static_cast<size_t>(config.layers * context * kv_dim);
+    const auto cache = static_cast<size_t>(slots.cache_rows() * kv_dim);
     k_cache.assign(cache, 0.0f);
     v_cache.assign(cache, 0.0f);
     const auto d = static_cast<size_t>(config.hidden_size);
@@ -150,14 +151,14 @@ struct FloatEngine::State {
     });
   }
 
-  void rope_tables(int64_t first_position, int64_t tokens) {
+  void rope_tables(std::span<const StepToken> tokens) {
     const size_t pairs = inv_freq.size();
-    for (int64_t t = 0; t < tokens; ++t) {
-      const auto p = static_cast<double>(first_position + t);
+    for (size_t t = 0; t < tokens.size(); ++t) {
+      const auto p = static_cast<double>(tokens[t].position);
       for (size_t i = 0; i < pairs; ++i) {
         const double angle = p * inv_freq[i];
-        rope_cos[static_cast<size_t>(t) * pairs + i] = static_cast<float>(std::cos(angle));
-        rope_sin[static_cast<size_t>(t) * pairs + i] = static_cast<float>(std::sin(angle));
+        rope_cos[t * pairs + i] = static_cast<float>(std::cos(angle));
+        rope_sin[t * pairs + i] = static_cast<float>(std::sin(angle));
       }
     }
   }
@@ -180,17 +181,21 @@ struct FloatEngine::State {
     }
   }
 
-  void attention(int64_t layer, int64_t tokens) {
+  // Each token attends over its own sequence's cache, up to and including itself.
+  void attention(int64_t layer, std::span<const StepToken> tokens) {
     const int64_t hd = config.head_dim, heads = config.heads;
     const int64_t group = config.heads / config.kv_heads;
     const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
-    const float* kc = k_cache.data() + layer * context * kv_dim;
-    const float* vc = v_cache.data() + layer * context * kv_dim;
-    pool.parallel_for(tokens * heads, [&](int64_t begin, int64_t end) {
+    const auto n = static_cast<int64_t>(tokens.size());
+    pool.parallel_for(n * heads, [&](int64_t begin, int64_t end) {
       thread_local std::vector<float> scores;
       for (int64_t item = begin; item < end; ++item) {
         const int64_t t = item / heads, h = item % heads, kvh = h / group;
-        const int64_t visible = position + t + 1;  // causal: up to and including itself
+        const StepToken& token = tokens[static_cast<size_t>(t)];
+        const int64_t visible = token.position + 1;
+        const int64_t first_row = slots.cache_row(token.sequence, layer, 0);
+        const float* kc = k_cache.data() + first_row * kv_dim;
+        const float* vc = v_cache.data() + first_row * kv_dim;
         if (scores.size() < static_cast<size_t>(visible))
           scores.resize(static_cast<size_t>(visible));
         const float* qh = q.data() + t * q_dim + h * hd;
@@ -205,14 +210,14 @@ struct FloatEngine::State {
     });
   }
 
-  // One micro-batch through every layer. Writes logits of the batch's tokens from
-  // `first_logit` on into logits_out (rows of vocab).
-  void forward(std::span<const int32_t> tokens, int64_t first_logit, float* logits_out) {
+  // One micro-batch through every layer. Writes the logits of its tokens that ask for them
+  // into consecutive rows (of vocab) from logits_out on.
+  void forward(std::span<const StepToken> tokens, float* logits_out) {
     const auto n = static_cast<int64_t>(tokens.size());
     const int64_t d = config.hidden_size, f = config.ffn_size;
     for (int64_t t = 0; t < n; ++t)
-      model.token_embedding.dequantize_row(tokens[static_cast<size_t>(t)], x.data() + t * d);
-    rope_tables(position, n);
+      model.token_embedding.dequantize_row(tokens[static_cast<size_t>(t)].id, x.data() + t * d);
+    rope_tables(tokens);
 
     for (int64_t l = 0; l < config.layers; ++l) {
       const import::LayerWeights& w = model.layers[static_cast<size_t>(l)];
@@ -230,11 +235,12 @@ struct FloatEngine::State {
         }
         apply_rope(q.data() + t * q_dim, config.heads, t);
         apply_rope(k.data() + t * kv_dim, config.kv_heads, t);
-        const int64_t slot = (l * context + position + t) * kv_dim;
+        const StepToken& token = tokens[static_cast<size_t>(t)];
+        const int64_t slot = slots.cache_row(token.sequence, l, token.position) * kv_dim;
         std::copy_n(k.data() + t * kv_dim, kv_dim, k_cache.data() + slot);
         std::copy_n(v.data() + t * kv_dim, kv_dim, v_cache.data() + slot);
       }
-      attention(l, n);
+      attention(l, tokens);
       observe(fmt::format("blk.{}.attn_out", l), att.data(), n, q_dim);
       matmul({{&w.wo, xn.data()}}, att.data(), n);
       for (int64_t i = 0; i < n * d; ++i) x[static_cast<size_t>(i)] += xn[static_cast<size_t>(i)];
@@ -249,13 +255,13 @@ struct FloatEngine::State {
       matmul({{&w.w_down, xn.data()}}, gate.data(), n);
       for (int64_t i = 0; i < n * d; ++i) x[static_cast<size_t>(i)] += xn[static_cast<size_t>(i)];
     }
-    position += n;
 
-    if (first_logit >= n) return;
-    const int64_t rows = n - first_logit;
-    for (int64_t t = 0; t < rows; ++t)
-      kernels::rms_norm(x.data() + (first_logit + t) * d, output_norm.data(), xn.data() + t * d, d,
-                        config.rms_eps);
+    int64_t rows = 0;
+    for (int64_t t = 0; t < n; ++t)
+      if (tokens[static_cast<size_t>(t)].logits)
+        kernels::rms_norm(x.data() + t * d, output_norm.data(), xn.data() + rows++ * d, d,
+                          config.rms_eps);
+    if (rows == 0) return;
     observe("output_in", xn.data(), rows, d);
     matmul({{&model.output, logits_out}}, xn.data(), rows);
   }
@@ -266,27 +272,27 @@ FloatEngine::FloatEngine(const import::Model& model, EngineOptions options, Inpu
 
 FloatEngine::~FloatEngine() = default;
 
-std::span<const float> FloatEngine::eval(std::span<const int32_t> tokens, bool all_logits) {
+std::span<const float> FloatEngine::step(std::span<const SequenceTokens> batch) {
   State& s = *state_;
-  return eval_in_micro_batches(tokens, all_logits, s.position, s.context, s.config.vocab_size,
-                               kMicroBatch, s.logits,
-                               [&](std::span<const int32_t> batch, int64_t first_logit,
-                                   float* out) { s.forward(batch, first_logit, out); });
+  return s.slots.step(batch, kMicroBatch, [&](std::span<const StepToken> tokens, float* out) {
+    s.forward(tokens, out);
+  });
 }
 
-void FloatEngine::reset() {
-  state_->position = 0;
+void FloatEngine::reset_sequence(int sequence) {
+  state_->slots.reset(sequence);
 }
-
-void FloatEngine::truncate(int64_t position) {
-  state_->position = std::clamp<int64_t>(position, 0, state_->position);
+void FloatEngine::truncate_sequence(int sequence, int64_t position) {
+  state_->slots.truncate(sequence, position);
 }
-
-int64_t FloatEngine::position() const {
-  return state_->position;
+int64_t FloatEngine::sequence_position(int sequence) const {
+  return state_->slots.position(sequence);
+}
+int FloatEngine::sequences() const {
+  return state_->slots.count();
 }
 int64_t FloatEngine::context() const {
-  return state_->context;
+  return state_->slots.context();
 }
 int FloatEngine::threads() const {
   return state_->pool.size();

@@ -1,7 +1,8 @@
 // The chip's forward pass, exactly as docs/chip-spec.md defines it. Every matrix product is
 // integer (int16 activations x int8 levels, group multipliers, int64 row sums); the few float
 // operations are element-wise or in the order the spec fixes. Each output element is computed
-// by one thread start to end, so results never depend on the thread count.
+// by one thread start to end, and each token's from its own rows and its own sequence's cache
+// alone, so results never depend on the thread count or on the other tokens of a step.
 #include <algorithm>
 #include <cmath>
 
@@ -68,12 +69,12 @@ struct IntegerEngine::State {
   const int_kernels::Kernels& k;
   const bool scalar;
   ThreadPool pool;
-  int64_t context;
-  int64_t position = 0;
+  SequenceSlots slots;
   int64_t q_dim, kv_dim, pairs;
   std::vector<DecodedMatrix> matrices;
 
-  // KV cache in SRAM: int16 values and one float32 scale per (layer, position, kv head).
+  // KV cache in SRAM: int16 values and one float32 scale per (sequence, layer, position, kv
+  // head), rows as slots.cache_row() lays them out.
   std::vector<int16_t> k_cache, v_cache;
   std::vector<float> k_scale, v_scale;
 
@@ -81,26 +82,27 @@ struct IntegerEngine::State {
   std::vector<float> x, y, q, kv_k, kv_v, att, gate, up;
   std::vector<int16_t> xq;
   std::vector<float> xs;
-  std::vector<float> logits;
 
   State(compile::EtchModel m, EngineOptions options, bool scalar_kernels)
       : model(std::move(m)),
         config(model.config),
         k(scalar_kernels ? int_kernels::scalar() : int_kernels::fast()),
         scalar(scalar_kernels),
-        pool(options.threads > 0 ? options.threads : ThreadPool::default_threads()) {
-    context = options.context > 0 ? options.context : std::min<int64_t>(model.rope_positions, 4096);
-    if (context > model.rope_positions)
-      fail_file(model.path, "context {} exceeds the {} positions of its RoPE tables", context,
-                model.rope_positions);
+        pool(options.threads > 0 ? options.threads : ThreadPool::default_threads()),
+        slots(options.sequences,
+              options.context > 0 ? options.context : std::min<int64_t>(model.rope_positions, 4096),
+              config.layers, config.vocab_size) {
+    if (slots.context() > model.rope_positions)
+      fail_file(model.path, "context {} exceeds the {} positions of its RoPE tables",
+                slots.context(), model.rope_positions);
     q_dim = config.heads * config.head_dim;
     kv_dim = config.kv_heads * config.head_dim;
     pairs = config.rope.dims / 2;
     for (const auto& mv : model.matrices) matrices.push_back(decode(mv, !scalar));
-    const auto cache = static_cast<size_t>(config.layers * context * kv_dim);
+    const auto cache = static_cast<size_t>(slots.cache_rows() * kv_dim);
     k_cache.assign(cache, 0);
     v_cache.assign(cache, 0);
-    k_scale.assign(static_cast<size_t>(config.layers * context * config.kv_heads), 0.0f);
+    k_scale.assign(static_cast<size_t>(slots.cache_rows() * config.kv_heads), 0.0f);
     v_scale.assign(k_scale.size(), 0.0f);
     const auto b = static_cast<size_t>(kMicroBatch);
     const auto d = static_cast<size_t>(config.hidden_size),
@@ -203,20 +205,24 @@ struct IntegerEngine::State {
     }
   }
 
-  void attention(int64_t layer, int64_t tokens) {
+  // Each token attends over its own sequence's cache, up to and including itself.
+  void attention(int64_t layer, std::span<const StepToken> tokens) {
     const int64_t hd = config.head_dim, heads = config.heads,
                   group = config.heads / config.kv_heads;
     const float inv_sqrt = 1.0f / std::sqrt(static_cast<float>(hd));
-    const int16_t* kc = k_cache.data() + layer * context * kv_dim;
-    const int16_t* vc = v_cache.data() + layer * context * kv_dim;
-    const float* ks = k_scale.data() + layer * context * config.kv_heads;
-    const float* vs = v_scale.data() + layer * context * config.kv_heads;
-    pool.parallel_for(tokens * heads, [&](int64_t begin, int64_t end) {
+    const auto n = static_cast<int64_t>(tokens.size());
+    pool.parallel_for(n * heads, [&](int64_t begin, int64_t end) {
       thread_local std::vector<float> scores;
       thread_local std::vector<int16_t> qh;
       for (int64_t item = begin; item < end; ++item) {
         const int64_t t = item / heads, h = item % heads, kvh = h / group;
-        const int64_t visible = position + t + 1;
+        const StepToken& token = tokens[static_cast<size_t>(t)];
+        const int64_t visible = token.position + 1;
+        const int64_t first_row = slots.cache_row(token.sequence, layer, 0);
+        const int16_t* kc = k_cache.data() + first_row * kv_dim;
+        const int16_t* vc = v_cache.data() + first_row * kv_dim;
+        const float* ks = k_scale.data() + first_row * config.kv_heads;
+        const float* vs = v_scale.data() + first_row * config.kv_heads;
         scores.resize(static_cast<size_t>(visible));
         qh.resize(static_cast<size_t>(hd));
         const float sq = k.quantize(q.data() + t * q_dim + h * hd, hd, qh.data());
@@ -248,12 +254,14 @@ struct IntegerEngine::State {
     });
   }
 
-  void forward(std::span<const int32_t> tokens, int64_t first_logit, float* logits_out) {
+  // One micro-batch through every layer. Writes the logits of its tokens that ask for them
+  // into consecutive rows (of vocab) from logits_out on.
+  void forward(std::span<const StepToken> tokens, float* logits_out) {
     const auto n = static_cast<int64_t>(tokens.size());
     const int64_t d = config.hidden_size, f = config.ffn_size;
     const DecodedMatrix& embedding = matrices.front();
     for (int64_t t = 0; t < n; ++t) {
-      const int64_t id = tokens[static_cast<size_t>(t)];
+      const int64_t id = tokens[static_cast<size_t>(t)].id;
       const compile::MatrixView& e = *embedding.view;
       for (int64_t j = 0; j < d; ++j)
         x[static_cast<size_t>(t * d + j)] =
@@ -269,12 +277,13 @@ struct IntegerEngine::State {
               {&m(import::Role::kAttnV), kv_v.data()}},
              n);
       for (int64_t t = 0; t < n; ++t) {
-        const int64_t pos = position + t;
-        apply_rope(q.data() + t * q_dim, config.heads, pos);
-        apply_rope(kv_k.data() + t * kv_dim, config.kv_heads, pos);
+        const StepToken& token = tokens[static_cast<size_t>(t)];
+        apply_rope(q.data() + t * q_dim, config.heads, token.position);
+        apply_rope(kv_k.data() + t * kv_dim, config.kv_heads, token.position);
+        const int64_t row = slots.cache_row(token.sequence, l, token.position);
         for (int64_t h = 0; h < config.kv_heads; ++h) {
-          const int64_t slot = (l * context + pos) * kv_dim + h * config.head_dim;
-          const int64_t scale_slot = (l * context + pos) * config.kv_heads + h;
+          const int64_t slot = row * kv_dim + h * config.head_dim;
+          const int64_t scale_slot = row * config.kv_heads + h;
           k_scale[static_cast<size_t>(scale_slot)] =
               k.quantize(kv_k.data() + t * kv_dim + h * config.head_dim, config.head_dim,
                          k_cache.data() + slot);
@@ -283,7 +292,7 @@ struct IntegerEngine::State {
                          v_cache.data() + slot);
         }
       }
-      attention(l, n);
+      attention(l, tokens);
       quantize_rows(att.data(), n, q_dim);
       matmul({{&m(import::Role::kAttnOutput), y.data()}}, n);
       for (int64_t i = 0; i < n * d; ++i) x[static_cast<size_t>(i)] += y[static_cast<size_t>(i)];
@@ -295,10 +304,16 @@ struct IntegerEngine::State {
       matmul({{&m(import::Role::kFfnDown), y.data()}}, n);
       for (int64_t i = 0; i < n * d; ++i) x[static_cast<size_t>(i)] += y[static_cast<size_t>(i)];
     }
-    position += n;
-    if (first_logit >= n) return;
-    norm_quantize(x.data() + first_logit * d, model.output_norm, n - first_logit);
-    matmul({{&matrices.back(), logits_out}}, n - first_logit);
+    // The rows asked for move to the front of x, so that the head reads only them.
+    int64_t rows = 0;
+    for (int64_t t = 0; t < n; ++t) {
+      if (!tokens[static_cast<size_t>(t)].logits) continue;
+      if (rows != t) std::copy_n(x.data() + t * d, d, x.data() + rows * d);
+      ++rows;
+    }
+    if (rows == 0) return;
+    norm_quantize(x.data(), model.output_norm, rows);
+    matmul({{&matrices.back(), logits_out}}, rows);
   }
 };
 
@@ -307,25 +322,27 @@ IntegerEngine::IntegerEngine(compile::EtchModel model, EngineOptions options, bo
 
 IntegerEngine::~IntegerEngine() = default;
 
-std::span<const float> IntegerEngine::eval(std::span<const int32_t> tokens, bool all_logits) {
+std::span<const float> IntegerEngine::step(std::span<const SequenceTokens> batch) {
   State& s = *state_;
-  return eval_in_micro_batches(tokens, all_logits, s.position, s.context, s.config.vocab_size,
-                               kMicroBatch, s.logits,
-                               [&](std::span<const int32_t> batch, int64_t first_logit,
-                                   float* out) { s.forward(batch, first_logit, out); });
+  return s.slots.step(batch, kMicroBatch, [&](std::span<const StepToken> tokens, float* out) {
+    s.forward(tokens, out);
+  });
 }
 
-void IntegerEngine::reset() {
-  state_->position = 0;
+void IntegerEngine::reset_sequence(int sequence) {
+  state_->slots.reset(sequence);
 }
-void IntegerEngine::truncate(int64_t position) {
-  state_->position = std::clamp<int64_t>(position, 0, state_->position);
+void IntegerEngine::truncate_sequence(int sequence, int64_t position) {
+  state_->slots.truncate(sequence, position);
 }
-int64_t IntegerEngine::position() const {
-  return state_->position;
+int64_t IntegerEngine::sequence_position(int sequence) const {
+  return state_->slots.position(sequence);
+}
+int IntegerEngine::sequences() const {
+  return state_->slots.count();
 }
 int64_t IntegerEngine::context() const {
-  return state_->context;
+  return state_->slots.context();
 }
 int IntegerEngine::threads() const {
   return state_->pool.size();

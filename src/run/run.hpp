@@ -19,34 +19,59 @@ namespace etch::run {
 
 struct EngineOptions {
   int threads = 0;      // 0: all hardware threads
-  int64_t context = 0;  // KV cache length in tokens; 0: min(model context, 4096)
+  int64_t context = 0;  // KV cache length in tokens, per sequence; 0: min(model context, 4096)
+  int sequences = 1;    // slots, each with its own KV cache of `context` tokens
 };
 
 // Called with the input rows of every weight matrix before it is applied (the float engine's
 // calibration hook for etch build): the input's name (compile::Calibration), rows, count, width.
 using InputObserver = std::function<void(const std::string&, const float*, int64_t, int64_t)>;
 
+// One sequence's part of a batched step.
+struct SequenceTokens {
+  int sequence = 0;                 // slot, 0 .. sequences() - 1
+  std::span<const int32_t> tokens;  // fed at the sequence's next positions
+  bool all_logits = false;          // logits of every token, else of the last one only
+};
+
 // What every engine offers (the float reference here; the chip's integer engine and later the
-// GPU engine): feed tokens into a KV cache, get logits back. Generation, perplexity and the
-// CLI are written against this, so they work with any engine.
+// GPU engine): sequences (slots), each with its own KV cache, advanced together in steps that
+// return logits. Generation, perplexity and the CLI are written against this, so they work
+// with any engine. An engine holds sequences x context x one token's KV cache (every layer's
+// keys and values) from construction on, and allocates nothing per token once its buffers
+// have grown to the largest step seen.
 class Engine {
  public:
   virtual ~Engine() = default;
 
-  // Feeds `tokens` at the next positions of the cache. Returns the logits of every token
-  // ([tokens.size(), vocab] row-major) when all_logits, else of the last token only.
-  // Throws Error when the cache would overflow or an id is outside the vocabulary.
-  virtual std::span<const float> eval(std::span<const int32_t> tokens, bool all_logits) = 0;
-  // Forgets the cache: the next eval starts at position 0.
-  virtual void reset() = 0;
-  // Drops the cache beyond `position` tokens (for rewinding a conversation).
-  virtual void truncate(int64_t position) = 0;
-
-  virtual int64_t position() const = 0;
-  virtual int64_t context() const = 0;
+  // Advances every listed sequence by its tokens in one pass over the weights (in
+  // micro-batches of bounded size that mix sequences, so each weight row is read once for
+  // all of them, as the chip's pipeline does). Returns logits rows in the order of `batch`:
+  // tokens.size() rows for an all_logits entry, else one row (none for an empty entry), each
+  // vocab() floats. Throws Error, advancing nothing, on an unknown or repeated sequence, a
+  // context overflow or an id outside the vocabulary. Guarantee: a sequence's logits do not
+  // depend, bit for bit, on the other entries, on the thread count, or on how its tokens were
+  // split into steps.
+  virtual std::span<const float> step(std::span<const SequenceTokens> batch) = 0;
+  // Forgets the sequence's cache: its next step starts at position 0.
+  virtual void reset_sequence(int sequence) = 0;
+  // Drops the sequence's cache beyond `position` tokens (for rewinding a conversation).
+  virtual void truncate_sequence(int sequence, int64_t position) = 0;
+  virtual int64_t sequence_position(int sequence) const = 0;
+  virtual int sequences() const = 0;
+  virtual int64_t context() const = 0;  // per sequence
   virtual int threads() const = 0;
   virtual const import::ModelConfig& config() const = 0;
   virtual const tokenize::Vocabulary& vocab() const = 0;
+
+  // Sequence 0, for single-user callers (perplexity, bench, the CLI).
+  std::span<const float> eval(std::span<const int32_t> tokens, bool all_logits) {
+    const SequenceTokens entry{.sequence = 0, .tokens = tokens, .all_logits = all_logits};
+    return step({&entry, 1});
+  }
+  void reset() { reset_sequence(0); }
+  void truncate(int64_t position) { truncate_sequence(0, position); }
+  int64_t position() const { return sequence_position(0); }
 };
 
 // Float32 forward pass of a Llama-family model with a KV cache. Weights are read in their
@@ -58,10 +83,11 @@ class FloatEngine final : public Engine {
   FloatEngine(const FloatEngine&) = delete;
   FloatEngine& operator=(const FloatEngine&) = delete;
 
-  std::span<const float> eval(std::span<const int32_t> tokens, bool all_logits) override;
-  void reset() override;
-  void truncate(int64_t position) override;
-  int64_t position() const override;
+  std::span<const float> step(std::span<const SequenceTokens> batch) override;
+  void reset_sequence(int sequence) override;
+  void truncate_sequence(int sequence, int64_t position) override;
+  int64_t sequence_position(int sequence) const override;
+  int sequences() const override;
   int64_t context() const override;
   int threads() const override;
   const import::ModelConfig& config() const override;
@@ -84,10 +110,11 @@ class IntegerEngine final : public Engine {
   IntegerEngine(const IntegerEngine&) = delete;
   IntegerEngine& operator=(const IntegerEngine&) = delete;
 
-  std::span<const float> eval(std::span<const int32_t> tokens, bool all_logits) override;
-  void reset() override;
-  void truncate(int64_t position) override;
-  int64_t position() const override;
+  std::span<const float> step(std::span<const SequenceTokens> batch) override;
+  void reset_sequence(int sequence) override;
+  void truncate_sequence(int sequence, int64_t position) override;
+  int64_t sequence_position(int sequence) const override;
+  int sequences() const override;
   int64_t context() const override;
   int threads() const override;
   const import::ModelConfig& config() const override;
