@@ -108,9 +108,11 @@ using contract::kExpInput;
 
 namespace baseline {
 #define ETCH_TARGET
+#define ETCH_LANES 4
 #define ETCH_KERNELS_AVX512 0
 #include "run/int_kernels_vector.inc"
 #undef ETCH_KERNELS_AVX512
+#undef ETCH_LANES
 #undef ETCH_TARGET
 ETCH_SET("baseline")
 }  // namespace baseline
@@ -119,9 +121,11 @@ ETCH_SET("baseline")
 
 namespace avx2 {
 #define ETCH_TARGET __attribute__((target("avx2")))
+#define ETCH_LANES 8
 #define ETCH_KERNELS_AVX512 0
 #include "run/int_kernels_vector.inc"
 #undef ETCH_KERNELS_AVX512
+#undef ETCH_LANES
 #undef ETCH_TARGET
 ETCH_SET("avx2")
 }  // namespace avx2
@@ -133,9 +137,11 @@ ETCH_SET("avx2")
 namespace avx512 {
 #define ETCH_TARGET \
   __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx512vbmi")))
+#define ETCH_LANES 16
 #define ETCH_KERNELS_AVX512 1
 #include "run/int_kernels_vector.inc"
 #undef ETCH_KERNELS_AVX512
+#undef ETCH_LANES
 #undef ETCH_TARGET
 ETCH_SET("avx512")
 }  // namespace avx512
