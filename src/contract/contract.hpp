@@ -96,6 +96,13 @@ const Recipe& find_recipe(std::string_view name);
 // Multiply-select-add: a bank of 2^K multipliers forms each input element's products with
 // the tile's levels once; each weight's code selects one product; per row an adder tree sums
 // the group; a multiplier-accumulator scales the partial by the group multiplier and adds it.
+// Widths: 16 x 8-bit signed products (24 bits), a partial of 24 + ceil(log2 group) bits (at
+// most kGroupPartialBits), the group multiplier's code width, kRowAccumulatorBits accumulators.
+// int8 is built the same way, with a bank of its 256 fixed levels and 256:1 selectors, not a
+// plain 16 x 8 multiplier per weight: one datapath for every format keeps one RTL generator
+// and one planner count, and the bank's 256 products per input are shared by the tile's 64
+// rows (4 constant multiplications per weight, each shifts and adds). The planner counts the
+// 256:1 selectors this costs.
 struct TileUnits {
   int64_t rows = kTileRows;
   int64_t group = 0;

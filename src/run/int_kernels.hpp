@@ -21,11 +21,11 @@ struct Kernels {
   // contract::quantize of x[0..n) into q; returns the scale.
   float (*quantize)(const float* x, int64_t n, int16_t* q);
   // contract::msa_row over weights given as their int8 levels, one group multiplier per
-  // `group` elements (|multiplier| <= 2^7, as every format's).
+  // `group` (1..kMaxGroup) elements.
   int64_t (*dot_grouped)(const int16_t* x, const int8_t* w, const int32_t* mult, int64_t n,
                          int64_t group);
-  // contract::msa_row itself: codes[i] < level_count index the tile's levels; level_count is
-  // 2^bits of the format and group a multiple of nothing in particular (any 1..kMaxGroup).
+  // contract::msa_row itself: codes[i] < level_count (2^bits of the format, at most 256) index
+  // the tile's levels; group is 1..kMaxGroup.
   int64_t (*msa_row)(const int16_t* x, const uint8_t* codes, const int8_t* levels,
                      int64_t level_count, const int32_t* mult, int64_t n, int64_t group);
   // contract::dot with weights pre-multiplied by their group multiplier (|w| < 2^11): the
@@ -39,7 +39,7 @@ struct Kernels {
   void (*exp_units)(const float* d, int64_t n, uint32_t* e);
   // g[i] = contract::swiglu(g[i], u[i]).
   void (*swiglu)(float* g, const float* u, int64_t n);
-  // contract::rms_norm of x[0..n) with weight w into out; returns the output scale.
+  // contract::rms_norm of x[0..n), n >= 1, with weight w into out; returns the output scale.
   float (*rms_norm)(const float* x, const float* w, int64_t n, float eps, int16_t* out);
   // contract::attention_output: positions >= 1 scores, value rows v[j * v_stride], their
   // scales sv, into out[0..head_dim).
