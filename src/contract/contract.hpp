@@ -123,9 +123,10 @@ TileUnits tile_units(const Format& format);
 
 // ---- Scalar reference units ----
 
-// Activation quantizer over finite x. amax = max |x_i| (exact); inv = 32767 / amax; amax == 0,
-// or an amax so small (below about 2^-113) that inv overflows to infinity, gives q = 0 and
-// scale 0; else q_i = clamp(round_even(x_i * inv), -32767, 32767), scale = amax / 32767.
+// Activation quantizer. amax = max |x_i| (exact; NaN elements do not count); inv = 32767 / amax;
+// amax == 0, or an amax so small (below about 2^-113) that inv overflows to infinity, gives
+// q = 0 and scale 0; else q_i = clamp(round_even(x_i * inv), -32767, 32767), where a NaN
+// product (a NaN x_i, or an infinite one times inv = 0) gives 0; scale = amax / 32767.
 // Returns the scale. x and q have the same length.
 float quantize(std::span<const float> x, std::span<int16_t> q);
 

@@ -160,6 +160,22 @@ TEST(KernelSets, EveryHostSetEqualsTheContractUnits) {
   }
 }
 
+TEST(KernelSets, QuantizeNonFiniteLikeTheContract) {
+  const float nan = std::numeric_limits<float>::quiet_NaN(), inf = INFINITY;
+  for (const std::vector<float>& x :
+       {std::vector<float>{nan, 1.0f, 2.0f}, std::vector<float>{nan, 1.0f, -inf, 3.0f},
+        std::vector<float>(37, nan), std::vector<float>{inf, -inf}}) {
+    std::vector<int16_t> want(x.size());
+    const float want_scale = contract::quantize(x, want);
+    for (const Kernels* k : variants()) {
+      std::vector<int16_t> q(x.size());
+      EXPECT_TRUE(same(k->quantize(x.data(), static_cast<int64_t>(x.size()), q.data()), want_scale))
+          << k->name;
+      EXPECT_TRUE(same(q, want)) << k->name;
+    }
+  }
+}
+
 // The widths the fast paths rely on, at their extremes: every product at its largest.
 TEST(KernelSets, WorstCaseInputsStayExact) {
   for (const Kernels* k : variants()) {
