@@ -192,6 +192,16 @@ TEST(KernelSets, WorstCaseInputsStayExact) {
               int64_t{32768} * 128 * 128 * n);
     EXPECT_EQ(k->dot_expanded(x.data(), ex.data(), n), int64_t{32768} * 2047 * n);
     EXPECT_EQ(k->dot16(x.data(), x.data(), n), int64_t{32768} * 32768 * n);
+    // The value sum of attention over more positions than one 32-bit block holds.
+    const int64_t positions = 70001, head_dim = 19;
+    const std::vector<float> scores(static_cast<size_t>(positions), 0.0f),
+        sv(static_cast<size_t>(positions), 1.0f);
+    const std::vector<int16_t> values(static_cast<size_t>(positions * head_dim), -32767);
+    std::vector<float> got(static_cast<size_t>(head_dim)), want(got.size());
+    k->attention_output(scores.data(), positions, values.data(), head_dim, sv.data(), head_dim,
+                        got.data());
+    contract::attention_output(scores, values, head_dim, sv, want);
+    EXPECT_TRUE(same(got, want));
   }
 }
 
