@@ -46,9 +46,9 @@ std::string render_text(const Plan& p) {
   const auto& t = p.timing;
   std::string out;
   out += fmt::format(
-      "etch plan: {} ({:.2f} B parameters) at {} nm, recipe {} ({:.2f} ROM bits per weight)\n",
-      m.name, static_cast<double>(m.total_params()) / 1e9, in.node_nm, in.recipe.name,
-      p.rom_bits_per_weight);
+      "etch plan: {} ({:.2f} B parameters) at {} nm, recipe {} ({:.3f} ROM bits per weight)\n",
+      m.name, static_cast<double>(m.total_params()) / 1e9, in.node_nm, in.weights.label,
+      p.bits_per_weight);
   out += fmt::format(
       "  {} tokens per user ({} prompt + {} answer), KV SRAM for {} tokens, LoRA rank {}\n\n",
       in.context, in.prompt_tokens, in.answer_tokens, t.kv_tokens, in.lora_rank);
