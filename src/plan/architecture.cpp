@@ -128,6 +128,7 @@ std::vector<Tile> map_tiles(const PlanInput& in, const Node& node, int64_t kv_to
     t.selectors += datapaths * static_cast<double>(u.selectors);
     t.adder_trees += datapaths * static_cast<double>(u.adder_trees);
     t.group_macs += datapaths * static_cast<double>(u.group_macs);
+    t.transistors.datapath += datapaths * d.transistors();
     logic += datapaths * d.transistors() + rom_periphery(bits);
 
     const double share = static_cast<double>(x.active) / static_cast<double>(x.copies);

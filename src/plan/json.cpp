@@ -13,7 +13,11 @@ nlohmann::json area_json(const Area& a) {
 }
 
 nlohmann::json transistors_json(const Transistors& t) {
-  return {{"rom", t.rom}, {"logic", t.logic}, {"sram", t.sram}, {"total", t.total()}};
+  return {{"rom", t.rom},
+          {"logic", t.logic},
+          {"datapath", t.datapath},
+          {"sram", t.sram},
+          {"total", t.total()}};
 }
 
 const Chip& largest(const Plan& p) {

@@ -53,6 +53,7 @@ Tile slice_of(const Tile& t, int k, int parts) {
   s.transistors.rom *= f;
   s.transistors.logic *= f;
   s.transistors.sram *= f;
+  s.transistors.datapath *= f;
   return s;
 }
 

@@ -27,6 +27,7 @@ Transistors& Transistors::operator+=(const Transistors& o) {
   rom += o.rom;
   logic += o.logic;
   sram += o.sram;
+  datapath += o.datapath;
   return *this;
 }
 

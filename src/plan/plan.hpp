@@ -116,6 +116,7 @@ struct Transistors {
   double rom = 0;
   double logic = 0;
   double sram = 0;
+  double datapath = 0;  // of logic: the tile datapaths (multiply-select-add)
   double total() const { return rom + logic + sram; }
   Transistors& operator+=(const Transistors& o);
 };
