@@ -101,7 +101,8 @@ Weights weights_of_etch(const compile::EtchModel& model) {
   Weights w;
   w.label = model.recipe;
   const auto add = [&](const compile::MatrixView& v, int64_t layer) {
-    // The artifact's format, checked against the contract's definition of it.
+    // The artifact's format, checked against the contract's definition of it (compile's format
+    // kinds are the contract's, in its order).
     const contract::Format f =
         contract::make_format(static_cast<contract::WeightFormat>(v.format), v.bits);
     if (f.group != v.group || f.multiplier_bits != v.multiplier_bits)
