@@ -46,7 +46,7 @@ std::string render_text(const Plan& p) {
   const auto& t = p.timing;
   std::string out;
   out += fmt::format(
-      "etch plan: {} ({:.2f} B parameters) at {} nm, recipe {} ({:.3f} ROM bits per weight)\n",
+      "etch plan: {} ({:.2f} B parameters) at {} nm, recipe {}; {:.3f} ROM bits per weight\n",
       m.name, static_cast<double>(m.total_params()) / 1e9, in.node_nm, in.weights.label,
       p.bits_per_weight);
   out += fmt::format(
