@@ -197,11 +197,11 @@ std::vector<Tile> map_tiles(const PlanInput& in, const Node& node, int64_t kv_to
     energy += static_cast<double>(avg_context) * 2 * q_width *
               mac_j(e, contract::kActivationBits, contract::kKvBits);
 
-    // Activation buffers (double-buffered residual, attention and FFN vectors) and the
-    // norm/RoPE/softmax/SiLU units.
+    // Activation buffers (the double-buffered binary32 residual; the quantized attention and
+    // FFN vectors) and the norm/RoPE/softmax/SiLU units.
     const double buffer_bits =
-        (2.0 * m.hidden + 2.0 * m.ffn * m.active_experts + q_width + 2.0 * kv_width) *
-        contract::kActivationBits;
+        2.0 * m.hidden * kResidualBits +
+        (2.0 * m.ffn * m.active_experts + q_width + 2.0 * kv_width) * contract::kActivationBits;
     logic += buffer_bits * kFlopT + kLayerMiscT;
 
     // LoRA adapters on every dense matrix: A (in x r) and B (r x out) in SRAM, applied by

@@ -34,6 +34,7 @@ inline constexpr double kSramMacroEfficiency = 0.70;
 inline constexpr int64_t kSramRows = 512;          // rows per KV SRAM macro (high-density)
 inline constexpr double kLogicUtilisation = 0.60;  // placed density / peak library density
 inline constexpr int kLoraBits = 8;                // contract::lora's A and B are int8
+inline constexpr int kResidualBits = 32;  // the residual stream is binary32 (contract::add)
 inline constexpr double kOverheadFraction = 0.12;  // power grid, clock spine, whitespace
 inline constexpr double kChipLinkMm2 = 6.0;        // one chip-to-chip SerDes link
 
