@@ -6,6 +6,7 @@
 #include "cli/commands.hpp"
 #include "cli/common.hpp"
 #include "compile/compile.hpp"
+#include "contract/contract.hpp"
 #include "core/error.hpp"
 #include "core/progress.hpp"
 #include "run/run.hpp"
@@ -60,6 +61,7 @@ compile::Calibration calibrate(const import::Model& model, const std::string& pa
 }
 
 void execute(const BuildCommandOptions& o) {
+  contract::find_recipe(o.recipe);  // refused before the model is loaded and calibrated
   const auto start = std::chrono::steady_clock::now();
   const import::Model model = load_model_logged(o.model);
   std::optional<compile::Calibration> calibration;

@@ -5,6 +5,7 @@
 #include <fstream>
 
 #include "cli/commands.hpp"
+#include "compile/compile.hpp"
 #include "core/error.hpp"
 #include "import/import.hpp"
 #include "plan/plan.hpp"
@@ -17,8 +18,8 @@ struct PlanOptions {
   std::string model;
   std::string preset;
   int node = 6;
-  std::string recipe = "hc1";
-  double bpw = 0;
+  std::string recipe;  // empty: hc1
+  double bpw = 0;      // 0: the recipe's default budget
   int64_t context = 2048;
   int64_t users = 0;
   int64_t lora_rank = 0;
@@ -36,13 +37,24 @@ void write_file(const std::string& path, const std::string& text) {
 void run_plan(const PlanOptions& o) {
   if (o.model.empty() == o.preset.empty()) fail("plan: give either MODEL or --preset NAME");
   plan::PlanInput in;
+  const std::string recipe = o.recipe.empty() ? "hc1" : o.recipe;
   if (!o.preset.empty()) {
     in.model = plan::find_preset(o.preset);
+    in.weights = plan::weights_for_recipe(in.model, recipe, o.bpw);
+  } else if (compile::is_etch_file(o.model)) {
+    if (!o.recipe.empty() || o.bpw != 0)
+      fail(
+          "plan: {} fixes every matrix's format; --recipe and --bpw apply to a preset or a "
+          "GGUF/Hugging Face model",
+          o.model);
+    const compile::EtchModel etched = compile::read_etch(o.model);
+    in.model = plan::shape_from_config(etched.config, o.model);
+    in.weights = plan::weights_of_etch(etched);
   } else {
     in.model = plan::shape_from_config(import::load_model(o.model).config, o.model);
+    in.weights = plan::weights_for_recipe(in.model, recipe, o.bpw);
   }
   in.node_nm = o.node;
-  in.recipe = o.bpw > 0 ? plan::recipe_for_bpw(o.bpw) : plan::find_recipe(o.recipe);
   in.context = o.context;
   in.users = o.users;
   in.lora_rank = o.lora_rank;
@@ -67,14 +79,17 @@ void add_plan_command(CLI::App& app) {
   auto* cmd = app.add_subcommand(
       "plan", "Power, performance, area and cost of the model as a hardwired chip, vs GPUs");
   cmd->add_option("MODEL", options->model,
-                  "GGUF file or Hugging Face folder (only its shape is read)");
+                  ".etch file (its formats and bits), or GGUF file or Hugging Face folder (its "
+                  "shape, with --recipe)");
   cmd->add_option("--preset", options->preset, "a built-in model shape, e.g. llama-3.1-8b");
   cmd->add_option("--node", options->node, "process node in nm: 28, 16, 7, 6, 5, 3")
       ->capture_default_str();
-  cmd->add_option("--recipe", options->recipe, "weight format: hc1, hc2..hc8, fp4, int8")
-      ->capture_default_str();
+  cmd->add_option("--recipe", options->recipe,
+                  "recipe applied to the shape, as etch build's: hc1 (default), hc2..hc6, hc8, "
+                  "int8, fp4");
   cmd->add_option("--bpw", options->bpw,
-                  "ROM bits per weight instead of a recipe (mixes two code widths)");
+                  "hc1's budget in ROM bits per weight, as etch build's (default 3.5)")
+      ->check(CLI::Range(3.0, 8.0));
   cmd->add_option("--context", options->context, "tokens per user the KV cache holds")
       ->capture_default_str();
   cmd->add_option("--users", options->users, "users the KV SRAM is sized for (default 1)");
@@ -84,7 +99,7 @@ void add_plan_command(CLI::App& app) {
   cmd->add_option("--svg", options->svg,
                   "write the die floorplan (or, with --sweep, a chart) to FILE");
   cmd->add_option("--sweep", options->sweep,
-                  "PARAM=v1,v2,... with PARAM node, bpw, context or users");
+                  "PARAM=v1,v2,... with PARAM node, bpw (hc1's budget), context or users");
   cmd->callback([options] { run_plan(*options); });
 }
 

@@ -1,5 +1,6 @@
-// Architecture mapping: every layer its own tile of ROM arrays, select-add lanes, candidate
-// banks, an attention unit and its KV SRAM; the embedding and the head get tiles too.
+// Architecture mapping: every layer its own tile of ROM arrays, tile datapaths (the contract's
+// multiply-select-add units), an attention unit and its KV SRAM; the embedding and the head
+// get tiles too.
 #include <algorithm>
 #include <cmath>
 #include <string>
@@ -10,40 +11,23 @@ namespace etch::plan::detail {
 
 namespace {
 
-struct Matrix {
-  int64_t in;
-  int64_t out;
-  int64_t copies;  // experts stored
-  int64_t active;  // experts read per token
-};
-
-// Slices a K-bit code splits into, and their widths.
-std::vector<int> slice_widths(int bits) {
-  if (bits <= 4) return {bits};
-  std::vector<int> widths;
-  for (int left = bits; left > 0; left -= 3) widths.push_back(std::min(left, 3));
-  return widths;
+double ceil_div(int64_t a, int64_t b) {
+  return static_cast<double>((a + b - 1) / b);
 }
 
-double lane_transistors(int width) {
-  const double select = (std::ldexp(1.0, width) - 1) * kMux2T * kProductBits;
-  // A carry-save tree of 4:2 compressors spends half a compressor per operand bit.
-  const double add = (kProductBits + 2) * kCompressorT / 2;
-  // The adder tree is registered every fourth level, so a quarter of its sums are flopped.
-  const double registers = (kProductBits + 2) * kFlopT / 4;
-  return select + add + registers;
+// A w-bit carry-propagate adder with its result register.
+double registered_adder_t(int bits) {
+  return bits * (kFullAdderT + kFlopT);
 }
 
-// One input element's candidate products, latched for the whole matrix-vector product.
-// Table levels need a multiplier (used once per level); affine slices form x * 0..7 with
-// three adders (the rest are shifts) and all slices of a code share that one set.
-double bank_transistors(int width, bool table) {
-  const double latches = std::ldexp(1.0, width) * kProductBits * kLatchT;
-  return latches + (table ? kMult8T : 3 * kProductBits * kFullAdderT);
+// A multiplier-accumulator of the attention unit or a LoRA path: an array multiplier and its
+// share of the carry-save tree that sums the products (half a 4:2 compressor per operand bit).
+double mac_t(int x_bits, int y_bits) {
+  return array_multiplier_t(x_bits, y_bits) + (x_bits + y_bits + 2) * kCompressorT / 2;
 }
 
-double mac_transistors() {
-  return kMult8T + 24 * kCompressorT / 2;
+double mac_j(const Energies& e, int x_bits, int y_bits) {
+  return e.mult8 * x_bits * y_bits / 64.0 + e.add32;
 }
 
 Tile empty_tile(std::string name, int64_t first_layer) {
@@ -55,29 +39,40 @@ Tile empty_tile(std::string name, int64_t first_layer) {
 
 }  // namespace
 
-Slicing slicing(const Recipe& recipe) {
-  Slicing s;
-  double lane_sum = 0, bank_sum = 0;
-  const auto add_code = [&](int bits, double share) {
-    const auto widths = slice_widths(bits);
-    s.slices_per_weight += share * static_cast<double>(widths.size());
-    for (int w : widths) lane_sum += share * lane_transistors(w);
-    // Codes of up to 4 bits index a level table (or a fixed format such as e2m1, whose
-    // levels are shifts and one add); wider codes are affine.
-    const bool table = widths.size() == 1 && recipe.per_row_levels;
-    s.candidate_sets += 1;
-    bank_sum += bank_transistors(widths.front(), table);
-  };
-  const double f = recipe.high_fraction;
-  if (recipe.high_bits != recipe.low_bits && f > 0) {
-    add_code(recipe.low_bits, 1 - f);
-    add_code(recipe.high_bits, f);
-  } else {
-    add_code(recipe.low_bits, 1);
-  }
-  s.lane_transistors = lane_sum / s.slices_per_weight;
-  s.bank_transistors = bank_sum / s.candidate_sets;
-  return s;
+double array_multiplier_t(int m, int n) {
+  return m * n * kAndT + (n - 2) * m * kFullAdderT + m * kHalfAdderT;
+}
+
+TileDatapath tile_datapath(const contract::Format& format) {
+  TileDatapath d;
+  d.units = contract::tile_units(format);
+  const auto& u = d.units;
+  const auto count = [](int64_t n) { return static_cast<double>(n); };
+  // A fitted level is a multiplier per product; a fixed level (int8, hc8, fp4) is a constant,
+  // formed from the previous level's product by one shift and add. Either way the product is
+  // registered for the selectors.
+  const double product = format.fitted_levels
+                             ? array_multiplier_t(u.multiplier_input_bits, u.multiplier_weight_bits)
+                             : u.product_bits * kFullAdderT;
+  d.bank_t = count(u.multipliers) * (product + u.product_bits * kFlopT);
+  // A transmission-gate tree: (inputs - 1) two-way muxes per product bit.
+  d.selector_t = count(u.selectors) * count(u.selector_inputs - 1) * kMux2T * u.product_bits;
+  // Carry-save trees of 4:2 compressors (half a compressor per operand bit, the operands
+  // growing from the product's width to the partial's), registered every fourth level, then a
+  // carry-propagate adder to the partial.
+  const double operand_bits = (u.product_bits + u.partial_bits) / 2.0;
+  d.adder_tree_t = count(u.adder_trees) *
+                   (count(u.adder_tree_inputs) * operand_bits * (kCompressorT / 2 + kFlopT / 4) +
+                    u.partial_bits * kFullAdderT);
+  // The group multiplier: an array multiplier by the hc code, a shifter by fp4's exponent
+  // (one two-way mux per bit and exponent bit), nothing when every multiplier is 1.
+  double scale = 0;
+  if (u.group_multiplier_bits > 0)
+    scale = format.kind == contract::WeightFormat::kFp4
+                ? u.group_multiplier_bits * kMux2T * u.accumulator_bits
+                : array_multiplier_t(u.partial_bits, u.group_multiplier_bits);
+  d.group_mac_t = count(u.group_macs) * (scale + registered_adder_t(u.accumulator_bits));
+  return d;
 }
 
 int64_t kv_positions_per_cycle(int64_t kv_tokens) {
@@ -96,17 +91,15 @@ Energies energies(const Node& node) {
   const double cell_ff = kRomBitlineCellFf * node.cpp_nm / 57.0;
   // Precharged bitline: about half the cells read discharge it.
   e.rom_bit = 0.5 * kRomRows * cell_ff * 1e-15 * node.vdd * node.vdd;
-  // Select (about half an adder's switching), the add, and a quarter of a register.
-  e.slice = kAdd16J * (kProductBits + 2) / 16.0 * 1.75 * node.energy_scale;
+  e.add16 = kAdd16J * node.energy_scale;
+  e.add32 = kAdd32J * node.energy_scale;
   e.mult8 = kMult8J * node.energy_scale;
-  e.mac8 = (kMult8J + kAdd32J) * node.energy_scale;
   e.sram_bit = kSram8kBitJ * node.energy_scale;
   return e;
 }
 
 std::vector<Tile> map_tiles(const PlanInput& in, const Node& node, int64_t kv_tokens) {
   const ModelShape& m = in.model;
-  const Slicing sl = slicing(in.recipe);
   const Energies e = energies(node);
   const double logic_per_mm2 = node.logic_mtr_mm2 * 1e6 * kLogicUtilisation;
   const double rom_cell_um2 = node.cpp_nm * kRomCellPitches * node.mp_nm * 1e-6;
@@ -115,23 +108,41 @@ std::vector<Tile> map_tiles(const PlanInput& in, const Node& node, int64_t kv_to
   const int64_t q_width = m.heads * m.head_dim;
   const int64_t kv_width = m.kv_heads * m.head_dim;
 
-  // Adds a matrix's ROM, lanes, banks and per-token energy to a tile. A head tied to the
-  // embedding reads the embedding's ROM, so it brings lanes but no ROM of its own.
-  const auto add_matrix = [&](Tile& t, const Matrix& x, bool own_rom, double& logic,
-                              double& energy) {
-    const double w = static_cast<double>(x.in) * x.out;
-    const double bpw = in.recipe.rom_bits_per_weight(x.in);
-    t.weights += w * x.copies;
-    if (own_rom) t.rom_bits += w * x.copies * bpw;
-    const double lanes = std::ceil(w * sl.slices_per_weight / kRomRows) * x.copies;
-    t.lanes += lanes;
-    const double bits = w * x.copies * bpw;
-    logic += lanes * sl.lane_transistors;
-    logic += static_cast<double>(x.in) * sl.candidate_sets * x.copies * sl.bank_transistors;
-    if (own_rom) logic += bits / kRomRows * kRomSenseT + bits / kRomColumns * kRomDriverT;
-    energy += w * x.active * bpw * e.rom_bit;
-    energy += w * x.active * sl.slices_per_weight * e.slice;
-    energy += static_cast<double>(x.in) * x.active * sl.candidate_sets * 8 * e.mult8;
+  const auto rom_periphery = [](double bits) {
+    return bits / kRomRows * kRomSenseT + bits / kRomColumns * kRomDriverT;
+  };
+
+  // Adds a matrix's ROM and tile datapaths and its per-token energy to a tile. A matrix-vector
+  // product reads every ROM wordline once, so kRomRows cycles; each datapath computes one tile
+  // per cycle, so a matrix needs its tiles over kRomRows datapaths.
+  const auto add_matrix = [&](Tile& t, const WeightMatrix& x, double& logic, double& energy) {
+    const TileDatapath d = tile_datapath(x.format);
+    const auto& u = d.units;
+    const double tiles = ceil_div(x.rows, u.rows) * ceil_div(x.cols, u.group);
+    const double datapaths = std::ceil(tiles * static_cast<double>(x.copies) / kRomRows);
+    const auto bits = static_cast<double>(x.rom_bits());
+    t.weights += static_cast<double>(x.weights());
+    t.rom_bits += bits;
+    t.datapaths += datapaths;
+    t.multipliers += datapaths * static_cast<double>(u.multipliers);
+    t.selectors += datapaths * static_cast<double>(u.selectors);
+    t.adder_trees += datapaths * static_cast<double>(u.adder_trees);
+    t.group_macs += datapaths * static_cast<double>(u.group_macs);
+    t.transistors.datapath += datapaths * d.transistors();
+    logic += datapaths * d.transistors() + rom_periphery(bits);
+
+    const double share = static_cast<double>(x.active) / static_cast<double>(x.copies);
+    const double read = tiles * static_cast<double>(x.active);
+    const double product = x.format.fitted_levels
+                               ? e.mult8 * u.multiplier_input_bits * u.multiplier_weight_bits / 64.0
+                               : e.add16 * u.product_bits / 16.0;
+    energy += bits * share * e.rom_bit;
+    energy += read * static_cast<double>(u.multipliers) * product;
+    // Per weight: the select (about half an add), its add in the tree and a quarter register.
+    energy += read * static_cast<double>(u.selectors) * e.add16 * u.partial_bits / 16.0 * 1.75;
+    energy += read * static_cast<double>(u.group_macs) *
+              (e.mult8 * u.partial_bits * u.group_multiplier_bits / 64.0 +
+               e.add32 * u.accumulator_bits / 32.0);
   };
 
   const auto finish = [&](Tile& t, double logic, double sram_bits, double energy) {
@@ -146,41 +157,51 @@ std::vector<Tile> map_tiles(const PlanInput& in, const Node& node, int64_t kv_to
   };
 
   std::vector<Tile> tiles;
-  {
-    Tile t = empty_tile("embedding", -1);
-    t.rom_bits =
-        static_cast<double>(m.embedding_params()) * in.recipe.rom_bits_per_weight(m.hidden);
-    t.weights = static_cast<double>(m.embedding_params());
-    const double logic =
-        t.rom_bits / kRomRows * kRomSenseT + t.rom_bits / kRomColumns * kRomDriverT;
-    finish(t, logic, 0, m.hidden * in.recipe.rom_bits_per_weight(m.hidden) * e.rom_bit);
-    tiles.push_back(t);
+  Tile embedding = empty_tile("embedding", -1);
+  Tile head = empty_tile("head", -1);
+  std::vector<Tile> layers;
+  std::vector<double> layer_logic(static_cast<size_t>(m.layers)),
+      layer_energy(static_cast<size_t>(m.layers));
+  for (int64_t l = 0; l < m.layers; ++l)
+    layers.push_back(empty_tile("layer " + std::to_string(l), l));
+  double head_logic = 0, head_energy = 0;
+  for (const WeightMatrix& x : in.weights.matrices) {
+    if (x.layer >= 0) {
+      const auto l = static_cast<size_t>(x.layer);
+      add_matrix(layers.at(l), x, layer_logic[l], layer_energy[l]);
+    } else if (x.name == "token_embd") {
+      // A lookup: one row of codes, its tables, multipliers and scale read per token.
+      embedding.weights += static_cast<double>(x.weights());
+      embedding.rom_bits += static_cast<double>(x.rom_bits());
+    } else {
+      add_matrix(head, x, head_logic, head_energy);
+    }
   }
+  finish(embedding, rom_periphery(embedding.rom_bits), 0,
+         embedding.rom_bits / static_cast<double>(m.vocab) * e.rom_bit);
+  tiles.push_back(embedding);
 
   const int64_t positions = kv_positions_per_cycle(kv_tokens);
-  const double kv_bits_per_position = 2.0 * kv_width * kKvBitsPerElement;
-  for (int64_t l = 0; l < m.layers; ++l) {
-    Tile t = empty_tile("layer " + std::to_string(l), l);
-    double logic = 0, energy = 0;
-    add_matrix(t, {m.hidden, q_width + 2 * kv_width, 1, 1}, true, logic, energy);
-    add_matrix(t, {q_width, m.hidden, 1, 1}, true, logic, energy);
-    if (m.experts > 1) add_matrix(t, {m.hidden, m.experts, 1, 1}, true, logic, energy);
-    add_matrix(t, {m.hidden, 2 * m.ffn, m.experts, m.active_experts}, true, logic, energy);
-    add_matrix(t, {m.ffn, m.hidden, m.experts, m.active_experts}, true, logic, energy);
-
+  const auto kv_bits_per_position =
+      static_cast<double>(contract::kv_bits_per_token(1, m.kv_heads, m.head_dim));
+  for (size_t l = 0; l < layers.size(); ++l) {
+    Tile& t = layers[l];
+    double logic = layer_logic[l], energy = layer_energy[l];
     // Attention: K and V macros are read in parallel (online softmax), every macro one row
-    // per cycle, and each position meets every query head of its group.
+    // per cycle, and each position meets every query head of its group: int16 queries and
+    // attention weights against int16 keys and values.
     t.kv_bits = static_cast<double>(kv_tokens) * kv_bits_per_position;
     const double macs = static_cast<double>(positions) * 2 * q_width;
-    logic += macs * mac_transistors();
+    logic += macs * mac_t(contract::kActivationBits, contract::kKvBits);
     energy += static_cast<double>(avg_context) * kv_bits_per_position * e.sram_bit;
-    energy += static_cast<double>(avg_context) * 2 * q_width * e.mac8;
+    energy += static_cast<double>(avg_context) * 2 * q_width *
+              mac_j(e, contract::kActivationBits, contract::kKvBits);
 
-    // Activation buffers (double-buffered residual, attention and FFN vectors) and the
-    // norm/RoPE/softmax/SiLU units.
+    // Activation buffers (the double-buffered binary32 residual; the quantized attention and
+    // FFN vectors) and the norm/RoPE/softmax/SiLU units.
     const double buffer_bits =
-        (2.0 * m.hidden + 2.0 * m.ffn * m.active_experts + q_width + 2.0 * kv_width) *
-        kActivationBits;
+        2.0 * m.hidden * kResidualBits +
+        (2.0 * m.ffn * m.active_experts + q_width + 2.0 * kv_width) * contract::kActivationBits;
     logic += buffer_bits * kFlopT + kLayerMiscT;
 
     // LoRA adapters on every dense matrix: A (in x r) and B (r x out) in SRAM, applied by
@@ -193,21 +214,17 @@ std::vector<Tile> map_tiles(const PlanInput& in, const Node& node, int64_t kv_to
       if (m.experts == 1)
         lora_params += static_cast<double>(in.lora_rank) * (3.0 * (m.hidden + m.ffn));
       lora_bits = lora_params * kLoraBits;
-      logic += std::ceil(lora_params / kRomRows) * mac_transistors();
-      energy += lora_params * (e.mac8 + kLoraBits * e.sram_bit);
+      logic += std::ceil(lora_params / kRomRows) * mac_t(contract::kActivationBits, kLoraBits);
+      energy +=
+          lora_params * (mac_j(e, contract::kActivationBits, kLoraBits) + kLoraBits * e.sram_bit);
     }
     finish(t, logic, lora_bits, energy);
     tiles.push_back(t);
   }
 
-  {
-    Tile t = empty_tile("head", -1);
-    double logic = 0, energy = 0;
-    add_matrix(t, {m.hidden, m.vocab, 1, 1}, !m.tied_embeddings, logic, energy);
-    logic += kLayerMiscT;  // final norm and the argmax tree
-    finish(t, logic, 0, energy);
-    tiles.push_back(t);
-  }
+  head_logic += kLayerMiscT;  // final norm and the argmax tree
+  finish(head, head_logic, 0, head_energy);
+  tiles.push_back(head);
   return tiles;
 }
 

@@ -13,7 +13,11 @@ nlohmann::json area_json(const Area& a) {
 }
 
 nlohmann::json transistors_json(const Transistors& t) {
-  return {{"rom", t.rom}, {"logic", t.logic}, {"sram", t.sram}, {"total", t.total()}};
+  return {{"rom", t.rom},
+          {"logic", t.logic},
+          {"datapath", t.datapath},
+          {"sram", t.sram},
+          {"total", t.total()}};
 }
 
 const Chip& largest(const Plan& p) {
@@ -58,8 +62,9 @@ nlohmann::json plan_json(const Plan& p) {
       {"model", in.model.name},
       {"parameters", in.model.total_params()},
       {"node_nm", in.node_nm},
-      {"recipe", in.recipe.name},
-      {"rom_bits_per_weight", p.rom_bits_per_weight},
+      {"recipe", in.weights.label},
+      {"rom_bits", p.rom_bits},
+      {"bits_per_weight", p.bits_per_weight},
       {"context", in.context},
       {"lora_rank", in.lora_rank},
       {"die_area_mm2", big.area.total()},

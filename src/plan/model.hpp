@@ -9,16 +9,19 @@
 
 namespace etch::plan::detail {
 
-// How a recipe's codes become select-add slices: codes of up to 4 bits select among 2^K
-// products directly; wider codes split into 3-bit slices (affine codes) whose partial sums
-// are shifted into place.
-struct Slicing {
-  double slices_per_weight = 0;
-  double lane_transistors = 0;  // average per slice
-  double candidate_sets = 0;    // distinct candidate-product banks per input element
-  double bank_transistors = 0;  // one bank: multiplier and latched candidates
+// The hardware of one contract tile (contract::tile_units), in transistors: the product
+// bank, the selectors, the adder trees and the group multiplier-accumulators.
+struct TileDatapath {
+  contract::TileUnits units;
+  double bank_t = 0;
+  double selector_t = 0;
+  double adder_tree_t = 0;
+  double group_mac_t = 0;
+  double transistors() const { return bank_t + selector_t + adder_tree_t + group_mac_t; }
 };
-Slicing slicing(const Recipe& recipe);
+TileDatapath tile_datapath(const contract::Format& format);
+// An m x n-bit array multiplier: m*n AND gates, (n-2)*m full adders and m half adders.
+double array_multiplier_t(int m, int n);
 
 // Every layer its own tile, plus embedding and head tiles, for the whole model.
 std::vector<Tile> map_tiles(const PlanInput& input, const Node& node, int64_t kv_tokens);
@@ -43,9 +46,9 @@ std::vector<GpuComparison> compare_gpus(const Plan& plan);
 // Per-node energies of the datapath's operations, in joules.
 struct Energies {
   double rom_bit;
-  double slice;
-  double mult8;
-  double mac8;
+  double add16;  // scales with width: a w-bit add costs add16 * w / 16
+  double add32;
+  double mult8;  // scales with partial products: an m x n multiply costs mult8 * m * n / 64
   double sram_bit;
 };
 Energies energies(const Node& node);

@@ -39,7 +39,11 @@ Tile slice_of(const Tile& t, int k, int parts) {
   s.name = t.name + " part " + std::to_string(k + 1) + "/" + std::to_string(parts);
   s.weights *= f;
   s.rom_bits *= f;
-  s.lanes *= f;
+  s.datapaths *= f;
+  s.multipliers *= f;
+  s.selectors *= f;
+  s.adder_trees *= f;
+  s.group_macs *= f;
   s.kv_bits *= f;
   s.energy_j *= f;
   s.area.rom *= f;
@@ -49,6 +53,7 @@ Tile slice_of(const Tile& t, int k, int parts) {
   s.transistors.rom *= f;
   s.transistors.logic *= f;
   s.transistors.sram *= f;
+  s.transistors.datapath *= f;
   return s;
 }
 

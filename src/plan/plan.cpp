@@ -27,6 +27,7 @@ Transistors& Transistors::operator+=(const Transistors& o) {
   rom += o.rom;
   logic += o.logic;
   sram += o.sram;
+  datapath += o.datapath;
   return *this;
 }
 
@@ -48,6 +49,7 @@ Plan make_plan(const PlanInput& input) {
   if (input.context <= 0) fail("--context must be positive, not {}", input.context);
   if (input.users < 0) fail("--users must be positive, not {}", input.users);
   if (input.lora_rank < 0) fail("--lora-rank must not be negative");
+  if (input.weights.matrices.empty()) fail("plan: {} has no weight matrices", m.name);
   const detail::Node& node = detail::find_node(input.node_nm);
 
   Plan plan;
@@ -63,8 +65,9 @@ Plan make_plan(const PlanInput& input) {
     plan.area += c.area;
     plan.transistors += c.transistors;
   }
-  // ROM holds one bit per cell: its transistors are the model's ROM bits.
-  plan.rom_bits_per_weight = plan.transistors.rom / static_cast<double>(m.total_params());
+  plan.rom_bits = input.weights.rom_bits();
+  plan.bits_per_weight =
+      static_cast<double>(plan.rom_bits) / static_cast<double>(input.weights.weights());
   plan.timing = detail::time_plan(plan.input, node, plan.chips, kv_tokens);
   plan.power = detail::power_plan(node, plan.chips, plan.timing);
   plan.cost = detail::cost_plan(node, plan.chips, plan.power, plan.timing);

@@ -1,8 +1,9 @@
 // etch plan: a power, performance, area and cost model of a hardwired-model chip (the
 // reference architecture of DESIGN.md) at a process node, with multi-chip partitioning and
 // the same model on GPUs for comparison. Every constant and how each figure follows from it
-// is explained in docs/planner.md. The planner reads only a shape (ModelShape) and the bits
-// per weight (Recipe), so it needs no weights.
+// is explained in docs/planner.md. The planner reads a shape (ModelShape) and the contract
+// format of every weight matrix (Weights): from a .etch artifact, or a recipe applied to the
+// shape, so it needs no weights.
 #pragma once
 
 #include <cstdint>
@@ -10,8 +11,13 @@
 #include <string_view>
 #include <vector>
 
+#include "contract/contract.hpp"
+
 namespace etch::import {
 struct ModelConfig;
+}
+namespace etch::compile {
+struct EtchModel;
 }
 
 namespace etch::plan {
@@ -49,35 +55,44 @@ const std::vector<ModelShape>& presets();
 const ModelShape& find_preset(std::string_view name);
 ModelShape shape_from_config(const import::ModelConfig& config, std::string name);
 
-// How weights are stored in ROM. Most codes are `low_bits` wide, a `high_fraction` of the
-// weights (the most sensitive) `high_bits`; each group of `group` weights carries a scale
-// of `scale_bits` and each row a table of 2^bits levels of `level_bits` (non-uniform
-// codes). ROM bits per weight count all of them.
-struct Recipe {
-  std::string name;
-  int low_bits = 3;
-  int high_bits = 6;
-  double high_fraction = 0.0;
-  int group = 64;
-  int scale_bits = 8;
-  int level_bits = 8;
-  bool per_row_levels = true;  // false: codes are affine (uniform) or a fixed format (fp4)
+// One weight matrix as the chip stores it: its shape and its contract format.
+struct WeightMatrix {
+  std::string name;    // as a .etch names it: token_embd, blk.N.attn_q, ..., output
+  int64_t layer = -1;  // -1: the embedding or the head
+  contract::Format format;
+  int64_t rows = 0;    // outputs
+  int64_t cols = 0;    // inputs
+  int64_t copies = 1;  // experts stored
+  int64_t active = 1;  // experts read per token
 
-  double rom_bits_per_weight(int64_t row_length) const;
+  uint64_t weights() const;
+  uint64_t rom_bits() const;  // contract::rom_bits of every copy
 };
 
-std::vector<std::string> recipe_names();
-Recipe find_recipe(std::string_view name);
-// A recipe that averages `bpw` ROM bits per weight on 4096-wide rows by mixing two adjacent
-// code widths, the way hc1 mixes 3 and 6 bits.
-Recipe recipe_for_bpw(double bpw);
+// Every matrix the chip stores, in forward order: token_embd, each layer's attn_q, attn_k,
+// attn_v, attn_output, (ffn_gate_inp,) ffn_gate, ffn_up, ffn_down, then output.
+struct Weights {
+  std::string recipe;  // the contract recipe applied; empty for a .etch artifact
+  std::string label;   // for reports: the recipe with its budget, or the artifact's recipe
+  std::vector<WeightMatrix> matrices;
+
+  uint64_t weights() const;
+  uint64_t rom_bits() const;  // every ROM bit, as `etch info` counts a .etch file
+};
+
+// The recipe (contract::find_recipe) applied to each matrix of the shape. A mixed recipe
+// (hc1) upgrades whole matrices within `budget` ROM bits per weight (0: the recipe's default),
+// the way `etch build` does, but without weights to rank them: docs/planner.md, "Recipes".
+Weights weights_for_recipe(const ModelShape& shape, std::string_view recipe, double budget = 0);
+// The artifact's own matrices, formats and bits.
+Weights weights_of_etch(const compile::EtchModel& model);
 
 std::vector<int> node_names();
 
 struct PlanInput {
   ModelShape model;
   int node_nm = 6;
-  Recipe recipe = find_recipe("hc1");
+  Weights weights;         // of `model`: weights_for_recipe or weights_of_etch
   int64_t context = 2048;  // tokens per user the KV cache must hold (prompt + answer)
   int64_t users = 0;       // users the KV SRAM is sized for; 0: the default (see docs)
   int64_t kv_tokens = 0;   // KV SRAM capacity in tokens; 0: users x context
@@ -101,6 +116,7 @@ struct Transistors {
   double rom = 0;
   double logic = 0;
   double sram = 0;
+  double datapath = 0;  // of logic: the tile datapaths (multiply-select-add)
   double total() const { return rom + logic + sram; }
   Transistors& operator+=(const Transistors& o);
 };
@@ -111,7 +127,14 @@ struct Tile {
   int64_t first_layer = -1;  // -1: embedding or head tile
   double weights = 0;
   double rom_bits = 0;
-  double lanes = 0;  // select-add slices working in parallel
+  // Tile datapaths working in parallel: each is the hardware of one contract tile
+  // (contract::tile_units) and computes one tile per cycle. The unit counts below are the
+  // datapaths' units summed.
+  double datapaths = 0;
+  double multipliers = 0;  // product banks
+  double selectors = 0;
+  double adder_trees = 0;
+  double group_macs = 0;
   double kv_bits = 0;
   Area area;
   Transistors transistors;
@@ -188,7 +211,8 @@ struct GpuComparison {
 
 struct Plan {
   PlanInput input;
-  double rom_bits_per_weight = 0;
+  uint64_t rom_bits = 0;       // every ROM bit of the weights (Weights::rom_bits)
+  double bits_per_weight = 0;  // rom_bits over the stored weights, as `etch info` reports
   double reticle_mm2 = 0;
   std::vector<Chip> chips;
   Area area;  // all chips
@@ -210,8 +234,9 @@ std::string render_text(const Plan& plan);
 std::string render_json(const Plan& plan);
 std::string render_svg(const Plan& plan);
 
-// `spec` is PARAM=v1,v2,... with PARAM one of node, bpw, context, users. The KV SRAM of the
-// base design is kept when context varies, so the sweep shows how many users fit.
+// `spec` is PARAM=v1,v2,... with PARAM one of node, bpw (the mixed recipe's budget), context,
+// users. The KV SRAM of the base design is kept when context varies, so the sweep shows how
+// many users fit.
 struct Sweep {
   std::string param;
   std::vector<std::string> values;

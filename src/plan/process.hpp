@@ -33,28 +33,26 @@ inline constexpr double kRomBitlineCellFf = 0.06;    // bitline load per cell at
 inline constexpr double kSramMacroEfficiency = 0.70;
 inline constexpr int64_t kSramRows = 512;          // rows per KV SRAM macro (high-density)
 inline constexpr double kLogicUtilisation = 0.60;  // placed density / peak library density
-inline constexpr int kActivationBits = 8;
-inline constexpr int kLevelBits = 8;
-inline constexpr int kProductBits = kActivationBits + kLevelBits;
-inline constexpr double kKvBitsPerElement = 8.0 + 16.0 / 128.0;  // int8 + fp16 scale per head
-inline constexpr int kLoraBits = 8;
+inline constexpr int kLoraBits = 8;                // contract::lora's A and B are int8
+inline constexpr int kResidualBits = 32;  // the residual stream is binary32 (contract::add)
 inline constexpr double kOverheadFraction = 0.12;  // power grid, clock spine, whitespace
 inline constexpr double kChipLinkMm2 = 6.0;        // one chip-to-chip SerDes link
 
 // Transistors of the circuits the datapath is built from (static CMOS).
+inline constexpr double kAndT = 6;         // NAND2 and inverter
+inline constexpr double kHalfAdderT = 14;  // XOR (8) and AND (6)
 inline constexpr double kFullAdderT = 28;
 inline constexpr double kCompressorT = 48;  // 4:2 compressor: removes two operand bits
 inline constexpr double kFlopT = 24;
-inline constexpr double kLatchT = 12;
 inline constexpr double kMux2T = 4;       // transmission-gate pair per bit, select shared
-inline constexpr double kMult8T = 1700;   // 8x8 array multiplier
 inline constexpr double kRomSenseT = 12;  // per bitline: sense inverter and output latch
 inline constexpr double kRomDriverT = 4;  // per wordline
 inline constexpr double kSramPeripheryShare =
     0.05;                                     // SRAM periphery transistors per cell transistor
 inline constexpr double kLayerMiscT = 1.0e6;  // norm, RoPE, softmax and SiLU units of a layer
 
-// Energy per operation at 45 nm, 0.9 V (Horowitz, ISSCC 2014), in joules.
+// Energy per operation at 45 nm, 0.9 V (Horowitz, ISSCC 2014), in joules. An array
+// multiplier's energy grows with its partial products: m x n bits cost kMult8J * m * n / 64.
 inline constexpr double kAdd16J = 0.05e-12;
 inline constexpr double kMult8J = 0.2e-12;
 inline constexpr double kAdd32J = 0.1e-12;

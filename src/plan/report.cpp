@@ -46,9 +46,9 @@ std::string render_text(const Plan& p) {
   const auto& t = p.timing;
   std::string out;
   out += fmt::format(
-      "etch plan: {} ({:.2f} B parameters) at {} nm, recipe {} ({:.2f} ROM bits per weight)\n",
-      m.name, static_cast<double>(m.total_params()) / 1e9, in.node_nm, in.recipe.name,
-      p.rom_bits_per_weight);
+      "etch plan: {} ({:.2f} B parameters) at {} nm, recipe {}; {:.3f} ROM bits per weight\n",
+      m.name, static_cast<double>(m.total_params()) / 1e9, in.node_nm, in.weights.label,
+      p.bits_per_weight);
   out += fmt::format(
       "  {} tokens per user ({} prompt + {} answer), KV SRAM for {} tokens, LoRA rank {}\n\n",
       in.context, in.prompt_tokens, in.answer_tokens, t.kv_tokens, in.lora_rank);
@@ -59,8 +59,9 @@ std::string render_text(const Plan& p) {
         "Die          {:.0f} mm² ({:.1f} x {:.1f} mm; reticle {:.0f} mm²), {} transistors\n",
         c.area.total(), c.width_mm, c.height_mm, p.reticle_mm2, billions(c.transistors.total()));
     area_line(out, c.area);
-    out += fmt::format("  transistors ROM {}, logic {}, SRAM {}\n", billions(c.transistors.rom),
-                       billions(c.transistors.logic), billions(c.transistors.sram));
+    out += fmt::format("  transistors ROM {}, logic {} (tile datapaths {}), SRAM {}\n",
+                       billions(c.transistors.rom), billions(c.transistors.logic),
+                       billions(c.transistors.datapath), billions(c.transistors.sram));
   } else {
     out += fmt::format(
         "Chips        {} (the model needs {:.0f} mm², the reticle allows {:.0f} mm² per die)\n",
@@ -74,9 +75,9 @@ std::string render_text(const Plan& p) {
                          c.index, c.area.total(), billions(c.transistors.total()), c.power_w, what);
     }
     area_line(out, p.area);
-    out += fmt::format("  transistors ROM {}, logic {}, SRAM {} (all chips)\n",
+    out += fmt::format("  transistors ROM {}, logic {} (tile datapaths {}), SRAM {} (all chips)\n",
                        billions(p.transistors.rom), billions(p.transistors.logic),
-                       billions(p.transistors.sram));
+                       billions(p.transistors.datapath), billions(p.transistors.sram));
   }
 
   out += fmt::format("\nTiming       clock {:.2f} GHz; {} cycles per matrix-vector product\n",

@@ -138,8 +138,9 @@ std::string render_svg(const Plan& p) {
   out += text(
       kGapPx, 22, 14,
       fmt::format("{} at {} nm, {}: {} chip{}, {:.0f} mm² per die (to scale, {:.0f} px per mm)",
-                  p.input.model.name, p.input.node_nm, p.input.recipe.name, n, n == 1 ? "" : "s",
-                  p.die_area_mm2(), kPxPerMm));
+                  p.input.model.name, p.input.node_nm,
+                  p.input.weights.recipe.empty() ? p.input.weights.label : p.input.weights.recipe,
+                  n, n == 1 ? "" : "s", p.die_area_mm2(), kPxPerMm));
   const std::pair<const char*, const char*> legend[] = {
       {kRomColour, "ROM"}, {kComputeColour, "compute"}, {kSramColour, "SRAM"}, {kIoColour, "I/O"}};
   double lx = kGapPx;

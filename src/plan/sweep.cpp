@@ -83,7 +83,9 @@ Sweep run_sweep(const PlanInput& base, std::string_view spec) {
     if (s.param == "node") {
       in.node_nm = static_cast<int>(parse_int(s.param, v));
     } else if (s.param == "bpw") {
-      in.recipe = recipe_for_bpw(parse_double(s.param, v));
+      if (base.weights.recipe.empty())
+        fail("--sweep bpw: a .etch file fixes every matrix's bits; sweep a preset or a model");
+      in.weights = weights_for_recipe(in.model, base.weights.recipe, parse_double(s.param, v));
     } else if (s.param == "context") {
       in.context = parse_int(s.param, v);
       in.kv_tokens = std::max(base_kv, in.context);

@@ -52,8 +52,10 @@ Timing time_plan(const PlanInput& in, const Node& node, std::vector<Chip>& chips
                     : tile.name.rfind("head", 0) == 0 ? head_cycles(m)
                                                       : kEmbedCycles;
 
-  // A hop carries one hidden vector of 16-bit activations.
-  const double hop = kLinkLatencyS + 2.0 * m.hidden / kLinkBytesPerS;
+  // A hop carries the residual stream between layers: one hidden vector of binary32
+  // (contract::add).
+  const double hop =
+      kLinkLatencyS + static_cast<double>(m.hidden) * kResidualBits / 8 / kLinkBytesPerS;
   t.link_latency_s = hop * static_cast<double>(chips.size() - 1);
   t.latency_s = static_cast<double>(t.cycles_per_token) / t.clock_hz + t.link_latency_s;
   t.tokens_per_second_per_user = 1.0 / t.latency_s;
