@@ -114,7 +114,7 @@ Weights weights_of_etch(const compile::EtchModel& model) {
   };
   add(model.embedding(), -1);
   for (int64_t l = 0; l < model.config.layers; ++l)
-    for (int which = 0; which < 7; ++which) add(model.layer_matrix(l, which), l);
+    for (import::Role role : import::kLayerMatrices) add(model.matrix(role, l), l);
   add(model.output(), -1);
   return w;
 }
