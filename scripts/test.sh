@@ -16,7 +16,7 @@ export ETCH_FIXTURES=$fixtures
 stage() { printf '\n== %s ==\n' "$*" >&2; }
 
 stage "clang-format"
-(cd "$root" && git ls-files -- '*.cpp' '*.hpp' | xargs clang-format --dry-run --Werror)
+(cd "$root" && git ls-files -- '*.cpp' '*.hpp' '*.inc' | xargs clang-format --dry-run --Werror)
 
 stage "release build and tests"
 cmake -S "$root" -B "$root/build" -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
