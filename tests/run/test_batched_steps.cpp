@@ -211,7 +211,9 @@ TEST_P(BatchedSteps, BadStepsAdvanceNothing) {
   const std::vector<std::vector<run::SequenceTokens>> bad = {
       {{.sequence = 0, .tokens = a_next}, {.sequence = 3, .tokens = b10}},
       {{.sequence = 0, .tokens = a_next}, {.sequence = -1, .tokens = b10}},
-      {{.sequence = 0, .tokens = a_next}, {.sequence = 2, .tokens = b10}, {.sequence = 0}},
+      {{.sequence = 0, .tokens = a_next},
+       {.sequence = 2, .tokens = b10},
+       {.sequence = 0, .tokens = {}}},
       {{.sequence = 0, .tokens = a_next}, {.sequence = 1, .tokens = overflow}},
       {{.sequence = 0, .tokens = a_next}, {.sequence = 2, .tokens = {&outside, 1}}},
   };
@@ -267,8 +269,9 @@ TEST_P(BatchedSteps, ResetAndTruncateTouchOneSequence) {
 
 TEST_P(BatchedSteps, EmptyEntriesGiveNoRowsAndSequencesMustExist) {
   const auto engine = GetParam().make(1, 2);
-  const auto logits = engine->step(std::vector<run::SequenceTokens>{
-      {.sequence = 1, .all_logits = true}, {.sequence = 0, .tokens = {work_.prompts[0]}}});
+  const auto logits = engine->step(
+      std::vector<run::SequenceTokens>{{.sequence = 1, .tokens = {}, .all_logits = true},
+                                       {.sequence = 0, .tokens = {work_.prompts[0]}}});
   EXPECT_EQ(logits.size(), static_cast<size_t>(vocab_));
   EXPECT_TRUE(same_bits(reference_[0][2], logits));
   EXPECT_EQ(engine->sequence_position(1), 0);
