@@ -98,6 +98,7 @@ void Session::start(std::span<const int32_t> prompt, const GenerationOptions& op
 }
 
 SessionStep Session::step() {
+  if (!running()) fail("the generation has ended: start() another");
   const SequenceTokens entry = input();
   return advance(engine_.step({&entry, 1}));
 }

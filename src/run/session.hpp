@@ -86,8 +86,8 @@ class Session {
   // vocabulary or an empty stop string.
   void start(std::span<const int32_t> prompt, const GenerationOptions& options, Sampler& sampler);
 
-  // Advances the generation by one engine step of this sequence alone: the rest of the prompt
-  // (then the first token is sampled), else the last token generated.
+  // Advances the running generation by one engine step of this sequence alone: the rest of the
+  // prompt (then the first token is sampled), else the last token generated.
   SessionStep step();
 
   // For a caller that batches many sessions into one engine step. The tokens this session
@@ -105,6 +105,9 @@ class Session {
   StopReason stop_reason() const { return reason_; }
   const GenerationCounts& counts() const { return counts_; }
   std::span<const int32_t> generated() const { return generated_; }
+  // The ids the sequence's cache holds: a scheduler can give a new prompt to the session that
+  // shares the longest prefix with it.
+  std::span<const int32_t> cached() const { return cached_; }
   int sequence() const { return sequence_; }
 
  private:

@@ -167,9 +167,13 @@ TEST_F(Session, GreedyTokensTextAndCountsMatchTheReference) {
   EXPECT_EQ(session.counts().reused, 0);
   EXPECT_EQ(session.counts().generated, 20);
   // The cache holds the prompt and every generated token but the last, which was never fed.
-  EXPECT_EQ(engine->position(), static_cast<int64_t>(prompt.size()) + 19);
+  Ids held = prompt;
+  held.insert(held.end(), expected.begin(), expected.end() - 1);
+  EXPECT_EQ(Ids(session.cached().begin(), session.cached().end()), held);
+  EXPECT_EQ(engine->position(), static_cast<int64_t>(held.size()));
   EXPECT_FALSE(session.running());
   EXPECT_TRUE(session.input().tokens.empty());
+  EXPECT_THROW(session.step(), Error);
 }
 
 // A conversation's next turn starts with everything the cache holds: only the rest is
