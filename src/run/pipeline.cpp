@@ -74,7 +74,9 @@ compile::Calibration calibrate(const import::Model& model, std::span<const int32
       ids.push_back(text[static_cast<size_t>(i)]);
     if (ids.size() < 2) break;
     engine.reset();
-    engine.eval(ids, false);
+    // Every token's logits, so that the output matrix's input is observed at every token too,
+    // not only at each chunk's last.
+    engine.eval(ids, true);
     used += static_cast<int64_t>(ids.size());
     if (on_progress) on_progress(used, total);
   }
