@@ -38,7 +38,7 @@ Stat summarize(const std::vector<double>& v) {
 }
 
 void execute(const BenchOptions& o) {
-  const ModelSource model(o.model);
+  const run::LoadedModel model = open_model(o.model);
   const int64_t context = std::min<int64_t>(
       o.prompt_tokens + o.gen_tokens,
       model.config().context_length > 0 ? model.config().context_length : 1 << 20);

@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <memory>
+#include <optional>
 
 #include "cli/commands.hpp"
 #include "cli/common.hpp"
@@ -9,7 +10,7 @@
 #include "contract/contract.hpp"
 #include "core/error.hpp"
 #include "core/progress.hpp"
-#include "run/run.hpp"
+#include "run/pipeline.hpp"
 
 namespace etch::cli {
 
@@ -25,47 +26,28 @@ struct BuildCommandOptions {
   int threads = 0;
 };
 
-// Runs the float model over the calibration text (chunks of up to 256 tokens, BOS first) and
-// collects the second moments of every matrix input.
-compile::Calibration calibrate(const import::Model& model, const std::string& path, int64_t budget,
-                               int threads) {
+compile::Calibration calibrate_on_file(const import::Model& model, const std::string& path,
+                                       int64_t budget, int threads) {
   const tokenize::Tokenizer tokenizer(model.vocab);
   const std::vector<int32_t> text = tokenizer.encode(read_file_text(path), false);
   if (text.empty()) fail_file(path, "calibration text has no tokens");
-  compile::Calibration calibration;
-  const int64_t chunk =
-      std::min<int64_t>(256, model.config.context_length > 0 ? model.config.context_length : 256);
-  run::FloatEngine engine(model, {.threads = threads, .context = chunk},
-                          [&](const std::string& input, const float* rows, int64_t count,
-                              int64_t width) { calibration.observe(input, rows, count, width); });
-  const int64_t total = std::min<int64_t>(budget, static_cast<int64_t>(text.size()));
-  Progress progress("calibrate", total);
-  int64_t used = 0;
-  for (int64_t at = 0; used < total; at += chunk - 1) {
-    std::vector<int32_t> ids;
-    if (model.vocab.bos_id >= 0) ids.push_back(model.vocab.bos_id);
-    for (int64_t i = at;
-         i < static_cast<int64_t>(text.size()) && static_cast<int64_t>(ids.size()) < chunk &&
-         used + static_cast<int64_t>(ids.size()) < total;
-         ++i)
-      ids.push_back(text[static_cast<size_t>(i)]);
-    if (ids.size() < 2) break;
-    engine.reset();
-    engine.eval(ids, false);
-    used += static_cast<int64_t>(ids.size());
-    progress.update(used);
-  }
-  progress.finish();
-  calibration.set_tokens(used);
+  std::optional<Progress> progress;
+  compile::Calibration calibration =
+      run::calibrate(model, text, budget, threads, [&](int64_t used, int64_t total) {
+        if (!progress) progress.emplace("calibrate", total);
+        progress->update(used);
+      });
+  if (progress) progress->finish();
   return calibration;
 }
 
 void execute(const BuildCommandOptions& o) {
   contract::find_recipe(o.recipe);  // refused before the model is loaded and calibrated
   const auto start = std::chrono::steady_clock::now();
-  const import::Model model = load_model_logged(o.model);
+  const run::LoadedModel loaded = open_model(o.model);
+  const import::Model& model = loaded.float_model();
   std::optional<compile::Calibration> calibration;
-  if (!o.calib.empty()) calibration = calibrate(model, o.calib, o.calib_tokens, o.threads);
+  if (!o.calib.empty()) calibration = calibrate_on_file(model, o.calib, o.calib_tokens, o.threads);
   compile::BuildOptions options;
   options.recipe = o.recipe;
   options.bits_per_weight = o.bits_per_weight;

@@ -1,9 +1,10 @@
 // etch chat: an interactive, streaming, multi-turn conversation with a model, in its chat
 // format. Each turn renders the whole conversation through the template, tokenizes it with
-// special tokens parsed, and feeds the engine only what its KV cache does not already hold.
+// special tokens parsed, and hands it to the session, which feeds the engine only what its KV
+// cache does not already hold.
 #include <fmt/format.h>
 
-#include <algorithm>
+#include <cstdio>
 #include <iostream>
 #include <memory>
 #include <random>
@@ -12,7 +13,8 @@
 #include "cli/commands.hpp"
 #include "cli/common.hpp"
 #include "core/error.hpp"
-#include "run/run.hpp"
+#include "run/pipeline.hpp"
+#include "run/session.hpp"
 #include "tokenize/chat.hpp"
 
 namespace etch::cli {
@@ -31,7 +33,7 @@ struct ChatOptions {
 };
 
 void execute(const ChatOptions& o) {
-  const ModelSource model(o.model);
+  const run::LoadedModel model = open_model(o.model);
   const tokenize::Vocabulary& vocab = model.vocab();
   if (vocab.size() == 0) fail("{}: the model has no tokenizer, so it cannot chat", o.model);
   // Decided before the engine is built, so that a bad --chat-template fails at once.
@@ -44,17 +46,18 @@ void execute(const ChatOptions& o) {
     tokenize::render_chat(format, probe, true, vocab);
   }
   const tokenize::Tokenizer tokenizer(vocab);
-  run::EngineOptions engine_options;
-  engine_options.threads = o.threads;
-  engine_options.context = o.context;
-  const std::unique_ptr<run::Engine> engine = model.engine(engine_options);
+  const std::unique_ptr<run::Engine> engine =
+      model.engine({.threads = o.threads, .context = o.context});
   run::SamplingParams sampling = o.sampling;
   sampling.seed = o.seed ? *o.seed : std::random_device{}();
-  run::Sampler sampler(sampling);
+  run::Sampler sampler(sampling);  // one random stream through the whole conversation
   fmt::print(stderr, "etch: chat format {}, context {} tokens; an empty line or Ctrl-D ends\n",
              tokenize::chat_format_name(format), engine->context());
 
-  std::vector<int32_t> cached;  // the ids the engine's KV cache holds, in order
+  // The session keeps what the KV cache holds, so each turn evaluates only the new messages.
+  run::Session session(*engine, tokenizer);
+  run::GenerationOptions generation;
+  generation.max_tokens = o.tokens;
   std::string line;
   while (true) {
     fmt::print("> ");
@@ -66,30 +69,14 @@ void execute(const ChatOptions& o) {
     if (static_cast<int64_t>(ids.size()) >= engine->context())
       fail("the conversation ({} tokens) no longer fits the context of {} tokens (--ctx)",
            ids.size(), engine->context());
-    // Keep the longest prefix the cache already holds; at least one token is evaluated anew
-    // to get the logits of the last one.
-    size_t keep =
-        std::mismatch(cached.begin(), cached.end(), ids.begin(), ids.end()).first - cached.begin();
-    keep = std::min(keep, ids.size() - 1);
-    engine->truncate(static_cast<int64_t>(keep));
-    cached.assign(ids.begin(), ids.end());
-    std::span<const float> logits =
-        engine->eval(std::span<const int32_t>(ids).subspan(keep), false);
-
-    Utf8Stream stream;
-    std::vector<int32_t> reply;
-    for (int64_t i = 0; i < o.tokens && engine->position() < engine->context(); ++i) {
-      const int32_t id = sampler.sample(logits, cached);
-      if (vocab.ends_generation(id)) break;
-      reply.push_back(id);
-      stream.write(tokenizer.token_bytes(id));
-      if (engine->position() + 1 >= engine->context()) break;
-      cached.push_back(id);
-      logits = engine->eval(std::span<const int32_t>(&id, 1), false);
+    session.start(ids, generation, sampler);
+    while (session.running()) {
+      const std::string reply = session.step().text;
+      std::fwrite(reply.data(), 1, reply.size(), stdout);
+      std::fflush(stdout);
     }
-    stream.finish();
     fmt::print("\n");
-    messages.push_back({"assistant", tokenizer.decode(reply)});
+    messages.push_back({"assistant", tokenizer.decode(session.generated())});
   }
   fmt::print("\n");
 }

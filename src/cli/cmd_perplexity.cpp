@@ -21,7 +21,7 @@ struct PerplexityOptions {
 };
 
 void execute(const PerplexityOptions& o) {
-  const ModelSource model(o.model);
+  const run::LoadedModel model = open_model(o.model);
   const tokenize::Tokenizer tokenizer(model.vocab());
   const std::vector<int32_t> tokens =
       tokenizer.encode(read_file_text(o.file), model.vocab().add_bos);

@@ -1,5 +1,7 @@
 #include <fmt/format.h>
 
+#include <chrono>
+#include <cstdio>
 #include <fstream>
 #include <memory>
 #include <random>
@@ -7,7 +9,8 @@
 #include "cli/commands.hpp"
 #include "cli/common.hpp"
 #include "core/error.hpp"
-#include "run/run.hpp"
+#include "run/pipeline.hpp"
+#include "run/session.hpp"
 
 namespace etch::cli {
 
@@ -37,7 +40,7 @@ void write_logits(const std::string& path, std::span<const float> logits) {
 }
 
 void execute(const RunOptions& o) {
-  const ModelSource model(o.model);
+  const run::LoadedModel model = open_model(o.model);
   const tokenize::Tokenizer tokenizer(model.vocab());
   const bool add_bos = model.vocab().add_bos && !o.no_bos;
   const std::vector<int32_t> prompt = prompt_tokens(o.prompt, tokenizer, add_bos);
@@ -54,32 +57,28 @@ void execute(const RunOptions& o) {
   if (!o.seed && sampling.temperature > 0) fmt::print(stderr, "etch: seed {}\n", sampling.seed);
   run::Sampler sampler(sampling);
 
-  std::span<const float> logits = engine->eval(prompt, !o.logits_out.empty());
-  if (!o.logits_out.empty()) write_logits(o.logits_out, logits);
-  const int64_t vocab = model.config().vocab_size;
-  logits = logits.subspan(logits.size() - static_cast<size_t>(vocab));
-
-  Utf8Stream stream;
-  std::vector<int32_t> history = prompt;
+  run::Session session(*engine, tokenizer);
+  run::GenerationOptions generation;
+  generation.max_tokens = o.tokens;
+  generation.ignore_eos = o.ignore_eos;
+  generation.prompt_logits = !o.logits_out.empty();
+  session.start(prompt, generation, sampler);
+  run::SessionStep step = session.step();  // the prompt, and the first token
+  if (!o.logits_out.empty()) write_logits(o.logits_out, step.logits);
   const auto start = std::chrono::steady_clock::now();
-  int64_t produced = 0;
-  for (int64_t i = 0; i < o.tokens; ++i) {
-    const int32_t id = sampler.sample(logits, history);
-    if (!o.ignore_eos && model.vocab().ends_generation(id)) break;
-    history.push_back(id);
-    ++produced;
-    if (o.ids_only) {
-      fmt::print("{}{}", i ? " " : "", id);
-      std::fflush(stdout);
-    } else {
-      stream.write(tokenizer.token_bytes(id));
-    }
-    if (i + 1 < o.tokens) logits = engine->eval(std::span<const int32_t>(&id, 1), false);
+  while (true) {
+    if (!o.ids_only)
+      std::fwrite(step.text.data(), 1, step.text.size(), stdout);
+    else if (step.token >= 0)
+      fmt::print("{}{}", session.counts().generated > 1 ? " " : "", step.token);
+    std::fflush(stdout);
+    if (!session.running()) break;
+    step = session.step();
   }
-  stream.finish();
   fmt::print("\n");
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  const int64_t produced = session.counts().generated;
   if (produced > 0)
     fmt::print(stderr, "etch: {} tokens in {:.2f}s ({:.1f} tokens/s)\n", produced, seconds,
                static_cast<double>(produced) / seconds);

@@ -159,17 +159,6 @@ class Sampler {
 // Index of the largest logit (the lowest index on ties).
 int32_t argmax(std::span<const float> logits);
 
-// Generates up to max_tokens after `prompt` (already evaluated into the engine when
-// prompt_evaluated, else evaluated here). Calls on_token for each new id; stops at EOS or an
-// end-of-turn token (vocab().ends_generation; unless ignore_eos) or when on_token returns false.
-struct GenerateOptions {
-  int64_t max_tokens = 128;
-  bool ignore_eos = false;
-};
-std::vector<int32_t> generate(Engine& engine, Sampler& sampler, std::span<const int32_t> prompt,
-                              const GenerateOptions& options,
-                              const std::function<bool(int32_t)>& on_token);
-
 struct PerplexityResult {
   double ppl = 0;
   double nll_mean = 0;

@@ -88,23 +88,4 @@ int32_t Sampler::sample(std::span<const float> logits, std::span<const int32_t> 
   return candidates_[keep - 1].id;
 }
 
-std::vector<int32_t> generate(Engine& engine, Sampler& sampler, std::span<const int32_t> prompt,
-                              const GenerateOptions& options,
-                              const std::function<bool(int32_t)>& on_token) {
-  std::vector<int32_t> history(prompt.begin(), prompt.end());
-  std::vector<int32_t> generated;
-  if (prompt.empty()) return generated;
-  std::span<const float> logits = engine.eval(prompt, false);
-  for (int64_t i = 0; i < options.max_tokens; ++i) {
-    const int32_t id = sampler.sample(logits, history);
-    if (!options.ignore_eos && engine.vocab().ends_generation(id)) break;
-    generated.push_back(id);
-    history.push_back(id);
-    if (!on_token(id)) break;
-    if (i + 1 == options.max_tokens || engine.position() >= engine.context()) break;
-    logits = engine.eval(std::span<const int32_t>(&id, 1), false);
-  }
-  return generated;
-}
-
 }  // namespace etch::run

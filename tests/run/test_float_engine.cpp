@@ -6,6 +6,7 @@
 
 #include "core/error.hpp"
 #include "run/run.hpp"
+#include "run/session.hpp"
 #include "test_support.hpp"
 
 namespace etch {
@@ -65,6 +66,7 @@ TEST_P(FloatEngineReference, LogitsAndGreedyMatchHuggingFace) {
   const auto reference = read_json(dir / "ref" / "reference.json");
   const int64_t vocab = model.config.vocab_size;
   run::FloatEngine engine(model, {.threads = 2, .context = 512});
+  const tokenize::Tokenizer tokenizer(model.vocab);
   for (const auto& prompt : reference["prompts"]) {
     SCOPED_TRACE(prompt["text"].get<std::string>());
     const auto ids = prompt["ids"].get<std::vector<int32_t>>();
@@ -78,9 +80,13 @@ TEST_P(FloatEngineReference, LogitsAndGreedyMatchHuggingFace) {
 
     const auto expected = prompt["greedy_ids"].get<std::vector<int32_t>>();
     run::Sampler greedy({.temperature = 0});
-    run::GenerateOptions options{.max_tokens = form.greedy_ids, .ignore_eos = true};
-    engine.reset();
-    const auto got = run::generate(engine, greedy, ids, options, [](int32_t) { return true; });
+    run::GenerationOptions options;
+    options.max_tokens = form.greedy_ids;
+    options.ignore_eos = true;
+    run::Session session(engine, tokenizer);
+    session.start(ids, options, greedy);
+    while (session.running()) session.step();
+    const std::vector<int32_t> got(session.generated().begin(), session.generated().end());
     ASSERT_EQ(got.size(), static_cast<size_t>(form.greedy_ids));
     EXPECT_EQ(got, std::vector<int32_t>(expected.begin(), expected.begin() + form.greedy_ids));
   }

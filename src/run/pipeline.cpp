@@ -1,0 +1,87 @@
+#include "run/pipeline.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <vector>
+
+#include "core/error.hpp"
+
+namespace etch::run {
+
+LoadedModel::LoadedModel(const std::string& path) : path_(path) {
+  if (compile::is_etch_file(path))
+    etch_ = compile::read_etch(path);
+  else
+    model_ = import::load_model(path);
+}
+
+const import::ModelConfig& LoadedModel::config() const {
+  return model_ ? model_->config : etch_->config;
+}
+
+const tokenize::Vocabulary& LoadedModel::vocab() const {
+  return model_ ? model_->vocab : etch_->vocab;
+}
+
+std::string LoadedModel::description() const {
+  const import::ModelConfig& c = config();
+  if (model_) {
+    uint64_t bytes = 0;
+    for (const auto& t : model_->tensors) bytes += t.bytes;
+    return fmt::format("{}, {} layers, hidden {}, vocab {}, {:.1f} MiB of weights", model_->format,
+                       c.layers, c.hidden_size, c.vocab_size,
+                       static_cast<double>(bytes) / (1 << 20));
+  }
+  return fmt::format(
+      ".etch {}, {} layers, hidden {}, vocab {}, {:.3f} bits per weight", etch_->recipe, c.layers,
+      c.hidden_size, c.vocab_size,
+      static_cast<double>(etch_->rom_bits()) / static_cast<double>(etch_->parameters()));
+}
+
+std::unique_ptr<Engine> LoadedModel::engine(EngineOptions options) const {
+  if (model_) return std::make_unique<FloatEngine>(*model_, std::move(options));
+  return std::make_unique<IntegerEngine>(*etch_, std::move(options));
+}
+
+const import::Model& LoadedModel::float_model() const {
+  if (!model_)
+    fail_file(path_,
+              "is a .etch artifact; this needs a float model (GGUF file or Hugging Face "
+              "folder)");
+  return *model_;
+}
+
+compile::Calibration calibrate(const import::Model& model, std::span<const int32_t> text,
+                               int64_t budget, int threads,
+                               const std::function<void(int64_t, int64_t)>& on_progress) {
+  if (text.empty()) fail("calibration text has no tokens");
+  compile::Calibration calibration;
+  const int64_t chunk =
+      std::min<int64_t>(256, model.config.context_length > 0 ? model.config.context_length : 256);
+  FloatEngine engine(model, {.threads = threads, .context = chunk},
+                     [&](const std::string& input, const float* rows, int64_t count,
+                         int64_t width) { calibration.observe(input, rows, count, width); });
+  const int64_t total = std::min<int64_t>(budget, static_cast<int64_t>(text.size()));
+  int64_t used = 0;
+  for (int64_t at = 0; used < total; at += chunk - 1) {
+    std::vector<int32_t> ids;
+    if (model.vocab.bos_id >= 0) ids.push_back(model.vocab.bos_id);
+    for (int64_t i = at;
+         i < static_cast<int64_t>(text.size()) && static_cast<int64_t>(ids.size()) < chunk &&
+         used + static_cast<int64_t>(ids.size()) < total;
+         ++i)
+      ids.push_back(text[static_cast<size_t>(i)]);
+    if (ids.size() < 2) break;
+    engine.reset();
+    // Every token's logits, so that the output matrix's input is observed at every token too,
+    // not only at each chunk's last.
+    engine.eval(ids, true);
+    used += static_cast<int64_t>(ids.size());
+    if (on_progress) on_progress(used, total);
+  }
+  calibration.set_tokens(used);
+  return calibration;
+}
+
+}  // namespace etch::run

@@ -1,0 +1,50 @@
+// The steps before a run that every front end (the CLI, the server) shares: opening any model
+// file as an engine, and calibrating the float model for `etch build`.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+
+#include "compile/compile.hpp"
+#include "import/import.hpp"
+#include "run/run.hpp"
+#include "tokenize/vocabulary.hpp"
+
+namespace etch::run {
+
+// A model file opened for running: a GGUF file or Hugging Face folder, run by the float
+// engine, or a .etch artifact, run by the chip's integer engine.
+class LoadedModel {
+ public:
+  explicit LoadedModel(const std::string& path);
+
+  const std::string& path() const { return path_; }
+  const import::ModelConfig& config() const;
+  const tokenize::Vocabulary& vocab() const;
+  // One line for logs: the format, the shape, and the weights' size (float) or bits per
+  // weight (.etch), e.g. "gguf, 8 layers, hidden 256, vocab 4096, 15.6 MiB of weights".
+  std::string description() const;
+  std::unique_ptr<Engine> engine(EngineOptions options) const;
+  // The float model, for what only a float model can do (building a .etch); throws Error for a
+  // .etch artifact.
+  const import::Model& float_model() const;
+
+ private:
+  std::string path_;
+  std::optional<import::Model> model_;
+  std::optional<compile::EtchModel> etch_;
+};
+
+// Runs the float model over calibration text, in chunks of up to 256 tokens that each start
+// with BOS (when the vocabulary has one), over at most `budget` tokens in all, and collects
+// the second moments of every matrix input for compile::build. on_progress(done, total)
+// reports the tokens used. Throws Error when `text` is empty.
+compile::Calibration calibrate(const import::Model& model, std::span<const int32_t> text,
+                               int64_t budget, int threads,
+                               const std::function<void(int64_t, int64_t)>& on_progress);
+
+}  // namespace etch::run

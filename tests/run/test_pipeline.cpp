@@ -1,0 +1,100 @@
+// The steps before a run: any model file opened as the engine its format calls for (the same
+// logits, bit for bit, as that engine built by hand), and calibration's token budget.
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <memory>
+#include <utility>
+#include <vector>
+
+#include "compile/compile.hpp"
+#include "compile/tiny_model.hpp"
+#include "core/error.hpp"
+#include "run/pipeline.hpp"
+#include "test_support.hpp"
+
+namespace etch {
+namespace {
+
+using Ids = std::vector<int32_t>;
+
+std::vector<float> logits_of(run::Engine& engine, const Ids& prompt) {
+  const auto logits = engine.eval(prompt, true);
+  return {logits.begin(), logits.end()};
+}
+
+TEST(LoadedModel, FloatFilesRunOnTheFloatEngine) {
+  const Ids prompt = {1, 1026, 261, 2261};
+  for (const char* form : {"kjv-8m-bf16.gguf", "hf"}) {
+    SCOPED_TRACE(form);
+    const std::string path = (testing::model_dir("kjv-8m") / form).string();
+    const run::LoadedModel loaded(path);
+    EXPECT_EQ(loaded.path(), path);
+    EXPECT_EQ(loaded.config().layers, 8);
+    EXPECT_EQ(loaded.vocab().size(), 4096);
+    EXPECT_NE(loaded.description().find("8 layers, hidden 256, vocab 4096"), std::string::npos)
+        << loaded.description();
+    EXPECT_EQ(loaded.float_model().config.hidden_size, 256);
+    const auto engine = loaded.engine({.threads = 1, .context = 16});
+    EXPECT_NE(dynamic_cast<run::FloatEngine*>(engine.get()), nullptr);
+    EXPECT_EQ(engine->context(), 16);
+
+    const import::Model model = import::load_model(path);
+    run::FloatEngine direct(model, {.threads = 1, .context = 16});
+    const auto ours = logits_of(*engine, prompt), theirs = logits_of(direct, prompt);
+    ASSERT_EQ(ours.size(), theirs.size());
+    EXPECT_EQ(0, std::memcmp(ours.data(), theirs.data(), ours.size() * sizeof(float)));
+  }
+}
+
+TEST(LoadedModel, EtchFilesRunOnTheIntegerEngine) {
+  testing::TinyModel tiny;
+  const std::string path = (testing::temp_dir("pipeline") / "tiny-hc1.etch").string();
+  compile::BuildOptions options;
+  options.recipe = "hc1";
+  options.threads = 1;
+  compile::build(tiny.model, nullptr, options, path);
+
+  const run::LoadedModel loaded(path);
+  EXPECT_EQ(loaded.config().vocab_size, 48);
+  EXPECT_EQ(loaded.vocab().size(), 48);
+  EXPECT_EQ(loaded.description().rfind(".etch hc1", 0), 0u) << loaded.description();
+  EXPECT_THROW(loaded.float_model(), Error);
+  const auto engine = loaded.engine({.threads = 1, .context = 16});
+  EXPECT_NE(dynamic_cast<run::IntegerEngine*>(engine.get()), nullptr);
+
+  run::IntegerEngine direct(compile::read_etch(path), {.threads = 1, .context = 16});
+  const Ids prompt = {1, 5, 17, 40, 3};
+  const auto ours = logits_of(*engine, prompt), theirs = logits_of(direct, prompt);
+  ASSERT_EQ(ours.size(), theirs.size());
+  EXPECT_EQ(0, std::memcmp(ours.data(), theirs.data(), ours.size() * sizeof(float)));
+
+  EXPECT_THROW(run::LoadedModel("/nonexistent/model.gguf"), Error);
+}
+
+// kjv-8m's chunks are 256 tokens, BOS first: a budget of 300 takes BOS and 255 text tokens,
+// then BOS and 43 more; every matrix input is observed at each of those 300 tokens.
+TEST(Calibrate, SpendsTheTokenBudgetAndReportsProgress) {
+  const import::Model model =
+      import::load_model((testing::model_dir("kjv-8m") / "kjv-8m-bf16.gguf").string());
+  const tokenize::Tokenizer tokenizer(model.vocab);
+  const Ids text =
+      tokenizer.encode(testing::read_text(testing::fixtures() / "models" / "kjv-calib.txt"), false);
+  ASSERT_GT(text.size(), 1000u);
+  std::vector<std::pair<int64_t, int64_t>> reports;
+  const compile::Calibration calibration = run::calibrate(
+      model, text, 300, 1, [&](int64_t done, int64_t total) { reports.emplace_back(done, total); });
+  EXPECT_EQ(calibration.tokens(), 300);
+  EXPECT_EQ(reports, (std::vector<std::pair<int64_t, int64_t>>{{256, 300}, {300, 300}}));
+  for (const char* weight :
+       {"blk.0.attn_q", "blk.3.attn_output", "blk.7.ffn_up", "blk.7.ffn_down", "output"}) {
+    SCOPED_TRACE(weight);
+    const compile::InputStatistics* statistics = calibration.find(weight);
+    ASSERT_NE(statistics, nullptr);
+    EXPECT_EQ(statistics->tokens, 300);
+  }
+  EXPECT_THROW(run::calibrate(model, Ids{}, 300, 1, nullptr), Error);
+}
+
+}  // namespace
+}  // namespace etch
