@@ -86,10 +86,15 @@ TEST(Calibrate, SpendsTheTokenBudgetAndReportsProgress) {
       model, text, 300, 1, [&](int64_t done, int64_t total) { reports.emplace_back(done, total); });
   EXPECT_EQ(calibration.tokens(), 300);
   EXPECT_EQ(reports, (std::vector<std::pair<int64_t, int64_t>>{{256, 300}, {300, 300}}));
-  for (const char* weight :
-       {"blk.0.attn_q", "blk.3.attn_output", "blk.7.ffn_up", "blk.7.ffn_down", "output"}) {
-    SCOPED_TRACE(weight);
-    const compile::InputStatistics* statistics = calibration.find(weight);
+  using import::Role;
+  const std::pair<Role, int64_t> weights[] = {{Role::kAttnQ, 0},
+                                              {Role::kAttnOutput, 3},
+                                              {Role::kFfnUp, 7},
+                                              {Role::kFfnDown, 7},
+                                              {Role::kOutput, -1}};
+  for (const auto& [role, layer] : weights) {
+    SCOPED_TRACE(compile::etch_name(role, layer));
+    const compile::InputStatistics* statistics = calibration.find(role, layer);
     ASSERT_NE(statistics, nullptr);
     EXPECT_EQ(statistics->tokens, 300);
   }
