@@ -96,8 +96,8 @@ TileDatapath digital_select(const contract::Format& format) {
 // one bit per cycle, so each product streams through it least significant bit first, and a
 // tile takes as many cycles as its partial has bits (the sum's upper bits leave the serial tree
 // after the products' last bit). The ROM's kRomRows cycles per product then hold
-// kRomRows / cycles_per_tile tiles, one per cell on a bitline, and a matrix needs that many
-// more datapaths, each a bit-serial one.
+// kRomRows / cycles_per_tile tiles, one per cell on a bitline, and a matrix needs about
+// cycles_per_tile times as many datapaths as in digital-select, each a bit-serial one.
 TileDatapath cell_select(const contract::Format& format) {
   TileDatapath d;
   d.units = contract::tile_units(format);
@@ -106,9 +106,9 @@ TileDatapath cell_select(const contract::Format& format) {
   d.cycles_per_tile = u.partial_bits;
   d.tiles_per_product = kRomRows / d.cycles_per_tile;
   // Each product line is driven by a generator streaming its product: a serial-parallel
-  // multiplier of the level by the activation (fitted levels) or a serial adder forming it from
-  // the previous level's (fixed levels); every input element's activation is a shift register
-  // shared by its 2^K generators.
+  // multiplier of the parallel level by the serial activation (fitted levels) or a serial adder
+  // forming it from the previous level's (fixed levels); every input element's activation is a
+  // shift register shared by its 2^K generators.
   const double generator = format.fitted_levels ? serial_multiplier_t(u.multiplier_weight_bits)
                                                 : kFullAdderT + 2 * kFlopT;
   d.bank_t = count(u.multipliers) * (generator + kRomDriverT) +
@@ -118,9 +118,9 @@ TileDatapath cell_select(const contract::Format& format) {
   // Serial adders (a full adder and its carry flip-flop), registered every fourth level.
   d.adder_tree_t =
       count(u.adder_trees) * count(u.adder_tree_inputs - 1) * (kFullAdderT + kFlopT + kFlopT / 4);
-  // Per row the partial is gathered into a register and added to the row's accumulator; the
-  // group multiplier and the adder serve ceil(rows / cycles_per_tile) rows in turn, as each row
-  // yields a partial every cycles_per_tile cycles.
+  // Per row the partial is gathered into a register and added to the row's accumulator. A row
+  // yields a partial every cycles_per_tile cycles, so one group multiplier and adder serve
+  // cycles_per_tile rows in turn: ceil(rows / cycles_per_tile) of them per datapath.
   const double shared = std::ceil(count(u.group_macs) / count(d.cycles_per_tile));
   d.group_mac_t = count(u.group_macs) * (u.partial_bits + u.accumulator_bits) * kFlopT +
                   shared * (group_scale_t(format, u) + u.accumulator_bits * kFullAdderT);
