@@ -23,6 +23,7 @@ struct PlanOptions {
   int64_t context = 2048;
   int64_t users = 0;
   int64_t lora_rank = 0;
+  std::string circuit = "digital-select";
   bool json = false;
   std::string svg;
   std::string sweep;
@@ -58,6 +59,7 @@ void run_plan(const PlanOptions& o) {
   in.context = o.context;
   in.users = o.users;
   in.lora_rank = o.lora_rank;
+  in.circuit = plan::find_circuit(o.circuit);
   in.prompt_tokens = std::min<int64_t>(in.prompt_tokens, o.context / 2);
   in.answer_tokens = std::min<int64_t>(in.answer_tokens, o.context - in.prompt_tokens);
 
@@ -94,6 +96,11 @@ void add_plan_command(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--users", options->users, "users the KV SRAM is sized for (default 1)");
   cmd->add_option("--lora-rank", options->lora_rank, "rank of the LoRA adapters in SRAM (0: none)")
+      ->capture_default_str();
+  cmd->add_option("--circuit", options->circuit,
+                  "how a weight's code selects its product: digital-select (bit cells and a "
+                  "selector per weight slot) or cell-select (one ROM cell per weight on a product "
+                  "line, bit-serial)")
       ->capture_default_str();
   cmd->add_flag("--json", options->json, "print the plan as JSON");
   cmd->add_option("--svg", options->svg,

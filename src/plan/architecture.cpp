@@ -43,7 +43,30 @@ double array_multiplier_t(int m, int n) {
   return m * n * kAndT + (n - 2) * m * kFullAdderT + m * kHalfAdderT;
 }
 
-TileDatapath tile_datapath(const contract::Format& format) {
+double serial_multiplier_t(int n) {
+  return n * (kAndT + kFullAdderT + 2 * kFlopT);
+}
+
+double cell_select_pitches(int code_bits) {
+  const double tracks = static_cast<double>((int64_t{1} << code_bits) + 1);
+  return std::max(kRomCellPitches, std::ceil(tracks / kProductLineLayers));
+}
+
+namespace {
+
+// The group multiplier of a bit-parallel partial: an array multiplier by the hc code, a
+// shifter by fp4's exponent (one two-way mux per bit and exponent bit), nothing when every
+// multiplier is 1.
+double group_scale_t(const contract::Format& format, const contract::TileUnits& u) {
+  if (u.group_multiplier_bits == 0) return 0;
+  return format.kind == contract::WeightFormat::kFp4
+             ? u.group_multiplier_bits * kMux2T * u.accumulator_bits
+             : array_multiplier_t(u.partial_bits, u.group_multiplier_bits);
+}
+
+// K bit cells per weight, sensed, and a 2^K:1 selector per weight slot: bit-parallel, one tile
+// per cycle.
+TileDatapath digital_select(const contract::Format& format) {
   TileDatapath d;
   d.units = contract::tile_units(format);
   const auto& u = d.units;
@@ -64,15 +87,50 @@ TileDatapath tile_datapath(const contract::Format& format) {
   d.adder_tree_t = count(u.adder_trees) *
                    (count(u.adder_tree_inputs) * operand_bits * (kCompressorT / 2 + kFlopT / 4) +
                     u.partial_bits * kFullAdderT);
-  // The group multiplier: an array multiplier by the hc code, a shifter by fp4's exponent
-  // (one two-way mux per bit and exponent bit), nothing when every multiplier is 1.
-  double scale = 0;
-  if (u.group_multiplier_bits > 0)
-    scale = format.kind == contract::WeightFormat::kFp4
-                ? u.group_multiplier_bits * kMux2T * u.accumulator_bits
-                : array_multiplier_t(u.partial_bits, u.group_multiplier_bits);
-  d.group_mac_t = count(u.group_macs) * (scale + registered_adder_t(u.accumulator_bits));
+  d.group_mac_t =
+      count(u.group_macs) * (group_scale_t(format, u) + registered_adder_t(u.accumulator_bits));
   return d;
+}
+
+// One cell per weight, its via on one of the input element's 2^K product lines. The cell passes
+// one bit per cycle, so each product streams through it least significant bit first, and a
+// tile takes as many cycles as its partial has bits (the sum's upper bits leave the serial tree
+// after the products' last bit). The ROM's kRomRows cycles per product then hold
+// kRomRows / cycles_per_tile tiles, one per cell on a bitline, and a matrix needs about
+// cycles_per_tile times as many datapaths as in digital-select, each a bit-serial one.
+TileDatapath cell_select(const contract::Format& format) {
+  TileDatapath d;
+  d.units = contract::tile_units(format);
+  const auto& u = d.units;
+  const auto count = [](int64_t n) { return static_cast<double>(n); };
+  d.cycles_per_tile = u.partial_bits;
+  d.tiles_per_product = kRomRows / d.cycles_per_tile;
+  // Each product line is driven by a generator streaming its product: a serial-parallel
+  // multiplier of the parallel level by the serial activation (fitted levels) or a serial adder
+  // forming it from the previous level's (fixed levels); every input element's activation is a
+  // shift register shared by its 2^K generators.
+  const double generator = format.fitted_levels ? serial_multiplier_t(u.multiplier_weight_bits)
+                                                : kFullAdderT + 2 * kFlopT;
+  d.bank_t = count(u.multipliers) * (generator + kRomDriverT) +
+             count(u.group) * u.multiplier_input_bits * kFlopT;
+  // The cells are the selectors; each output bitline has its sense latch.
+  d.selector_t = count(u.selectors) * kRomSenseT;
+  // Serial adders (a full adder and its carry flip-flop), registered every fourth level.
+  d.adder_tree_t =
+      count(u.adder_trees) * count(u.adder_tree_inputs - 1) * (kFullAdderT + kFlopT + kFlopT / 4);
+  // Per row the partial is gathered into a register and added to the row's accumulator. A row
+  // yields a partial every cycles_per_tile cycles, so one group multiplier and adder serve
+  // cycles_per_tile rows in turn: ceil(rows / cycles_per_tile) of them per datapath.
+  const double shared = std::ceil(count(u.group_macs) / count(d.cycles_per_tile));
+  d.group_mac_t = count(u.group_macs) * (u.partial_bits + u.accumulator_bits) * kFlopT +
+                  shared * (group_scale_t(format, u) + u.accumulator_bits * kFullAdderT);
+  return d;
+}
+
+}  // namespace
+
+TileDatapath tile_datapath(const contract::Format& format, Circuit circuit) {
+  return circuit == Circuit::kCellSelect ? cell_select(format) : digital_select(format);
 }
 
 int64_t kv_positions_per_cycle(int64_t kv_tokens) {
@@ -111,17 +169,29 @@ std::vector<Tile> map_tiles(const PlanInput& in, const Node& node, int64_t kv_to
   const auto rom_periphery = [](double bits) {
     return bits / kRomRows * kRomSenseT + bits / kRomColumns * kRomDriverT;
   };
+  // ROM holding bits one per transistor (codes in digital-select; level tables, group
+  // multipliers, row scales and the embedding in either circuit).
+  const auto add_bit_cells = [&](Tile& t, double bits) {
+    t.transistors.rom += bits;
+    t.area.rom += bits * rom_cell_um2 / kRomArrayEfficiency * 1e-6;
+  };
 
   // Adds a matrix's ROM and tile datapaths and its per-token energy to a tile. A matrix-vector
-  // product reads every ROM wordline once, so kRomRows cycles; each datapath computes one tile
-  // per cycle, so a matrix needs its tiles over kRomRows datapaths.
+  // product reads every ROM wordline once, so kRomRows cycles; a datapath computes
+  // tiles_per_product tiles in that time, so a matrix needs its tiles over that many datapaths.
+  const bool selects_in_cell = in.circuit == Circuit::kCellSelect;
   const auto add_matrix = [&](Tile& t, const WeightMatrix& x, double& logic, double& energy) {
-    const TileDatapath d = tile_datapath(x.format);
+    const TileDatapath d = tile_datapath(x.format, in.circuit);
     const auto& u = d.units;
     const double tiles = ceil_div(x.rows, u.rows) * ceil_div(x.cols, u.group);
-    const double datapaths = std::ceil(tiles * static_cast<double>(x.copies) / kRomRows);
+    const double datapaths =
+        std::ceil(tiles * static_cast<double>(x.copies) / static_cast<double>(d.tiles_per_product));
     const auto bits = static_cast<double>(x.rom_bits());
-    t.weights += static_cast<double>(x.weights());
+    const auto weights = static_cast<double>(x.weights());
+    // Cell-select: one cell per weight in place of its code's K bits.
+    const double code_cells = selects_in_cell ? weights : 0;
+    const double bit_cells = selects_in_cell ? bits - weights * x.format.bits : bits;
+    t.weights += weights;
     t.rom_bits += bits;
     t.datapaths += datapaths;
     t.multipliers += datapaths * static_cast<double>(u.multipliers);
@@ -129,27 +199,38 @@ std::vector<Tile> map_tiles(const PlanInput& in, const Node& node, int64_t kv_to
     t.adder_trees += datapaths * static_cast<double>(u.adder_trees);
     t.group_macs += datapaths * static_cast<double>(u.group_macs);
     t.transistors.datapath += datapaths * d.transistors();
-    logic += datapaths * d.transistors() + rom_periphery(bits);
+    add_bit_cells(t, bit_cells);
+    t.transistors.rom += code_cells;
+    t.area.rom += code_cells * rom_cell_um2 * cell_select_pitches(x.format.bits) / kRomCellPitches /
+                  kRomArrayEfficiency * 1e-6;
+    // The code cells' sense latches are the cell-select datapath's selectors.
+    logic += datapaths * d.transistors() + rom_periphery(bit_cells) +
+             code_cells / kRomColumns * kRomDriverT;
 
     const double share = static_cast<double>(x.active) / static_cast<double>(x.copies);
     const double read = tiles * static_cast<double>(x.active);
     const double product = x.format.fitted_levels
                                ? e.mult8 * u.multiplier_input_bits * u.multiplier_weight_bits / 64.0
                                : e.add16 * u.product_bits / 16.0;
-    energy += bits * share * e.rom_bit;
-    energy += read * static_cast<double>(u.multipliers) * product;
-    // Per weight: the select (about half an add), its add in the tree and a quarter register.
-    energy += read * static_cast<double>(u.selectors) * e.add16 * u.partial_bits / 16.0 * 1.75;
+    // A bit-serial cell is read once per cycle of its tile, on a bitline of tiles_per_product
+    // cells; each product line runs past the tile's rows and as many cells per row.
+    const double serial_read_j = static_cast<double>(d.cycles_per_tile) * e.rom_bit *
+                                 static_cast<double>(d.tiles_per_product) / kRomRows;
+    energy += bit_cells * share * e.rom_bit + code_cells * share * serial_read_j;
+    energy += read * static_cast<double>(u.multipliers) *
+              (product + (selects_in_cell ? serial_read_j * static_cast<double>(u.rows) : 0));
+    // Per weight: its add in the tree and a quarter register, and in digital-select the select
+    // (about half an add).
+    energy += read * static_cast<double>(u.selectors) * e.add16 * u.partial_bits / 16.0 *
+              (selects_in_cell ? 1.25 : 1.75);
     energy += read * static_cast<double>(u.group_macs) *
               (e.mult8 * u.partial_bits * u.group_multiplier_bits / 64.0 +
                e.add32 * u.accumulator_bits / 32.0);
   };
 
   const auto finish = [&](Tile& t, double logic, double sram_bits, double energy) {
-    t.transistors.rom = t.rom_bits;
     t.transistors.logic = logic;
     t.transistors.sram = (t.kv_bits + sram_bits) * 6 * (1 + kSramPeripheryShare);
-    t.area.rom = t.rom_bits * rom_cell_um2 / kRomArrayEfficiency * 1e-6;
     t.area.compute = logic / logic_per_mm2;
     t.area.kv_sram = t.kv_bits * sram_um2 * 1e-6;
     t.area.sram = sram_bits * sram_um2 * 1e-6;
@@ -177,6 +258,7 @@ std::vector<Tile> map_tiles(const PlanInput& in, const Node& node, int64_t kv_to
       add_matrix(head, x, head_logic, head_energy);
     }
   }
+  add_bit_cells(embedding, embedding.rom_bits);
   finish(embedding, rom_periphery(embedding.rom_bits), 0,
          embedding.rom_bits / static_cast<double>(m.vocab) * e.rom_bit);
   tiles.push_back(embedding);

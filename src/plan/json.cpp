@@ -63,6 +63,7 @@ nlohmann::json plan_json(const Plan& p) {
       {"parameters", in.model.total_params()},
       {"node_nm", in.node_nm},
       {"recipe", in.weights.label},
+      {"circuit", circuit_name(in.circuit)},
       {"rom_bits", p.rom_bits},
       {"bits_per_weight", p.bits_per_weight},
       {"context", in.context},

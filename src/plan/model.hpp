@@ -9,19 +9,30 @@
 
 namespace etch::plan::detail {
 
-// The hardware of one contract tile (contract::tile_units), in transistors: the product
-// bank, the selectors, the adder trees and the group multiplier-accumulators.
+// The hardware of one contract tile (contract::tile_units) in a circuit, in transistors: the
+// product bank, the selectors, the adder trees and the group multiplier-accumulators.
 struct TileDatapath {
   contract::TileUnits units;
+  // Cycles a datapath spends on one tile: 1 bit-parallel, the partial's width bit-serial.
+  int64_t cycles_per_tile = 1;
+  // Tiles one datapath computes in a matrix-vector product of kRomRows cycles: the ROM cells
+  // on each of its bitlines.
+  int64_t tiles_per_product = kRomRows;
   double bank_t = 0;
   double selector_t = 0;
   double adder_tree_t = 0;
   double group_mac_t = 0;
   double transistors() const { return bank_t + selector_t + adder_tree_t + group_mac_t; }
 };
-TileDatapath tile_datapath(const contract::Format& format);
+TileDatapath tile_datapath(const contract::Format& format, Circuit circuit);
 // An m x n-bit array multiplier: m*n AND gates, (n-2)*m full adders and m half adders.
 double array_multiplier_t(int m, int n);
+// A serial-parallel multiplier of an n-bit parallel operand by a bit-serial one (Lyon): per
+// parallel bit an AND gate, a full adder and its carry and sum flip-flops.
+double serial_multiplier_t(int n);
+// Metal pitches across a cell-select ROM cell of a K-bit code: its output bitline and 2^K
+// product lines over kProductLineLayers routing layers, at least the one-bit cell's width.
+double cell_select_pitches(int code_bits);
 
 // Every layer its own tile, plus embedding and head tiles, for the whole model.
 std::vector<Tile> map_tiles(const PlanInput& input, const Node& node, int64_t kv_tokens);

@@ -13,6 +13,16 @@ constexpr double kReticleMm2 = 26.0 * 33.0;
 
 }  // namespace
 
+const char* circuit_name(Circuit circuit) {
+  return circuit == Circuit::kCellSelect ? "cell-select" : "digital-select";
+}
+
+Circuit find_circuit(std::string_view name) {
+  for (const Circuit c : {Circuit::kDigitalSelect, Circuit::kCellSelect})
+    if (name == circuit_name(c)) return c;
+  fail("unknown circuit '{}' (known: digital-select, cell-select)", name);
+}
+
 Area& Area::operator+=(const Area& o) {
   rom += o.rom;
   compute += o.compute;

@@ -89,6 +89,21 @@ Weights weights_of_etch(const compile::EtchModel& model);
 
 std::vector<int> node_names();
 
+// The circuit that makes each weight's code select its product from the tile's bank (what
+// contract::tile_units computes is the same for both; docs/planner.md, "Circuits").
+enum class Circuit {
+  // K one-transistor ROM bits per weight on 512-cell bitlines, sensed, and a digital 2^K:1
+  // selector of 24-bit products per weight slot; bit-parallel, one tile per cycle.
+  kDigitalSelect,
+  // One ROM transistor per weight whose via connects it to one of the 2^K product lines (the
+  // public reading of the first hardwired chip). A transistor passes one bit per read, so the
+  // products stream through the cells bit-serially into bit-serial adder trees.
+  kCellSelect,
+};
+const char* circuit_name(Circuit circuit);  // "digital-select", "cell-select"
+// Throws Error naming the known circuits when `name` is not one.
+Circuit find_circuit(std::string_view name);
+
 struct PlanInput {
   ModelShape model;
   int node_nm = 6;
@@ -97,6 +112,7 @@ struct PlanInput {
   int64_t users = 0;       // users the KV SRAM is sized for; 0: the default (see docs)
   int64_t kv_tokens = 0;   // KV SRAM capacity in tokens; 0: users x context
   int64_t lora_rank = 0;
+  Circuit circuit = Circuit::kDigitalSelect;
   int64_t prompt_tokens = 1024;
   int64_t answer_tokens = 1024;
 };
@@ -113,7 +129,7 @@ struct Area {
 };
 
 struct Transistors {
-  double rom = 0;
+  double rom = 0;  // ROM cells: one per ROM bit, or per weight code where the cell selects
   double logic = 0;
   double sram = 0;
   double datapath = 0;  // of logic: the tile datapaths (multiply-select-add)
@@ -132,7 +148,7 @@ struct Tile {
   // datapaths' units summed.
   double datapaths = 0;
   double multipliers = 0;  // product banks
-  double selectors = 0;
+  double selectors = 0;    // the weights' selections: muxes, or the ROM cells themselves
   double adder_trees = 0;
   double group_macs = 0;
   double kv_bits = 0;

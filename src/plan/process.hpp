@@ -30,6 +30,7 @@ inline constexpr int64_t kRomColumns = 1024;         // bitlines per ROM wordlin
 inline constexpr double kRomCellPitches = 3.0;       // ROM cell: 1 CPP x 3 metal pitches
 inline constexpr double kRomArrayEfficiency = 0.90;  // straps, well taps, edge cells
 inline constexpr double kRomBitlineCellFf = 0.06;    // bitline load per cell at 57 nm CPP
+inline constexpr double kProductLineLayers = 4;      // layers a cell-select column's lines use
 inline constexpr double kSramMacroEfficiency = 0.70;
 inline constexpr int64_t kSramRows = 512;          // rows per KV SRAM macro (high-density)
 inline constexpr double kLogicUtilisation = 0.60;  // placed density / peak library density

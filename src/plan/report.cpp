@@ -50,8 +50,10 @@ std::string render_text(const Plan& p) {
       m.name, static_cast<double>(m.total_params()) / 1e9, in.node_nm, in.weights.label,
       p.bits_per_weight);
   out += fmt::format(
-      "  {} tokens per user ({} prompt + {} answer), KV SRAM for {} tokens, LoRA rank {}\n\n",
-      in.context, in.prompt_tokens, in.answer_tokens, t.kv_tokens, in.lora_rank);
+      "  {} tokens per user ({} prompt + {} answer), KV SRAM for {} tokens, LoRA rank {}; "
+      "circuit {}\n\n",
+      in.context, in.prompt_tokens, in.answer_tokens, t.kv_tokens, in.lora_rank,
+      circuit_name(in.circuit));
 
   if (p.chip_count() == 1) {
     const Chip& c = p.chips.front();

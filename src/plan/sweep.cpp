@@ -102,7 +102,8 @@ Sweep run_sweep(const PlanInput& base, std::string_view spec) {
 
 std::string render_sweep_text(const Sweep& s) {
   std::string out =
-      fmt::format("etch plan: {} swept over {}\n\n", s.plans.front().input.model.name, s.param);
+      fmt::format("etch plan: {} ({}) swept over {}\n\n", s.plans.front().input.model.name,
+                  circuit_name(s.plans.front().input.circuit), s.param);
   out += fmt::format("{:>8} {:>6} {:>9} {:>8} {:>11} {:>6} {:>12} {:>8} {:>9} {:>9}\n", s.param,
                      "chips", "die mm²", "Btr/die", "tok/s/user", "users", "tok/s total", "W/card",
                      "mJ/token", "$/Mtok");

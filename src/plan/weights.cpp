@@ -7,6 +7,7 @@
 
 #include "compile/compile.hpp"
 #include "core/error.hpp"
+#include "import/import.hpp"
 #include "plan/plan.hpp"
 
 namespace etch::plan {
@@ -114,7 +115,7 @@ Weights weights_of_etch(const compile::EtchModel& model) {
   };
   add(model.embedding(), -1);
   for (int64_t l = 0; l < model.config.layers; ++l)
-    for (import::Role role : import::kLayerMatrices) add(model.matrix(role, l), l);
+    for (const import::Role role : import::kLayerMatrices) add(model.matrix(role, l), l);
   add(model.output(), -1);
   return w;
 }

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cmath>
 #include <string>
+#include <utility>
 
 #include "core/error.hpp"
 #include "plan/model.hpp"
@@ -30,22 +31,51 @@ void expect_within(double value, double target, double tolerance, const char* wh
 // The public figures of the first hardwired-model chip: Llama 3.1 8B on one 815 mm² die
 // at 6 nm, 53 B transistors, about 17,000 tokens/s per user (1k prompt, 1k answer),
 // 200-250 W per card. The chip planned here computes contract v2 (16-bit activations and KV
-// cache, the contract's tile units): its ROM, timing and power land on the public figures; its
-// digital multiply-select-add datapaths do not fit the public die at all, and everything else
-// alone takes the public chip's transistors (docs/planner.md, "Calibration", says why).
+// cache, the contract's tile units). Its timing and power land on the public figures, and
+// everything but the multiply-select-add datapaths alone takes the public chip's transistors;
+// the datapaths do not fit, in either circuit (docs/planner.md, "Calibration", says why).
+PlanInput calibration(Circuit circuit) {
+  PlanInput in = input("llama-3.1-8b");
+  in.circuit = circuit;
+  return in;
+}
+
 TEST(PlanCalibration, Llama31_8bAt6nmMatchesTheFirstHardwiredChipBesideItsDatapath) {
-  const Plan p = make_plan(input("llama-3.1-8b"));
-  expect_within(p.timing.tokens_per_second_per_user, 17000, 0.15, "tokens/s per user");
-  EXPECT_GE(p.power.power_w, 200 * 0.85);
-  EXPECT_LE(p.power.power_w, 250 * 1.15);
-  EXPECT_LE(p.bits_per_weight, 3.5);
-  EXPECT_GT(p.bits_per_weight, 3.45);
-  // Without the tile datapaths: ROM, KV SRAM, ROM periphery, attention, buffers and I/O.
-  expect_within(p.transistors.total() - p.transistors.datapath, 53e9, 0.15,
+  for (const Circuit circuit : {Circuit::kDigitalSelect, Circuit::kCellSelect}) {
+    SCOPED_TRACE(circuit_name(circuit));
+    const Plan p = make_plan(calibration(circuit));
+    expect_within(p.timing.tokens_per_second_per_user, 17000, 0.15, "tokens/s per user");
+    EXPECT_GE(p.power.power_w, 200 * 0.85);
+    EXPECT_LE(p.power.power_w, 250 * 1.15);
+    EXPECT_LE(p.bits_per_weight, 3.5);
+    EXPECT_GT(p.bits_per_weight, 3.45);
+  }
+  // Digital-select: without the tile datapaths (ROM, KV SRAM, ROM periphery, attention,
+  // buffers and I/O) the plan has the public chip's transistors; the datapaths are about as
+  // many again, so the design needs two reticle dies.
+  const Plan digital = make_plan(calibration(Circuit::kDigitalSelect));
+  expect_within(digital.transistors.total() - digital.transistors.datapath, 53e9, 0.15,
                 "transistors besides the datapaths");
-  // The datapaths are about as many transistors again, so the design needs two reticle dies.
-  EXPECT_GT(p.transistors.datapath, 0.4 * p.transistors.total());
-  EXPECT_EQ(p.chip_count(), 2);
+  EXPECT_GT(digital.transistors.datapath, 0.4 * digital.transistors.total());
+  EXPECT_EQ(digital.chip_count(), 2);
+}
+
+// Cell-select, the public reading of the first chip, saves the ROM bits of every code and the
+// selectors, but a cell passes one bit per read: the 24-bit products stream through it, and
+// keeping the ROM's 512 cycles per product takes 29 times the (bit-serial) datapaths. It
+// moves the plan away from the public die, not towards it.
+TEST(PlanCalibration, SelectingInTheRomCellDoesNotFitTheFirstChipEither) {
+  const Plan digital = make_plan(calibration(Circuit::kDigitalSelect));
+  const Plan cell = make_plan(calibration(Circuit::kCellSelect));
+  EXPECT_LT(cell.transistors.rom, 0.4 * digital.transistors.rom);
+  EXPECT_GT(cell.transistors.datapath, 2 * digital.transistors.datapath);
+  EXPECT_GT(cell.transistors.total(), 3 * 53e9);
+  EXPECT_GT(cell.area.total(), 3 * 815.0);
+  // Everything but the datapaths is well below the public count: what is left for the
+  // arithmetic is under 2.5 transistors per weight.
+  const double besides = cell.transistors.total() - cell.transistors.datapath;
+  EXPECT_LT(besides, 0.7 * 53e9);
+  EXPECT_LT((53e9 - besides) / static_cast<double>(cell.input.weights.weights()), 2.5);
 }
 
 TEST(PlanProperties, MoreBitsPerWeightNeedMoreRom) {
@@ -202,32 +232,45 @@ TEST(PlanRecipes, Hc1FillsItsBudgetSmallestMatricesFirst) {
 // The hardware of a layer is whole contract tiles: its multipliers, selectors, adder trees
 // and group multiplier-accumulators are the datapath count times contract::tile_units.
 TEST(PlanDatapath, PerTileCountsAreTheContracts) {
-  for (const auto& recipe : contract::recipes()) {
-    if (recipe.mixed) continue;
-    PlanInput in = input("smollm2-135m");
-    in.weights = weights_for_recipe(in.model, recipe.name);
-    const Plan p = make_plan(in);
-    const contract::TileUnits u = contract::tile_units(recipe.base);
-    for (const auto& chip : p.chips)
-      for (const auto& t : chip.tiles) {
-        if (t.first_layer < 0 && t.name == "embedding") continue;
-        ASSERT_GT(t.datapaths, 0) << recipe.name << " " << t.name;
-        EXPECT_EQ(t.multipliers, t.datapaths * static_cast<double>(u.multipliers)) << recipe.name;
-        EXPECT_EQ(t.selectors, t.datapaths * static_cast<double>(u.selectors)) << recipe.name;
-        EXPECT_EQ(t.adder_trees, t.datapaths * static_cast<double>(u.adder_trees)) << recipe.name;
-        EXPECT_EQ(t.group_macs, t.datapaths * static_cast<double>(u.group_macs)) << recipe.name;
-      }
-  }
-  // One datapath computes one tile per cycle, so a product of kRomRows cycles needs
-  // ceil(tiles / kRomRows) of them: layer 0 of Llama 3.1 8B at hc3.
-  PlanInput in = input("llama-3.1-8b");
-  in.weights = weights_for_recipe(in.model, "hc3");
-  const Plan p = make_plan(in);
+  for (const Circuit circuit : {Circuit::kDigitalSelect, Circuit::kCellSelect})
+    for (const auto& recipe : contract::recipes()) {
+      if (recipe.mixed) continue;
+      PlanInput in = input("smollm2-135m");
+      in.weights = weights_for_recipe(in.model, recipe.name);
+      in.circuit = circuit;
+      const Plan p = make_plan(in);
+      const contract::TileUnits u = contract::tile_units(recipe.base);
+      for (const auto& chip : p.chips)
+        for (const auto& t : chip.tiles) {
+          if (t.first_layer < 0 && t.name == "embedding") continue;
+          SCOPED_TRACE(std::string(circuit_name(circuit)) + " " + recipe.name + " " + t.name);
+          ASSERT_GT(t.datapaths, 0);
+          EXPECT_EQ(t.multipliers, t.datapaths * static_cast<double>(u.multipliers));
+          EXPECT_EQ(t.selectors, t.datapaths * static_cast<double>(u.selectors));
+          EXPECT_EQ(t.adder_trees, t.datapaths * static_cast<double>(u.adder_trees));
+          EXPECT_EQ(t.group_macs, t.datapaths * static_cast<double>(u.group_macs));
+        }
+    }
+  // Layer 0 of Llama 3.1 8B at hc3. Digital-select computes one tile per cycle, so a product
+  // of 512 cycles needs tiles / 512 datapaths. Cell-select streams a tile over its partial's
+  // 24 + log2(32) = 29 bits, so a datapath computes 512 / 29 = 17 tiles per product.
   const auto tiles = [](int64_t rows, int64_t cols) { return (rows / 64) * (cols / 32); };
-  const int64_t layer0 =
-      2 * tiles(4096, 4096) / 512 + 2 * tiles(1024, 4096) / 512 + 3 * tiles(14336, 4096) / 512;
-  EXPECT_EQ(p.chips.front().tiles.at(1).name, "layer 0");
-  EXPECT_EQ(p.chips.front().tiles.at(1).datapaths, static_cast<double>(layer0));
+  const auto layer0 = [&](int64_t per_datapath) {
+    const auto n = [&](int64_t rows, int64_t cols) {
+      return (tiles(rows, cols) + per_datapath - 1) / per_datapath;
+    };
+    return 2 * n(4096, 4096) + 2 * n(1024, 4096) + 3 * n(14336, 4096);
+  };
+  for (const auto& [circuit, per_datapath] :
+       {std::pair{Circuit::kDigitalSelect, 512}, std::pair{Circuit::kCellSelect, 17}}) {
+    PlanInput in = input("llama-3.1-8b");
+    in.weights = weights_for_recipe(in.model, "hc3");
+    in.circuit = circuit;
+    const Plan p = make_plan(in);
+    EXPECT_EQ(p.chips.front().tiles.at(1).name, "layer 0");
+    EXPECT_EQ(p.chips.front().tiles.at(1).datapaths, static_cast<double>(layer0(per_datapath)))
+        << circuit_name(circuit);
+  }
 }
 
 TEST(PlanArea, RomAreaIsBitsTimesTheCell) {
@@ -240,6 +283,33 @@ TEST(PlanArea, RomAreaIsBitsTimesTheCell) {
   EXPECT_EQ(p.rom_bits, p.input.weights.rom_bits());
   const double sum = p.area.rom + p.area.compute + p.area.kv_sram + p.area.sram + p.area.io;
   EXPECT_NEAR(p.area.overhead, sum * detail::kOverheadFraction, 1e-6);
+}
+
+// Cell-select stores each weight's code as one cell (its via picks one of 2^K product lines);
+// level tables, group multipliers, row scales and the embedding (a lookup, no products) stay
+// one transistor per bit. The cell spans its output bitline and 2^K product lines over four
+// routing layers, at least the one-bit cell's three pitches: 3 pitches for hc3, 17 for hc6.
+TEST(PlanArea, CellSelectIsOneCellPerWeightAcrossItsProductLines) {
+  const auto& n = detail::find_node(6);
+  const double bit_cell_mm2 =
+      n.cpp_nm * detail::kRomCellPitches * n.mp_nm * 1e-12 / detail::kRomArrayEfficiency;
+  for (const auto& [recipe, pitches] : {std::pair{"hc3", 3.0}, std::pair{"hc6", 17.0}}) {
+    PlanInput in = input("llama-3.2-1b");
+    in.weights = weights_for_recipe(in.model, recipe);
+    in.circuit = Circuit::kCellSelect;
+    const Plan p = make_plan(in);
+    double code_bits = 0, cells = 0;
+    for (const auto& x : in.weights.matrices) {
+      if (x.name == "token_embd") continue;
+      code_bits += static_cast<double>(x.weights()) * x.format.bits;
+      cells += static_cast<double>(x.weights());
+    }
+    const double bits = static_cast<double>(p.rom_bits) - code_bits;
+    EXPECT_EQ(p.transistors.rom, bits + cells) << recipe;
+    EXPECT_NEAR(p.area.rom, (bits + cells * pitches / 3) * bit_cell_mm2, 1e-6) << recipe;
+    // ROM bits are the contract's count whatever the circuit.
+    EXPECT_EQ(p.rom_bits, in.weights.rom_bits());
+  }
 }
 
 TEST(PlanArea, KvSramGrowsWithUsersAndContext) {
@@ -329,10 +399,12 @@ TEST(PlanGpu, RooflineFollowsBandwidth) {
 
 TEST(PlanJson, HasTheIssueKeys) {
   const auto j = nlohmann::json::parse(render_json(make_plan(input("llama-3.2-3b"))));
-  for (const char* key : {"die_area_mm2", "transistors", "tokens_per_second_per_user", "power_w",
-                          "chips", "clock_hz", "users_max", "energy_per_token_j",
-                          "cost_per_million_tokens_usd", "area_breakdown", "gpu_comparison"})
+  for (const char* key :
+       {"die_area_mm2", "transistors", "tokens_per_second_per_user", "power_w", "chips", "clock_hz",
+        "users_max", "energy_per_token_j", "cost_per_million_tokens_usd", "area_breakdown",
+        "gpu_comparison", "circuit"})
     EXPECT_TRUE(j.contains(key)) << key;
+  EXPECT_EQ(j["circuit"], "digital-select");
   EXPECT_EQ(j["chips"], 1);
   EXPECT_EQ(j["gpu_comparison"].size(), 9u);
   EXPECT_TRUE(j["area_breakdown"].contains("rom_mm2"));
@@ -415,6 +487,9 @@ TEST(PlanInputs, RejectsNonsense) {
   EXPECT_THROW(make_plan(in), Error);
   in = input("llama-3.2-1b", 4);
   EXPECT_THROW(make_plan(in), Error);
+  EXPECT_THROW(find_circuit("analog"), Error);
+  for (const Circuit c : {Circuit::kDigitalSelect, Circuit::kCellSelect})
+    EXPECT_EQ(find_circuit(circuit_name(c)), c);
 }
 
 }  // namespace
