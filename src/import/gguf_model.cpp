@@ -296,6 +296,7 @@ Model to_model(const File& file) {
     l.bq = optional(b + "attn_q.bias");
     l.bk = optional(b + "attn_k.bias");
     l.bv = optional(b + "attn_v.bias");
+    l.bo = optional(b + "attn_output.bias");
     if (l.bq || l.bk || l.bv) c.qkv_bias = true;
     l.ffn_norm = get(b + "ffn_norm.weight");
     l.w_gate = get(b + "ffn_gate.weight");

@@ -468,6 +468,7 @@ Model load_huggingface(const std::string& directory) {
       l.bq = get(p + "self_attn.q_proj.bias");
       l.bk = get(p + "self_attn.k_proj.bias");
       l.bv = get(p + "self_attn.v_proj.bias");
+      l.bo = get(p + "self_attn.o_proj.bias");
     }
     l.ffn_norm = get(p + "post_attention_layernorm.weight");
     l.w_gate = get(p + "mlp.gate_proj.weight");

@@ -99,12 +99,13 @@ struct ModelConfig {
   double rms_eps = 1e-5;
   RopeConfig rope;
   bool tied_embeddings = false;
-  bool qkv_bias = false;  // Qwen2 family
+  bool qkv_bias = false;  // Q/K/V projection biases (Qwen2; Llama with attention_bias)
 };
 
 struct LayerWeights {
   Tensor attn_norm, wq, wk, wv, wo;
   std::optional<Tensor> bq, bk, bv;
+  std::optional<Tensor> bo;  // output projection bias (Llama with attention_bias; not Qwen2)
   Tensor ffn_norm, w_gate, w_up, w_down;
 };
 
