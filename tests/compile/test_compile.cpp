@@ -82,7 +82,7 @@ TEST(EtchFormat, RoundTripIsDeterministicAndComplete) {
     EXPECT_EQ(m.vocab.eog_ids, std::vector<int32_t>{2});
     EXPECT_EQ(m.matrices.size(), 1u + 2 * 7 + 1);
     EXPECT_EQ(m.rope_positions, 64);
-    EXPECT_EQ(m.contract_version, compile::kContractVersion);
+    EXPECT_EQ(m.contract_version, contract::kVersion);
     EXPECT_GT(m.rom_bits(), 0u);
   }
 }
@@ -95,10 +95,8 @@ TEST(EtchFormat, QuantizedWeightsApproximateTheFloats) {
   const std::pair<const char*, double> bounds[] = {
       {"int8", 0.01}, {"hc6", 0.03}, {"hc4", 0.1}, {"hc3", 0.2}, {"fp4", 0.2}};
   for (const auto& [recipe, bound] : bounds) {
-    compile::MatrixChoice choice{compile::WeightFormat::kHc, recipe[2] - '0', 32};
-    if (std::string(recipe) == "int8") choice = {compile::WeightFormat::kInt8, 8, 256};
-    if (std::string(recipe) == "fp4") choice = {compile::WeightFormat::kFp4, 4, 32};
-    const compile::Matrix m = compile::quantize("w", w, 96, 128, choice, nullptr);
+    const compile::Matrix m =
+        compile::quantize("w", w, 96, 128, contract::find_recipe(recipe).base, nullptr);
     const compile::MatrixView v = m.view();
     std::vector<int8_t> row(128);
     double err = 0, sig = 0;
@@ -137,8 +135,35 @@ TEST(EtchFormat, HostileFilesGiveClearErrors) {
   const uint32_t major = 2;
   std::memcpy(newer.data() + 8, &major, 4);
   write_bytes(bad, newer);
-  EXPECT_NE(error_of(bad).find("format version 2.0 is not supported"), std::string::npos)
+  EXPECT_NE(error_of(bad).find("format version 2." + std::to_string(compile::kFormatMinor) +
+                               " is not supported"),
+            std::string::npos)
       << error_of(bad);
+  // Metadata edited in place, its checksum recomputed so that the reader looks inside.
+  auto with_metadata = [&](const std::string& from, const std::string& to) {
+    std::string edited = bytes;
+    uint64_t length = 0;
+    std::memcpy(&length, edited.data() + 24, 8);
+    const size_t at = edited.find(from, 64);
+    EXPECT_LT(at, 64 + length) << from;
+    EXPECT_EQ(from.size(), to.size());
+    edited.replace(at, from.size(), to);
+    const uint64_t sum = XXH64(edited.data() + 64, length, 0);
+    std::memcpy(edited.data() + 32, &sum, 8);
+    write_bytes(bad, edited);
+    return error_of(bad);
+  };
+  // A file built for another numeric contract is refused with the way out.
+  const std::string version = "\"contract_version\":" + std::to_string(contract::kVersion);
+  const std::string older = with_metadata(version, "\"contract_version\":1");
+  EXPECT_NE(older.find("built for numeric contract v1"), std::string::npos) << older;
+  EXPECT_NE(older.find("rebuild it"), std::string::npos) << older;
+  // A group the contract does not define for the format.
+  const std::string group = with_metadata("\"group\":32", "\"group\":16");
+  EXPECT_NE(group.find("not contract v"), std::string::npos) << group;
+  // A code width the contract lacks.
+  const std::string width = with_metadata("\"bits\":4", "\"bits\":7");
+  EXPECT_NE(width.find("no 7-bit hc format"), std::string::npos) << width;
   // Metadata that is not JSON, with a valid checksum so the parser sees it.
   std::string garbage = bytes;
   uint64_t json_bytes = 0;
@@ -230,9 +255,9 @@ TEST(IntegerEngine, BitIdenticalAcrossKernelsThreadsAndRuns) {
 }
 
 // Golden vectors: the hash of the tiny model's logits per recipe. A change here is a change of
-// what the chip computes: it must come with a new kContractVersion (docs/chip-spec.md).
+// what the chip computes: it must come with a new contract::kVersion (docs/chip-spec.md).
 TEST(IntegerEngine, GoldenLogits) {
-  ASSERT_EQ(compile::kContractVersion, 1);
+  ASSERT_EQ(contract::kVersion, 2);
   const std::pair<const char*, uint64_t> golden[] = {
       {"int8", 6559285661598971780u}, {"hc6", 3927861084858689337u}, {"hc3", 18348731318742458590u},
       {"fp4", 3766492618866969791u},  {"hc1", 6483567569006935813u},
