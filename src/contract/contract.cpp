@@ -151,11 +151,6 @@ const Recipe& find_recipe(std::string_view name) {
   fail("unknown recipe '{}' (known: {})", name, known);
 }
 
-// int8 uses the same tile as the other formats: its bank holds the products with all 256
-// fixed levels and each weight's code selects one, rather than a plain 16 x 8 multiplier per
-// weight. The bank is shared by the tile's 64 rows and its multipliers are by constants
-// (shifts and adds), and one datapath shape for every format keeps one RTL generator and one
-// planner count; the price is 256:1 selectors, which the planner counts as such.
 TileUnits tile_units(const Format& format) {
   TileUnits t;
   const int64_t levels = int64_t{1} << format.bits;

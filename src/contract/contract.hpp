@@ -96,6 +96,13 @@ const Recipe& find_recipe(std::string_view name);
 // Multiply-select-add: a bank of 2^K multipliers forms each input element's products with
 // the tile's levels once; each weight's code selects one product; per row an adder tree sums
 // the group; a multiplier-accumulator scales the partial by the group multiplier and adds it.
+// Widths: 16 x 8-bit signed products (24 bits), a partial of 24 + ceil(log2 group) bits (at
+// most kGroupPartialBits), the group multiplier's code width, kRowAccumulatorBits accumulators.
+// int8 is built the same way, with a bank of its 256 fixed levels and 256:1 selectors, not a
+// plain 16 x 8 multiplier per weight: one datapath for every format keeps one RTL generator
+// and one planner count, and the bank's 256 products per input are shared by the tile's 64
+// rows (4 constant multiplications per weight, each shifts and adds). The planner counts the
+// 256:1 selectors this costs.
 struct TileUnits {
   int64_t rows = kTileRows;
   int64_t group = 0;
@@ -116,9 +123,10 @@ TileUnits tile_units(const Format& format);
 
 // ---- Scalar reference units ----
 
-// Activation quantizer over finite x. amax = max |x_i| (exact); inv = 32767 / amax; amax == 0,
-// or an amax so small (below about 2^-113) that inv overflows to infinity, gives q = 0 and
-// scale 0; else q_i = clamp(round_even(x_i * inv), -32767, 32767), scale = amax / 32767.
+// Activation quantizer. amax = max |x_i| (exact; NaN elements do not count); inv = 32767 / amax;
+// amax == 0, or an amax so small (below about 2^-113) that inv overflows to infinity, gives
+// q = 0 and scale 0; else q_i = clamp(round_even(x_i * inv), -32767, 32767), where a NaN
+// product (a NaN x_i, or an infinite one times inv = 0) gives 0; scale = amax / 32767.
 // Returns the scale. x and q have the same length.
 float quantize(std::span<const float> x, std::span<int16_t> q);
 

@@ -23,6 +23,7 @@ float round_even(float v) {
 constexpr float kCodeMax = static_cast<float>(kActivationMax);
 
 int16_t to_code(float v) {
+  if (std::isnan(v)) return 0;
   const float r = round_even(v);
   return static_cast<int16_t>(r < -kCodeMax ? -kCodeMax : r > kCodeMax ? kCodeMax : r);
 }

@@ -47,12 +47,15 @@ inline Quantized quantize(const std::vector<float>& x) {
   Quantized out;
   out.q.assign(x.size(), 0);
   LD amax = 0;
-  for (float v : x) amax = std::max(amax, fabsl(LD{v}));
+  for (float v : x)
+    if (!std::isnan(v)) amax = std::max(amax, fabsl(LD{v}));
   if (amax == 0) return out;
   const float inv = div(32767.0f, static_cast<float>(amax));
   if (std::isinf(inv)) return out;
   for (size_t i = 0; i < x.size(); ++i) {
-    const LD r = nearbyintl(LD{mul(x[i], inv)});  // default mode: to nearest, ties to even
+    const float p = mul(x[i], inv);
+    if (std::isnan(p)) continue;     // code 0
+    const LD r = nearbyintl(LD{p});  // default mode: to nearest, ties to even
     out.q[i] = static_cast<int16_t>(std::clamp<LD>(r, -32767, 32767));
   }
   out.scale = div(static_cast<float>(amax), 32767.0f);

@@ -73,6 +73,12 @@ TEST(ContractUnits, QuantizeEdges) {
   EXPECT_EQ(q, (std::vector<int16_t>{32767, -32767, 0}));
   quantize(std::vector<float>{32767.0f, 2.5f, -3.5f}, q);
   EXPECT_EQ(q, (std::vector<int16_t>{32767, 2, -4}));
+  // NaN does not count towards amax and gives code 0; an infinite amax makes inv 0.
+  const float nan = std::numeric_limits<float>::quiet_NaN(), inf = INFINITY;
+  EXPECT_EQ(quantize(std::vector<float>{nan, 1.0f, 2.0f}, q), 2.0f / 32767.0f);
+  EXPECT_EQ(q, (std::vector<int16_t>{0, 16384, 32767}));
+  EXPECT_EQ(quantize(std::vector<float>{nan, 1.0f, -inf}, q), inf);
+  EXPECT_EQ(q, (std::vector<int16_t>{0, 0, 0}));
   EXPECT_THROW(quantize(std::vector<float>(2), q), Error);
 }
 
