@@ -208,8 +208,9 @@ TEST(IntegerEngine, GoldenLogits) {
     bool biases;
     uint64_t hash;
   } golden[] = {
-      {"int8", false, 0u}, {"hc6", false, 0u}, {"hc3", false, 0u},
-      {"fp4", false, 0u},  {"hc1", false, 0u}, {"hc4", true, 0u},
+      {"int8", false, 3793777655183559558u}, {"hc6", false, 15309284942524533153u},
+      {"hc3", false, 1760771916650111122u},  {"fp4", false, 3760947148447970980u},
+      {"hc1", false, 17246057667933663375u}, {"hc4", true, 4993020985361458931u},
   };
   for (const auto& g : golden) {
     const std::vector<float> l = logits_of(
