@@ -132,8 +132,10 @@ ETCH_SET("avx2")
 
 // GCC 12's AVX-512 headers seed results with _mm512_undefined_*(), which
 // -Wmaybe-uninitialized reports wrongly (GCC bug 105593, fixed in GCC 13).
+#if !defined(__clang__)
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 namespace avx512 {
 #define ETCH_TARGET \
   __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx512vbmi")))
@@ -145,7 +147,9 @@ namespace avx512 {
 #undef ETCH_TARGET
 ETCH_SET("avx512")
 }  // namespace avx512
+#if !defined(__clang__)
 #pragma GCC diagnostic pop
+#endif
 
 bool host_runs_avx2() {
   __builtin_cpu_init();
