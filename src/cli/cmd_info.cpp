@@ -95,7 +95,7 @@ void execute_etch(const InfoOptions& o) {
     nlohmann::json tensors = nlohmann::json::array();
     for (const auto& t : m.matrices)
       tensors.push_back({{"name", t.name},
-                         {"format", compile::format_name(t.format)},
+                         {"format", contract::format_name(t.format)},
                          {"bits", t.bits},
                          {"group", t.group},
                          {"multiplier_bits", t.multiplier_bits},
@@ -129,7 +129,7 @@ void execute_etch(const InfoOptions& o) {
              m.sram_bytes(context), context);
   for (const auto& t : m.matrices)
     fmt::print("  {:<24} {:<4} {}-bit group {:<4} [{}, {}] {:.3f} bits/weight\n", t.name,
-               compile::format_name(t.format), t.bits, t.group, t.rows, t.cols,
+               contract::format_name(t.format), t.bits, t.group, t.rows, t.cols,
                static_cast<double>(t.rom_bits()) / static_cast<double>(t.rows * t.cols));
 }
 

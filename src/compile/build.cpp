@@ -11,8 +11,6 @@ namespace etch::compile {
 
 namespace {
 
-constexpr int64_t kGroup = 32;
-
 struct Source {
   std::string name;
   const import::Tensor* tensor;
@@ -64,22 +62,12 @@ double relative_error(const Matrix& q, const std::vector<float>& w, const InputS
   return signal > 0 ? error / signal : 0;
 }
 
-MatrixChoice recipe_choice(const std::string& recipe) {
-  if (recipe == "int8") return {WeightFormat::kInt8, 8, kMaxGroup};
-  if (recipe == "fp4") return {WeightFormat::kFp4, 4, kGroup};
-  if (recipe.size() == 3 && recipe.starts_with("hc") &&
-      std::string("234568").find(recipe[2]) != std::string::npos)
-    return {WeightFormat::kHc, recipe[2] - '0', kGroup};
-  fail("unknown recipe '{}' (hc1, hc2..hc6, hc8, int8, fp4)", recipe);
-}
-
 }  // namespace
 
 void build(const import::Model& model, const Calibration* calibration, const BuildOptions& options,
            const std::string& path) {
   const auto& cfg = model.config;
-  if (cfg.qkv_bias)
-    fail_file(model.path, "Q/K/V biases are not in numeric contract v{}", kContractVersion);
+  const contract::Recipe& recipe = contract::find_recipe(options.recipe);
   auto stats = [&](import::Role role, int64_t layer) {
     return calibration ? calibration->find(role, layer) : nullptr;
   };
@@ -95,10 +83,11 @@ void build(const import::Model& model, const Calibration* calibration, const Bui
   sources.push_back(
       {etch_name(import::Role::kOutput), &model.output, stats(import::Role::kOutput, -1), {}});
 
-  const bool mixed = options.recipe == "hc1";
-  const MatrixChoice base =
-      mixed ? MatrixChoice{WeightFormat::kHc, 3, kGroup} : recipe_choice(options.recipe);
-  const MatrixChoice upgrade{WeightFormat::kHc, 6, kGroup};
+  const bool mixed = recipe.mixed;
+  const contract::Format& base = recipe.base;
+  const contract::Format& upgrade = recipe.upgrade;
+  const double budget_bits_per_weight =
+      options.bits_per_weight > 0 ? options.bits_per_weight : recipe.default_budget;
   const auto n = static_cast<int64_t>(sources.size());
   std::vector<Matrix> low(static_cast<size_t>(n)), high(mixed ? static_cast<size_t>(n) : 0);
   std::vector<double> low_error(static_cast<size_t>(n)), high_error(static_cast<size_t>(n));
@@ -139,11 +128,11 @@ void build(const import::Model& model, const Calibration* calibration, const Bui
       params += static_cast<uint64_t>(m.rows * m.cols);
       bits += m.view().rom_bits();
     }
-    const auto budget =
-        static_cast<uint64_t>(options.bits_per_weight * static_cast<double>(params));
+    const auto budget = static_cast<uint64_t>(budget_bits_per_weight * static_cast<double>(params));
     if (bits > budget)
-      fail("hc1: 3-bit codes alone need {:.3f} bits per weight, over the budget of {}",
-           static_cast<double>(bits) / static_cast<double>(params), options.bits_per_weight);
+      fail("{}: {} codes alone need {:.3f} bits per weight, over the budget of {}", recipe.name,
+           base.name(), static_cast<double>(bits) / static_cast<double>(params),
+           budget_bits_per_weight);
     std::vector<int64_t> order(static_cast<size_t>(n));
     for (int64_t i = 0; i < n; ++i) order[static_cast<size_t>(i)] = i;
     auto gain = [&](int64_t i) {
@@ -170,9 +159,9 @@ void build(const import::Model& model, const Calibration* calibration, const Bui
 
   contents.config = cfg;
   contents.vocab = model.vocab;
-  contents.recipe =
-      mixed ? fmt::format("hc1 (3/6-bit, budget {} bits per weight)", options.bits_per_weight)
-            : options.recipe;
+  contents.recipe = mixed ? fmt::format("{} ({}/{}, budget {} bits per weight)", recipe.name,
+                                        base.name(), upgrade.name(), budget_bits_per_weight)
+                          : recipe.name;
   contents.calibration =
       calibration ? fmt::format("{} ({} tokens)", options.calibration_name, calibration->tokens())
                   : "none";
@@ -180,7 +169,15 @@ void build(const import::Model& model, const Calibration* calibration, const Bui
     const auto& w = model.layers[static_cast<size_t>(l)];
     contents.vectors.emplace_back(etch_name(import::Role::kAttnNorm, l), to_floats(w.attn_norm));
     contents.vectors.emplace_back(etch_name(import::Role::kFfnNorm, l), to_floats(w.ffn_norm));
+    const std::pair<import::Role, const std::optional<import::Tensor>*> biases[] = {
+        {import::Role::kAttnQBias, &w.bq},
+        {import::Role::kAttnKBias, &w.bk},
+        {import::Role::kAttnVBias, &w.bv},
+        {import::Role::kAttnOutputBias, &w.bo}};
+    for (const auto& [role, bias] : biases)
+      if (bias->has_value()) contents.vectors.emplace_back(etch_name(role, l), to_floats(**bias));
   }
+  contents.o_bias = !model.layers.empty() && model.layers.front().bo.has_value();
   contents.vectors.emplace_back(etch_name(import::Role::kOutputNorm), to_floats(model.output_norm));
   // RoPE as tables over the model's context: the chip reads them from SRAM, so no backend
   // depends on a math library's cos and sin.

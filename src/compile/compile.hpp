@@ -10,38 +10,26 @@
 #include <string>
 #include <vector>
 
+#include "contract/contract.hpp"
 #include "core/mapped_file.hpp"
 #include "import/import.hpp"
 #include "tokenize/vocabulary.hpp"
 
 namespace etch::compile {
 
-// Version of the numeric contract: any change to what the chip computes bumps it.
-constexpr int kContractVersion = 1;
-// Version of the .etch container. A reader accepts any minor of its major.
+// Version of the .etch container. A reader accepts any minor of its major; the numeric
+// contract the file was built for (contract::kVersion) is recorded and checked apart.
 constexpr int kFormatMajor = 1;
-constexpr int kFormatMinor = 0;
+constexpr int kFormatMinor = 1;
 
-// Activations are int16 with one float32 scale per vector (chip-spec.md, "Activations").
-constexpr int kActivationMax = 32767;
-// Rows that share one level table, hence one bank of candidate-product multipliers.
-constexpr int64_t kTileRows = 64;
-// Largest group: keeps a group's partial sum (int16 x int8 products) inside 32 bits.
-constexpr int64_t kMaxGroup = 256;
-
-enum class WeightFormat {
-  kInt8,  // codes are the signed weights themselves; one group per row, multiplier 1
-  kHc,    // K-bit codes indexing a per-tile table of int8 levels; 4-bit group multipliers
-  kFp4,   // e2m1 codes (levels fixed: twice the e2m1 values); 3-bit power-of-two group exponents
-};
-const char* format_name(WeightFormat format);
-
-// One weight matrix in the chip's format. A weight is
+// One weight matrix in the chip's format (contract/contract.hpp). A weight is
 //   w[r][j] = scale[r] * multiplier(r, j / group) * levels[r / kTileRows][code(r, j)].
-// The spans point into the .etch mapping (when read) or into a Matrix's own storage.
+// format, bits, multiplier_bits and group are the artifact's and equal contract::make_format's
+// for (format, bits). The spans point into the .etch mapping (when read) or into a Matrix's
+// own storage.
 struct MatrixView {
   std::string name;
-  WeightFormat format = WeightFormat::kInt8;
+  contract::WeightFormat format = contract::WeightFormat::kInt8;
   int bits = 8;             // code width
   int multiplier_bits = 0;  // width of one stored group multiplier code (0: all multipliers 1)
   int64_t rows = 0, cols = 0, group = 0;
@@ -52,20 +40,20 @@ struct MatrixView {
       multipliers;  // [rows][groups] multiplier codes; empty when multiplier_bits == 0
   std::span<const float> scales;  // [rows]
 
+  contract::Format contract_format() const { return contract::make_format(format, bits); }
   int64_t groups() const { return (cols + group - 1) / group; }
-  int64_t tiles() const { return (rows + kTileRows - 1) / kTileRows; }
+  int64_t tiles() const { return (rows + contract::kTileRows - 1) / contract::kTileRows; }
   uint64_t row_code_bytes() const {
     return (static_cast<uint64_t>(cols) * static_cast<uint64_t>(bits) + 7) / 8;
   }
   // The integer value a multiplier code stands for.
   int32_t multiplier(int64_t row, int64_t g) const {
     if (multiplier_bits == 0) return 1;
-    const uint8_t code = multipliers[static_cast<size_t>(row * groups() + g)];
-    return format == WeightFormat::kFp4 ? (1 << code) : code;
+    return contract::multiplier_value(format, multipliers[static_cast<size_t>(row * groups() + g)]);
   }
   uint32_t code(int64_t row, int64_t j) const;
-  // Every ROM bit: codes, level tables, multipliers, scales.
-  uint64_t rom_bits() const;
+  // Every ROM bit: contract::rom_bits of this format and shape.
+  uint64_t rom_bits() const { return contract::rom_bits(contract_format(), rows, cols); }
   // Writes the integer weights levels[code] of row r (without multipliers and scale).
   void decode_row(int64_t r, int8_t* out) const;
 };
@@ -73,21 +61,13 @@ struct MatrixView {
 // A matrix with its own storage (what quantization produces).
 struct Matrix {
   std::string name;
-  WeightFormat format = WeightFormat::kInt8;
-  int bits = 8, multiplier_bits = 0;
-  int64_t rows = 0, cols = 0, group = 0;
+  contract::Format format;
+  int64_t rows = 0, cols = 0;
   std::vector<uint8_t> codes;
   std::vector<int8_t> levels;
   std::vector<uint8_t> multipliers;
   std::vector<float> scales;
   MatrixView view() const;
-};
-
-// What a recipe gives one matrix.
-struct MatrixChoice {
-  WeightFormat format = WeightFormat::kInt8;
-  int bits = 8;
-  int64_t group = 32;
 };
 
 // Second moments of a matrix's inputs on calibration text: H = sum over tokens of x x^T
@@ -115,20 +95,21 @@ class Calibration {
   int64_t tokens_ = 0;
 };
 
-// Quantizes one matrix (rows of floats) into `choice`. With statistics, the rounding of each
+// Quantizes one matrix (rows of floats) into `format`. With statistics, the rounding of each
 // column is compensated on the columns after it (GPTQ-style, docs/chip-spec.md).
 Matrix quantize(const std::string& name, std::span<const float> weights, int64_t rows, int64_t cols,
-                const MatrixChoice& choice, const InputStatistics* statistics);
+                const contract::Format& format, const InputStatistics* statistics);
 
 struct BuildOptions {
-  std::string recipe = "hc1";
-  double bits_per_weight = 3.5;  // hc1's budget
+  std::string recipe = "hc1";    // a name in contract::recipes(); another is refused
+  double bits_per_weight = 0;    // a mixed recipe's budget; 0: the recipe's default_budget
   std::string calibration_name;  // recorded in the metadata
   int threads = 0;
   std::function<void(int64_t done, int64_t total)> on_progress;
 };
 
-// Quantizes every matrix of `model` per the recipe and writes `path`.
+// Quantizes every matrix of `model` per the recipe and writes `path`, with the model's norms,
+// projection biases and RoPE tables.
 void build(const import::Model& model, const Calibration* calibration, const BuildOptions& options,
            const std::string& path);
 
@@ -143,6 +124,12 @@ struct EtchModel {
   int contract_version = 0;
   std::vector<MatrixView> matrices;
   std::vector<std::span<const float>> attn_norms, ffn_norms;
+  // A layer's projection biases, added in binary32 to the matrix outputs (q and k before
+  // RoPE); empty spans where the model has none (config.qkv_bias for q, k and v).
+  struct Biases {
+    std::span<const float> q, k, v, o;
+  };
+  std::vector<Biases> biases;  // one per layer
   std::span<const float> output_norm;
   // RoPE as tables: cos and sin of [position][pair], rope_positions rows.
   int64_t rope_positions = 0;
@@ -155,7 +142,7 @@ struct EtchModel {
   const MatrixView& matrix(import::Role role, int64_t layer = -1) const;
   uint64_t parameters() const;
   uint64_t rom_bits() const;
-  uint64_t sram_bytes(int64_t context) const;  // norms, RoPE tables and the KV cache
+  uint64_t sram_bytes(int64_t context) const;  // norms, biases, RoPE tables, KV cache
 };
 
 EtchModel read_etch(const std::string& path);

@@ -48,7 +48,8 @@ nlohmann::json config_to_json(const import::ModelConfig& c) {
           {"rope_dims", c.rope.dims},
           {"rope_interleaved", c.rope.layout == import::RopeLayout::kInterleaved},
           {"rope_theta", c.rope.theta},
-          {"tied_embeddings", c.tied_embeddings}};
+          {"tied_embeddings", c.tied_embeddings},
+          {"qkv_bias", c.qkv_bias}};
 }
 
 nlohmann::json vocab_to_json(const tokenize::Vocabulary& v) {
@@ -93,7 +94,7 @@ uint32_t MatrixView::code(int64_t row, int64_t j) const {
 }
 
 void MatrixView::decode_row(int64_t r, int8_t* out) const {
-  const int8_t* table = levels.data() + (r / kTileRows) * (int64_t{1} << bits);
+  const int8_t* table = levels.data() + (r / contract::kTileRows) * (int64_t{1} << bits);
   if (bits == 8) {
     const uint8_t* p = codes.data() + static_cast<uint64_t>(r) * row_code_bytes();
     for (int64_t j = 0; j < cols; ++j) out[j] = table[p[j]];
@@ -102,19 +103,9 @@ void MatrixView::decode_row(int64_t r, int8_t* out) const {
   for (int64_t j = 0; j < cols; ++j) out[j] = table[code(r, j)];
 }
 
-uint64_t MatrixView::rom_bits() const {
-  const auto r = static_cast<uint64_t>(rows), c = static_cast<uint64_t>(cols);
-  // Level tables are ROM only where a recipe fitted them; int8 and fp4 tables are wiring.
-  const uint64_t table_bits = format == WeightFormat::kHc && bits < 8
-                                  ? static_cast<uint64_t>(tiles()) * (uint64_t{1} << bits) * 8
-                                  : 0;
-  return r * c * static_cast<uint64_t>(bits) + table_bits +
-         r * static_cast<uint64_t>(groups()) * static_cast<uint64_t>(multiplier_bits) + r * 16;
-}
-
 MatrixView Matrix::view() const {
-  return {name,  format, bits,   multiplier_bits, rows,  cols,
-          group, codes,  levels, multipliers,     scales};
+  return {name,   format.kind, format.bits, format.multiplier_bits, rows, cols, format.group, codes,
+          levels, multipliers, scales};
 }
 
 uint64_t EtchModel::parameters() const {
@@ -133,10 +124,10 @@ uint64_t EtchModel::sram_bytes(int64_t context) const {
   const auto& c = config;
   uint64_t bytes =
       static_cast<uint64_t>(c.layers * 2 + 1) * static_cast<uint64_t>(c.hidden_size) * 4;
+  for (const Biases& b : biases) bytes += (b.q.size() + b.k.size() + b.v.size() + b.o.size()) * 4;
   bytes += static_cast<uint64_t>(rope_positions) * static_cast<uint64_t>(c.rope.dims / 2) * 2 * 4;
-  // KV cache: int16 values plus one float32 scale per head and position.
-  bytes += static_cast<uint64_t>(c.layers) * 2 * static_cast<uint64_t>(context) *
-           static_cast<uint64_t>(c.kv_heads) * (static_cast<uint64_t>(c.head_dim) * 2 + 4);
+  bytes += static_cast<uint64_t>(context) *
+           contract::kv_bits_per_token(c.layers, c.kv_heads, c.head_dim) / 8;
   return bytes;
 }
 
@@ -166,18 +157,20 @@ void write_etch(const std::string& path, const EtchContents& contents) {
     add(m.name + ".multipliers", m.multipliers.data(), m.multipliers.size());
     add(m.name + ".scales", m.scales.data(), m.scales.size() * 4);
     tensors.push_back({{"name", m.name},
-                       {"format", format_name(m.format)},
-                       {"bits", m.bits},
-                       {"multiplier_bits", m.multiplier_bits},
+                       {"format", contract::format_name(m.format.kind)},
+                       {"bits", m.format.bits},
+                       {"multiplier_bits", m.format.multiplier_bits},
                        {"rows", m.rows},
                        {"cols", m.cols},
-                       {"group", m.group},
+                       {"group", m.format.group},
                        {"rom_bits", m.view().rom_bits()}});
   }
   for (const auto& [name, values] : contents.vectors) add(name, values.data(), values.size() * 4);
 
-  nlohmann::json meta = {{"contract_version", kContractVersion},
-                         {"config", config_to_json(contents.config)},
+  nlohmann::json config = config_to_json(contents.config);
+  config["o_bias"] = contents.o_bias;
+  nlohmann::json meta = {{"contract_version", contract::kVersion},
+                         {"config", config},
                          {"tokenizer", vocab_to_json(contents.vocab)},
                          {"recipe", contents.recipe},
                          {"calibration", contents.calibration},
@@ -295,9 +288,11 @@ EtchModel parse_etch(SharedMappedFile file) {
   try {
     const nlohmann::json meta = nlohmann::json::parse(json_text, json_text + header.json_bytes);
     m.contract_version = meta.at("contract_version").get<int>();
-    if (m.contract_version != kContractVersion)
-      fail_file(path, "numeric contract version {} is not the one this etch implements ({})",
-                m.contract_version, kContractVersion);
+    if (m.contract_version != contract::kVersion)
+      fail_file(path,
+                "was built for numeric contract v{}, but this etch computes contract v{}: "
+                "rebuild it from the model with `etch build`",
+                m.contract_version, contract::kVersion);
     m.recipe = meta.at("recipe").get<std::string>();
     m.calibration = meta.at("calibration").get<std::string>();
 
@@ -357,6 +352,8 @@ EtchModel parse_etch(SharedMappedFile file) {
     cfg.rope.layout = c.at("rope_interleaved").get<bool>() ? import::RopeLayout::kInterleaved
                                                            : import::RopeLayout::kHalfSplit;
     cfg.tied_embeddings = c.at("tied_embeddings").get<bool>();
+    cfg.qkv_bias = c.at("qkv_bias").get<bool>();
+    const bool o_bias = c.at("o_bias").get<bool>();
 
     // Tokenizer.
     const auto& t = meta.at("tokenizer");
@@ -443,29 +440,30 @@ EtchModel parse_etch(SharedMappedFile file) {
       mv.rows = j.at("rows").get<int64_t>();
       mv.cols = j.at("cols").get<int64_t>();
       mv.group = j.at("group").get<int64_t>();
-      bool valid;
+      contract::Format f;
       if (format == "int8") {
-        mv.format = WeightFormat::kInt8;
-        valid = mv.bits == 8 && mv.multiplier_bits == 0;
+        mv.format = contract::WeightFormat::kInt8;
       } else if (format == "fp4") {
-        mv.format = WeightFormat::kFp4;
-        valid = mv.bits == 4 && mv.multiplier_bits == 3;
+        mv.format = contract::WeightFormat::kFp4;
       } else if (format == "hc") {
-        mv.format = WeightFormat::kHc;
-        valid = (mv.bits >= 2 && mv.bits <= 6) || mv.bits == 8;
-        valid = valid && mv.multiplier_bits == 4;
+        mv.format = contract::WeightFormat::kHc;
       } else {
         fail_file(path, "tensor '{}': unknown format '{}'", mv.name, format);
       }
-      if (!valid)
+      try {
+        f = contract::make_format(mv.format, mv.bits);
+      } catch (const Error& e) {
+        fail_file(path, "tensor '{}': {}", mv.name, e.what());
+      }
+      if (f.multiplier_bits != mv.multiplier_bits || f.group != mv.group)
         fail_file(path,
-                  "tensor '{}': {} with {}-bit codes and {}-bit multipliers is not in the contract",
-                  mv.name, format, mv.bits, mv.multiplier_bits);
+                  "tensor '{}': {} with {}-bit multipliers per {} columns is not contract v{}'s "
+                  "{} ({}-bit multipliers per {} columns)",
+                  mv.name, f.name(), mv.multiplier_bits, mv.group, contract::kVersion, f.name(),
+                  f.multiplier_bits, f.group);
       if (mv.rows != expect[i].rows || mv.cols != expect[i].cols)
         fail_file(path, "tensor '{}' is {} x {}, expected {} x {}", mv.name, mv.rows, mv.cols,
                   expect[i].rows, expect[i].cols);
-      if (mv.group < 1 || mv.group > kMaxGroup)
-        fail_file(path, "tensor '{}': group {} outside [1, {}]", mv.name, mv.group, kMaxGroup);
       const auto rows = static_cast<uint64_t>(mv.rows);
       mv.codes = section(mv.name + ".codes", rows * mv.row_code_bytes());
       const auto levels =
@@ -483,10 +481,18 @@ EtchModel parse_etch(SharedMappedFile file) {
           fail_file(path, "tensor '{}': row scale {} is not a non-negative fp16 value", mv.name, s);
       m.matrices.push_back(mv);
     }
+    auto bias = [&](bool present, import::Role role, int64_t l, int64_t n) {
+      return present ? floats(etch_name(role, l), static_cast<uint64_t>(n))
+                     : std::span<const float>();
+    };
     for (int64_t l = 0; l < cfg.layers; ++l) {
       m.attn_norms.push_back(
           floats(etch_name(import::Role::kAttnNorm, l), static_cast<uint64_t>(d)));
       m.ffn_norms.push_back(floats(etch_name(import::Role::kFfnNorm, l), static_cast<uint64_t>(d)));
+      m.biases.push_back({bias(cfg.qkv_bias, import::Role::kAttnQBias, l, q),
+                          bias(cfg.qkv_bias, import::Role::kAttnKBias, l, kv),
+                          bias(cfg.qkv_bias, import::Role::kAttnVBias, l, kv),
+                          bias(o_bias, import::Role::kAttnOutputBias, l, d)});
     }
     m.output_norm = floats(etch_name(import::Role::kOutputNorm), static_cast<uint64_t>(d));
     m.rope_positions = meta.at("rope_positions").get<int64_t>();

@@ -14,8 +14,10 @@ struct EtchContents {
   tokenize::Vocabulary vocab;
   std::string recipe, calibration;
   std::vector<Matrix> matrices;  // in EtchModel's order
-  // Named float32 vectors: blk.N.attn_norm, blk.N.ffn_norm, output_norm, rope.cos, rope.sin.
+  // Named float32 vectors: blk.N.attn_norm, blk.N.ffn_norm, blk.N.MATRIX.bias (config.qkv_bias:
+  // attn_q, attn_k, attn_v; o_bias: attn_output), output_norm, rope.cos, rope.sin.
   std::vector<std::pair<std::string, std::vector<float>>> vectors;
+  bool o_bias = false;
   int64_t rope_positions = 0;
 };
 

@@ -10,11 +10,6 @@ namespace etch::compile {
 
 namespace {
 
-// e2m1 magnitudes times two, so that every fp4 value is an integer level.
-constexpr int8_t kFp4Levels[8] = {0, 1, 2, 3, 4, 6, 8, 12};
-constexpr int kHcMultiplierBits = 4;
-constexpr int kFp4ExponentBits = 3;
-
 // Row scales are held in ROM as fp16: round to a representable value.
 float fp16_round(float x) {
   return fp16_to_f32(f32_to_fp16(x));
@@ -138,19 +133,23 @@ std::vector<double> inverse_cholesky_upper(std::vector<double> h, int64_t n) {
   return out;
 }
 
-}  // namespace
-
-const char* format_name(WeightFormat format) {
-  switch (format) {
-    case WeightFormat::kInt8:
-      return "int8";
-    case WeightFormat::kHc:
-      return "hc";
-    case WeightFormat::kFp4:
-      return "fp4";
-  }
-  return "?";
+// The largest multiplier a format's codes give: every row's largest group is scaled to it.
+int32_t max_multiplier(const contract::Format& format) {
+  if (format.multiplier_bits == 0) return 1;
+  return contract::multiplier_value(format.kind, (1u << format.multiplier_bits) - 1);
 }
+
+// The largest level a row scale maps its largest weight to: the largest fixed level, or the
+// int8 range for fitted tables (symmetric, so -128 stays unused).
+double max_level(const contract::Format& format) {
+  if (format.fitted_levels) return 127;
+  int level = 0;
+  for (uint32_t code = 0; code < (1u << format.bits); ++code)
+    level = std::max<int>(level, contract::fixed_level(format, code));
+  return level;
+}
+
+}  // namespace
 
 void InputStatistics::add(const float* x, int64_t count) {
   for (int64_t t = 0; t < count; ++t) {
@@ -209,27 +208,19 @@ const InputStatistics* Calibration::find(import::Role role, int64_t layer) const
 }
 
 Matrix quantize(const std::string& name, std::span<const float> weights, int64_t rows, int64_t cols,
-                const MatrixChoice& choice, const InputStatistics* statistics) {
+                const contract::Format& format, const InputStatistics* statistics) {
   Matrix m;
   m.name = name;
-  m.format = choice.format;
+  m.format = format;
   m.rows = rows;
   m.cols = cols;
-  m.bits = choice.format == WeightFormat::kInt8  ? 8
-           : choice.format == WeightFormat::kFp4 ? 4
-                                                 : choice.bits;
-  m.group = choice.format == WeightFormat::kInt8 ? std::min(cols, kMaxGroup)
-                                                 : std::min(choice.group, cols);
-  m.multiplier_bits = choice.format == WeightFormat::kInt8  ? 0
-                      : choice.format == WeightFormat::kFp4 ? kFp4ExponentBits
-                                                            : kHcMultiplierBits;
   const MatrixView shape = m.view();
-  const int64_t groups = shape.groups(), tiles = shape.tiles();
-  const int64_t level_count = int64_t{1} << m.bits;
+  const int64_t groups = shape.groups(), tiles = shape.tiles(), group = format.group;
+  const int64_t level_count = int64_t{1} << format.bits;
   const uint64_t row_bytes = shape.row_code_bytes();
   m.codes.assign(static_cast<size_t>(rows) * row_bytes, 0);
   m.levels.assign(static_cast<size_t>(tiles * level_count), 0);
-  m.multipliers.assign(m.multiplier_bits ? static_cast<size_t>(rows * groups) : 0, 0);
+  m.multipliers.assign(format.multiplier_bits ? static_cast<size_t>(rows * groups) : 0, 0);
   m.scales.assign(static_cast<size_t>(rows), 0.0f);
 
   // Per-column importance: the diagonal of H (how much each input contributes to the output).
@@ -240,62 +231,52 @@ Matrix quantize(const std::string& name, std::span<const float> weights, int64_t
 
   // 1. The grid of every row: group multipliers and an fp16 row scale, so that the largest
   //    group of a row spans the full level range.
-  const int max_multiplier = m.format == WeightFormat::kInt8  ? 1
-                             : m.format == WeightFormat::kFp4 ? 128
-                                                              : 15;
-  const double level_max = m.format == WeightFormat::kFp4 ? 12.0 : 127.0;
+  const int32_t multiplier_max = max_multiplier(format);
+  const double level_max = max_level(format);
   std::vector<int32_t> mult(static_cast<size_t>(rows * groups), 1);
   for (int64_t r = 0; r < rows; ++r) {
     const float* w = weights.data() + r * cols;
     std::vector<double> group_max(static_cast<size_t>(groups), 0.0);
     for (int64_t j = 0; j < cols; ++j)
-      group_max[static_cast<size_t>(j / m.group)] = std::max(
-          group_max[static_cast<size_t>(j / m.group)], std::abs(static_cast<double>(w[j])));
+      group_max[static_cast<size_t>(j / group)] =
+          std::max(group_max[static_cast<size_t>(j / group)], std::abs(static_cast<double>(w[j])));
     const double row_max = *std::max_element(group_max.begin(), group_max.end());
     if (row_max == 0) continue;
-    float scale = fp16_round(static_cast<float>(row_max / (max_multiplier * level_max)));
+    float scale = fp16_round(static_cast<float>(row_max / (multiplier_max * level_max)));
     if (scale == 0) scale = fp16_to_f32(1);  // smallest fp16 subnormal
     // fp16 rounding may have shrunk the scale: grow it until the largest group fits.
-    while (row_max > max_multiplier * level_max * scale)
+    while (row_max > multiplier_max * level_max * scale)
       scale = fp16_to_f32(static_cast<uint16_t>(f32_to_fp16(scale) + 1));
     m.scales[static_cast<size_t>(r)] = scale;
+    if (format.multiplier_bits == 0) continue;
     for (int64_t g = 0; g < groups; ++g) {
+      // The smallest multiplier code whose value lets the group's largest weight reach the
+      // top level (hc: codes are the values 1..15; fp4: exponents of 2).
       const double need = group_max[static_cast<size_t>(g)] / (level_max * scale);
-      int32_t mg = 1;
-      if (m.format == WeightFormat::kHc) {
-        mg = static_cast<int32_t>(std::clamp(std::ceil(need), 1.0, 15.0));
-      } else if (m.format == WeightFormat::kFp4) {
-        int e = 0;
-        while (e < 7 && (1 << e) < need) ++e;
-        mg = 1 << e;
-        m.multipliers[static_cast<size_t>(r * groups + g)] = static_cast<uint8_t>(e);
-      }
-      if (m.format == WeightFormat::kHc)
-        m.multipliers[static_cast<size_t>(r * groups + g)] = static_cast<uint8_t>(mg);
-      mult[static_cast<size_t>(r * groups + g)] = mg;
+      uint32_t code = format.kind == contract::WeightFormat::kHc ? 1 : 0;
+      while (code + 1 < (1u << format.multiplier_bits) &&
+             contract::multiplier_value(format.kind, code) < need)
+        ++code;
+      m.multipliers[static_cast<size_t>(r * groups + g)] = static_cast<uint8_t>(code);
+      mult[static_cast<size_t>(r * groups + g)] = contract::multiplier_value(format.kind, code);
     }
   }
 
-  // 2. The level table of every tile.
+  // 2. The level table of every tile: the format's fixed levels, or fitted.
   for (int64_t tile = 0; tile < tiles; ++tile) {
     int8_t* levels = m.levels.data() + tile * level_count;
-    if (m.format == WeightFormat::kInt8) {
+    if (!format.fitted_levels) {
       for (int64_t c = 0; c < level_count; ++c)
-        levels[c] = static_cast<int8_t>(static_cast<uint8_t>(c));
-    } else if (m.format == WeightFormat::kFp4) {
-      for (int c = 0; c < 16; ++c)
-        levels[c] = static_cast<int8_t>(c < 8 ? kFp4Levels[c] : -kFp4Levels[c - 8]);
-    } else if (m.bits == 8) {
-      for (int64_t c = 0; c < level_count; ++c)
-        levels[c] = static_cast<int8_t>(std::clamp<int64_t>(c - 128, -127, 127));
+        levels[c] = contract::fixed_level(format, static_cast<uint32_t>(c));
     } else {
       std::vector<std::pair<double, double>> values;
-      for (int64_t r = tile * kTileRows; r < std::min(rows, (tile + 1) * kTileRows); ++r) {
+      for (int64_t r = tile * contract::kTileRows;
+           r < std::min(rows, (tile + 1) * contract::kTileRows); ++r) {
         const float scale = m.scales[static_cast<size_t>(r)];
         if (scale == 0) continue;
         for (int64_t j = 0; j < cols; ++j)
           values.emplace_back(weights[static_cast<size_t>(r * cols + j)] /
-                                  (scale * mult[static_cast<size_t>(r * groups + j / m.group)]),
+                                  (scale * mult[static_cast<size_t>(r * groups + j / group)]),
                               importance[static_cast<size_t>(j)]);
       }
       if (values.empty()) values.emplace_back(0.0, 1.0);
@@ -317,15 +298,16 @@ Matrix quantize(const std::string& name, std::span<const float> weights, int64_t
   }
   std::vector<double> w(static_cast<size_t>(cols));
   for (int64_t r = 0; r < rows; ++r) {
-    const SortedLevels sorted(std::span<const int8_t>(
-        m.levels.data() + (r / kTileRows) * level_count, static_cast<size_t>(level_count)));
+    const SortedLevels sorted(
+        std::span<const int8_t>(m.levels.data() + (r / contract::kTileRows) * level_count,
+                                static_cast<size_t>(level_count)));
     std::copy_n(weights.data() + r * cols, cols, w.begin());
     const double scale = m.scales[static_cast<size_t>(r)];
     for (int64_t j = 0; j < cols; ++j) {
-      const double unit = scale * mult[static_cast<size_t>(r * groups + j / m.group)];
+      const double unit = scale * mult[static_cast<size_t>(r * groups + j / group)];
       const auto [level, code] =
           unit > 0 ? sorted.nearest(w[static_cast<size_t>(j)] / unit) : sorted.nearest(0.0);
-      put_code(m.codes, static_cast<uint64_t>(r) * row_bytes, j, m.bits, code);
+      put_code(m.codes, static_cast<uint64_t>(r) * row_bytes, j, format.bits, code);
       if (!u.empty()) {
         const double* uj = u.data() + j * cols;
         const double err = (w[static_cast<size_t>(j)] - level * unit) / uj[j];

@@ -297,6 +297,7 @@ Model to_model(const File& file) {
     l.bq = optional(gguf_name(Role::kAttnQBias, i));
     l.bk = optional(gguf_name(Role::kAttnKBias, i));
     l.bv = optional(gguf_name(Role::kAttnVBias, i));
+    l.bo = optional(gguf_name(Role::kAttnOutputBias, i));
     if (l.bq || l.bk || l.bv) c.qkv_bias = true;
     l.ffn_norm = role(Role::kFfnNorm);
     l.w_gate = role(Role::kFfnGate);

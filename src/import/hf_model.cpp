@@ -469,6 +469,7 @@ Model load_huggingface(const std::string& directory) {
       l.bq = role(Role::kAttnQBias);
       l.bk = role(Role::kAttnKBias);
       l.bv = role(Role::kAttnVBias);
+      l.bo = role(Role::kAttnOutputBias);
     }
     l.ffn_norm = role(Role::kFfnNorm);
     l.w_gate = role(Role::kFfnGate);

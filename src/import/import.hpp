@@ -100,7 +100,7 @@ struct ModelConfig {
   double rms_eps = 1e-5;
   RopeConfig rope;
   bool tied_embeddings = false;
-  bool qkv_bias = false;  // Qwen2 family
+  bool qkv_bias = false;  // Q/K/V projection biases (Qwen2; Llama with attention_bias)
 };
 
 // The tensors of a Llama-family model, named once. Each file format spells a role with its own
@@ -115,6 +115,7 @@ enum class Role {
   kAttnQBias,
   kAttnKBias,
   kAttnVBias,
+  kAttnOutputBias,
   kFfnNorm,
   kFfnGate,
   kFfnUp,
@@ -136,6 +137,7 @@ std::string huggingface_name(Role role, int64_t layer = -1);
 struct LayerWeights {
   Tensor attn_norm, wq, wk, wv, wo;
   std::optional<Tensor> bq, bk, bv;
+  std::optional<Tensor> bo;  // output projection bias (Llama with attention_bias; not Qwen2)
   Tensor ffn_norm, w_gate, w_up, w_down;
   // The layer's weight matrix of `role` (one of kLayerMatrices).
   const Tensor& matrix(Role role) const;

@@ -122,6 +122,7 @@ void validate(const Model& model) {
     if (l.bq) expect_shape(model, *l.bq, {q});
     if (l.bk) expect_shape(model, *l.bk, {kv});
     if (l.bv) expect_shape(model, *l.bv, {kv});
+    if (l.bo) expect_shape(model, *l.bo, {d});
     expect_shape(model, l.ffn_norm, {d});
     expect_shape(model, l.w_gate, {c.ffn_size, d});
     expect_shape(model, l.w_up, {c.ffn_size, d});
@@ -134,9 +135,21 @@ void validate(const Model& model) {
                 type_traits(t.type).name);
   };
   plain(model.output_norm);
-  for (const LayerWeights& l : model.layers) {
+  const bool o_bias = !model.layers.empty() && model.layers.front().bo.has_value();
+  for (size_t i = 0; i < model.layers.size(); ++i) {
+    const LayerWeights& l = model.layers[i];
     plain(l.attn_norm);
     plain(l.ffn_norm);
+    // The engines add each bias kind to every layer or to none.
+    if (l.bq.has_value() != c.qkv_bias || l.bk.has_value() != c.qkv_bias ||
+        l.bv.has_value() != c.qkv_bias)
+      fail_file(model.path, "layer {} has {} of the q, k and v biases; expected {}", i,
+                l.bq.has_value() + l.bk.has_value() + l.bv.has_value(), c.qkv_bias ? 3 : 0);
+    if (l.bo.has_value() != o_bias)
+      fail_file(model.path, "layer {} {} an output projection bias, layer 0 {}", i,
+                l.bo ? "has" : "lacks", o_bias ? "has one" : "does not");
+    for (const auto& bias : {l.bq, l.bk, l.bv, l.bo})
+      if (bias) plain(*bias);
   }
 }
 

@@ -25,6 +25,7 @@ constexpr RoleNames kNames[] = {
     {Role::kAttnQBias, true, "attn_q.bias", "self_attn.q_proj.bias"},
     {Role::kAttnKBias, true, "attn_k.bias", "self_attn.k_proj.bias"},
     {Role::kAttnVBias, true, "attn_v.bias", "self_attn.v_proj.bias"},
+    {Role::kAttnOutputBias, true, "attn_output.bias", "self_attn.o_proj.bias"},
     {Role::kFfnNorm, true, "ffn_norm.weight", "post_attention_layernorm.weight"},
     {Role::kFfnGate, true, "ffn_gate.weight", "mlp.gate_proj.weight"},
     {Role::kFfnUp, true, "ffn_up.weight", "mlp.up_proj.weight"},

@@ -25,7 +25,7 @@ std::vector<float> to_floats(const Tensor& t) {
 }
 
 struct LayerVectors {
-  std::vector<float> attn_norm, ffn_norm, bq, bk, bv;
+  std::vector<float> attn_norm, ffn_norm, bq, bk, bv, bo;
 };
 
 }  // namespace
@@ -67,6 +67,7 @@ struct FloatEngine::State {
       if (l.bq) v.bq = to_floats(*l.bq);
       if (l.bk) v.bk = to_floats(*l.bk);
       if (l.bv) v.bv = to_floats(*l.bv);
+      if (l.bo) v.bo = to_floats(*l.bo);
       layers.push_back(std::move(v));
     }
     output_norm = to_floats(m.output_norm);
@@ -243,6 +244,8 @@ struct FloatEngine::State {
       attention(l, tokens);
       observe(fmt::format("blk.{}.attn_out", l), att.data(), n, q_dim);
       matmul({{&w.wo, xn.data()}}, att.data(), n);
+      if (!lv.bo.empty())
+        for (int64_t t = 0; t < n; ++t) kernels::axpy(1.0f, lv.bo.data(), xn.data() + t * d, d);
       for (int64_t i = 0; i < n * d; ++i) x[static_cast<size_t>(i)] += xn[static_cast<size_t>(i)];
 
       for (int64_t t = 0; t < n; ++t)

@@ -1,11 +1,13 @@
-// The chip's forward pass, exactly as docs/chip-spec.md defines it. Every matrix product is
-// integer (int16 activations x int8 levels, group multipliers, int64 row sums); the few float
-// operations are element-wise or in the order the spec fixes. Each output element is computed
-// by one thread start to end, and each token's from its own rows and its own sequence's cache
-// alone, so results never depend on the thread count or on the other tokens of a step.
+// The chip's forward pass, exactly as contract v2 defines it (contract/contract.hpp,
+// docs/chip-spec.md). Every matrix product is integer (int16 activations x int8 levels, group
+// multipliers, int64 row sums); RMSNorm, softmax with the attention output and SwiGLU are the
+// contract's units through the kernels; biases, RoPE and residual adds are binary32 element by
+// element. Each output element is computed by one thread start to end, and each token's from
+// its own rows and its own sequence's cache alone, so results never depend on the thread count
+// or on the other tokens of a step.
 #include <algorithm>
-#include <cmath>
 
+#include "contract/contract.hpp"
 #include "core/error.hpp"
 #include "core/parallel.hpp"
 #include "run/int_kernels.hpp"
@@ -71,6 +73,8 @@ struct IntegerEngine::State {
   ThreadPool pool;
   SequenceSlots slots;
   int64_t q_dim, kv_dim, pairs;
+  float rms_eps;
+  contract::RopeLayout rope_layout;
   std::vector<DecodedMatrix> matrices;
 
   // KV cache in SRAM: int16 values and one float32 scale per (sequence, layer, position, kv
@@ -98,6 +102,10 @@ struct IntegerEngine::State {
     q_dim = config.heads * config.head_dim;
     kv_dim = config.kv_heads * config.head_dim;
     pairs = config.rope.dims / 2;
+    rms_eps = static_cast<float>(config.rms_eps);
+    rope_layout = config.rope.layout == import::RopeLayout::kInterleaved
+                      ? contract::RopeLayout::kInterleaved
+                      : contract::RopeLayout::kHalfSplit;
     for (const auto& mv : model.matrices) matrices.push_back(decode(mv, !scalar));
     const auto cache = static_cast<size_t>(slots.cache_rows() * kv_dim);
     k_cache.assign(cache, 0);
@@ -125,23 +133,19 @@ struct IntegerEngine::State {
       xs[static_cast<size_t>(t)] = k.quantize(in + t * n, n, xq.data() + t * n);
   }
 
-  // RMSNorm per the spec: the sum of squares of the int16 form, exact in 64 bits; the
-  // reciprocal root in double; the product x * inv * w in float32; then int16 again.
+  // contract::rms_norm of each row of `in`, quantized for the next matrix into xq / xs.
   void norm_quantize(const float* in, std::span<const float> w, int64_t tokens) {
     const int64_t d = config.hidden_size;
-    std::vector<int16_t>& qn = xq;
-    for (int64_t t = 0; t < tokens; ++t) {
-      int16_t* qt = qn.data() + t * d;
-      const float s = k.quantize(in + t * d, d, qt);
-      const int64_t ss = k.dot16(qt, qt, d);
-      const double mean = static_cast<double>(ss) / static_cast<double>(d) *
-                          (static_cast<double>(s) * static_cast<double>(s));
-      const auto inv = static_cast<float>(1.0 / std::sqrt(mean + config.rms_eps));
-      float* yt = y.data() + t * d;
-      for (int64_t j = 0; j < d; ++j)
-        yt[j] = static_cast<float>(qt[j]) * s * inv * w[static_cast<size_t>(j)];
-    }
-    quantize_rows(y.data(), tokens, d);
+    for (int64_t t = 0; t < tokens; ++t)
+      xs[static_cast<size_t>(t)] = k.rms_norm(in + t * d, w.data(), d, rms_eps, xq.data() + t * d);
+  }
+
+  // rows[t][i] = contract::add(rows[t][i], bias[i]); no bias, no change.
+  static void add_bias(float* rows, int64_t tokens, std::span<const float> bias) {
+    const auto n = static_cast<int64_t>(bias.size());
+    for (int64_t t = 0; t < tokens; ++t)
+      for (int64_t i = 0; i < n; ++i)
+        rows[t * n + i] = contract::add(rows[t * n + i], bias[static_cast<size_t>(i)]);
   }
 
   // out[t][r] = float(acc) * (scale[r] * xs[t]) for the jobs' matrices over xq (width cols).
@@ -190,29 +194,23 @@ struct IntegerEngine::State {
   }
 
   void apply_rope(float* vec, int64_t heads, int64_t pos) const {
-    const float* c = model.rope_cos.data() + pos * pairs;
-    const float* s = model.rope_sin.data() + pos * pairs;
-    const bool interleaved = config.rope.layout == import::RopeLayout::kInterleaved;
-    for (int64_t h = 0; h < heads; ++h) {
-      float* v = vec + h * config.head_dim;
-      for (int64_t i = 0; i < pairs; ++i) {
-        float& a = interleaved ? v[2 * i] : v[i];
-        float& b = interleaved ? v[2 * i + 1] : v[i + pairs];
-        const float a0 = a, b0 = b;
-        a = a0 * c[i] - b0 * s[i];
-        b = b0 * c[i] + a0 * s[i];
-      }
-    }
+    const auto table = [&](std::span<const float> t) {
+      return t.subspan(static_cast<size_t>(pos * pairs), static_cast<size_t>(pairs));
+    };
+    contract::rope({vec, static_cast<size_t>(heads * config.head_dim)}, config.head_dim,
+                   table(model.rope_cos), table(model.rope_sin), rope_layout);
   }
 
-  // Each token attends over its own sequence's cache, up to and including itself.
+  // Each token attends over its own sequence's cache, up to and including itself:
+  // contract::attention_score against every visible cached key, then
+  // contract::attention_output over the cached values.
   void attention(int64_t layer, std::span<const StepToken> tokens) {
-    const int64_t hd = config.head_dim, heads = config.heads,
-                  group = config.heads / config.kv_heads;
-    const float inv_sqrt = 1.0f / std::sqrt(static_cast<float>(hd));
+    const int64_t hd = config.head_dim, heads = config.heads, kv_heads = config.kv_heads,
+                  group = heads / kv_heads;
+    const float inv_sqrt = contract::attention_scale(hd);
     const auto n = static_cast<int64_t>(tokens.size());
     pool.parallel_for(n * heads, [&](int64_t begin, int64_t end) {
-      thread_local std::vector<float> scores;
+      thread_local std::vector<float> scores, value_scales;
       thread_local std::vector<int16_t> qh;
       for (int64_t item = begin; item < end; ++item) {
         const int64_t t = item / heads, h = item % heads, kvh = h / group;
@@ -221,35 +219,20 @@ struct IntegerEngine::State {
         const int64_t first_row = slots.cache_row(token.sequence, layer, 0);
         const int16_t* kc = k_cache.data() + first_row * kv_dim;
         const int16_t* vc = v_cache.data() + first_row * kv_dim;
-        const float* ks = k_scale.data() + first_row * config.kv_heads;
-        const float* vs = v_scale.data() + first_row * config.kv_heads;
+        const float* ks = k_scale.data() + first_row * kv_heads;
+        const float* vs = v_scale.data() + first_row * kv_heads;
         scores.resize(static_cast<size_t>(visible));
+        value_scales.resize(static_cast<size_t>(visible));
         qh.resize(static_cast<size_t>(hd));
         const float sq = k.quantize(q.data() + t * q_dim + h * hd, hd, qh.data());
-        float best = -INFINITY;
         for (int64_t j = 0; j < visible; ++j) {
           const int64_t dot = k.dot16(qh.data(), kc + j * kv_dim + kvh * hd, hd);
-          const float score =
-              static_cast<float>(dot) * (sq * ks[j * config.kv_heads + kvh]) * inv_sqrt;
-          scores[static_cast<size_t>(j)] = score;
-          best = std::max(best, score);
+          scores[static_cast<size_t>(j)] =
+              static_cast<float>(dot) * (sq * ks[j * kv_heads + kvh]) * inv_sqrt;
+          value_scales[static_cast<size_t>(j)] = vs[j * kv_heads + kvh];
         }
-        // Softmax: exponentials rounded to 16-bit fixed point, so their sum is an exact integer.
-        for (float& s : scores) s -= best;
-        k.exp(scores.data(), visible);
-        int64_t total = 0;
-        for (float& s : scores) {
-          s = std::nearbyint(s * 65536.0f);
-          total += static_cast<int64_t>(s);
-        }
-        const auto denominator = static_cast<float>(total);
-        float* out = att.data() + t * q_dim + h * hd;
-        std::fill(out, out + hd, 0.0f);
-        for (int64_t j = 0; j < visible; ++j) {
-          const float p = scores[static_cast<size_t>(j)] / denominator;
-          if (p == 0) continue;
-          k.axpy16(p * vs[j * config.kv_heads + kvh], vc + j * kv_dim + kvh * hd, out, hd);
-        }
+        k.attention_output(scores.data(), visible, vc + kvh * hd, kv_dim, value_scales.data(), hd,
+                           att.data() + t * q_dim + h * hd);
       }
     });
   }
@@ -276,6 +259,10 @@ struct IntegerEngine::State {
               {&m(import::Role::kAttnK), kv_k.data()},
               {&m(import::Role::kAttnV), kv_v.data()}},
              n);
+      const compile::EtchModel::Biases& bias = model.biases[static_cast<size_t>(l)];
+      add_bias(q.data(), n, bias.q);
+      add_bias(kv_k.data(), n, bias.k);
+      add_bias(kv_v.data(), n, bias.v);
       for (int64_t t = 0; t < n; ++t) {
         const StepToken& token = tokens[static_cast<size_t>(t)];
         apply_rope(q.data() + t * q_dim, config.heads, token.position);
@@ -295,11 +282,12 @@ struct IntegerEngine::State {
       attention(l, tokens);
       quantize_rows(att.data(), n, q_dim);
       matmul({{&m(import::Role::kAttnOutput), y.data()}}, n);
+      add_bias(y.data(), n, bias.o);
       for (int64_t i = 0; i < n * d; ++i) x[static_cast<size_t>(i)] += y[static_cast<size_t>(i)];
 
       norm_quantize(x.data(), model.ffn_norms[static_cast<size_t>(l)], n);
       matmul({{&m(import::Role::kFfnGate), gate.data()}, {&m(import::Role::kFfnUp), up.data()}}, n);
-      k.silu_mul(gate.data(), up.data(), n * f);
+      k.swiglu(gate.data(), up.data(), n * f);
       quantize_rows(gate.data(), n, f);
       matmul({{&m(import::Role::kFfnDown), y.data()}}, n);
       for (int64_t i = 0; i < n * d; ++i) x[static_cast<size_t>(i)] += y[static_cast<size_t>(i)];

@@ -28,7 +28,8 @@ struct TinyModel {
   return t;
 }
 
-TinyModel() {
+// With `biases`, every layer has q, k, v and output projection biases.
+explicit TinyModel(bool biases = false) {
   std::mt19937 rng(42);
   auto& c = model.config;
   c.vocab_size = 48;
@@ -66,10 +67,17 @@ TinyModel() {
     w.w_gate = tensor("w_gate", {f, d}, rng, -0.2f, 0.2f);
     w.w_up = tensor("w_up", {f, d}, rng, -0.2f, 0.2f);
     w.w_down = tensor("w_down", {d, f}, rng, -0.2f, 0.2f);
+    if (biases) {
+      w.bq = tensor("bq", {q}, rng, -0.5f, 0.5f);
+      w.bk = tensor("bk", {kv}, rng, -0.5f, 0.5f);
+      w.bv = tensor("bv", {kv}, rng, -0.5f, 0.5f);
+      w.bo = tensor("bo", {d}, rng, -0.5f, 0.5f);
+    }
     model.layers.push_back(w);
   }
   model.output_norm = tensor("output_norm", {d}, rng, 0.5f, 1.5f);
   model.output = tensor("output", {c.vocab_size, d}, rng, -0.2f, 0.2f);
+  c.qkv_bias = biases;
 }
 };  // namespace etch::testing
 

@@ -427,12 +427,20 @@ TEST_F(GgufFiles, TiedEmbeddingsBiasesAndIntegerKeyTypes) {
   w.tensor_f32("blk.0.attn_q.bias", {32}, ramp(32));
   w.tensor_f32("blk.0.attn_k.bias", {16}, ramp(16));
   w.tensor_f32("blk.0.attn_v.bias", {16}, ramp(16));
+  w.tensor_f32("blk.0.attn_output.bias", {32}, ramp(32));
   const Model m = gguf::to_model(parse(w.bytes()));
   EXPECT_TRUE(m.config.tied_embeddings);
   EXPECT_EQ(m.output.data, m.token_embedding.data);
   EXPECT_TRUE(m.config.qkv_bias);
   ASSERT_TRUE(m.layers[0].bk.has_value());
   EXPECT_EQ(m.layers[0].bk->shape, (std::vector<int64_t>{16}));
+  ASSERT_TRUE(m.layers[0].bo.has_value());
+  EXPECT_EQ(m.layers[0].bo->shape, (std::vector<int64_t>{32}));
+
+  // A q bias without its k and v biases would leave the engines half a bias set.
+  GgufWriter partial = tiny.writer();
+  partial.tensor_f32("blk.0.attn_q.bias", {32}, ramp(32));
+  EXPECT_ERROR(gguf::to_model(parse(partial.bytes())), "layer 0 has 1 of the q, k and v biases");
 
   // Integer keys may come as any integer type.
   GgufWriter k;

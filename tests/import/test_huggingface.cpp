@@ -215,6 +215,18 @@ TEST(HuggingFace, TiedEmbeddingsShareTheTensor) {
   EXPECT_DOUBLE_EQ(m.config.rms_eps, 1e-6);
 }
 
+TEST(HuggingFace, AttentionBiasLoadsAllFourProjectionBiases) {
+  const Model m = load_huggingface(hf("rand-llama-bias").string());
+  EXPECT_TRUE(m.config.qkv_bias);
+  for (const LayerWeights& l : m.layers) {
+    ASSERT_TRUE(l.bq && l.bk && l.bv && l.bo);
+    EXPECT_EQ(l.bq->shape, (std::vector<int64_t>{96}));
+    EXPECT_EQ(l.bk->shape, (std::vector<int64_t>{32}));
+    EXPECT_EQ(l.bo->shape, (std::vector<int64_t>{96}));
+  }
+  EXPECT_EQ(m.layers[2].bo->name, "model.layers.2.self_attn.o_proj.bias");
+}
+
 TEST(HuggingFace, LoadModelDispatchesFolders) {
   EXPECT_EQ(load_model(hf("rand-tied-mha").string()).format, "huggingface");
 }

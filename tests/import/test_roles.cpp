@@ -41,8 +41,8 @@ TEST(Roles, NameEveryTensorOfBothFormats) {
   // Biases are roles of the table that this model does not have.
   for (const Tensor& t : gguf.tensors) EXPECT_TRUE(gguf_names.contains(t.name)) << t.name;
   for (const Tensor& t : hf.tensors) EXPECT_TRUE(hf_names.contains(t.name)) << t.name;
-  EXPECT_EQ(gguf_names.size() - 3 * static_cast<size_t>(layers), gguf.tensors.size());
-  EXPECT_EQ(hf_names.size() - 3 * static_cast<size_t>(layers), hf.tensors.size());
+  EXPECT_EQ(gguf_names.size() - 4 * static_cast<size_t>(layers), gguf.tensors.size());
+  EXPECT_EQ(hf_names.size() - 4 * static_cast<size_t>(layers), hf.tensors.size());
 
   for (int64_t l = 0; l < layers; ++l)
     for (Role role : kLayerMatrices) {

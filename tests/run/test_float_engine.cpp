@@ -100,7 +100,8 @@ INSTANTIATE_TEST_SUITE_P(
         Form{"rand-llama3-gqa", "rand-llama3-gqa-f32.gguf", 16},
         Form{"rand-llama3-gqa", "rand-llama3-gqa-f16.gguf", kF16GreedyIds, kF16Tolerance},
         Form{"rand-tied-mha", "hf", 16}, Form{"rand-tied-mha", "rand-tied-mha-f32.gguf", 16},
-        Form{"rand-tied-mha", "rand-tied-mha-f16.gguf", kF16GreedyIds, kF16Tolerance}),
+        Form{"rand-tied-mha", "rand-tied-mha-f16.gguf", kF16GreedyIds, kF16Tolerance},
+        Form{"rand-llama-bias", "hf", 16}),
     form_name);
 
 // Bit-exactness across thread counts and between one batch and token-by-token decoding:
