@@ -96,30 +96,43 @@ const Recipe& find_recipe(std::string_view name);
 // Multiply-select-add: a bank of 2^K multipliers forms each input element's products with
 // the tile's levels once; each weight's code selects one product; per row an adder tree sums
 // the group; a multiplier-accumulator scales the partial by the group multiplier and adds it.
+// Widths: 16 x 8-bit signed products (24 bits), a partial of 24 + ceil(log2 group) bits (at
+// most kGroupPartialBits), the group multiplier's code width, kRowAccumulatorBits accumulators.
+// int8 is built the same way, with a bank of its 256 fixed levels and 256:1 selectors, not a
+// plain 16 x 8 multiplier per weight: one datapath for every format keeps one RTL generator
+// and one planner count, and the bank's 256 products per input are shared by the tile's 64
+// rows (4 constant multiplications per weight, each shifts and adds). The planner counts the
+// 256:1 selectors this costs.
 struct TileUnits {
   int64_t rows = kTileRows;
   int64_t group = 0;
-  int64_t multipliers = 0;          // product bank: one per level per input element
-  int multiplier_input_bits = 0;    // activation width
-  int multiplier_weight_bits = 0;   // level width
+  int64_t multipliers = 0;         // product bank: one per level per input element
+  int multiplier_input_bits = 0;   // activation width
+  int multiplier_weight_bits = 0;  // level width
   int product_bits = 0;
-  int64_t selectors = 0;            // one per weight
-  int64_t selector_inputs = 0;      // 2^K
-  int64_t adder_trees = 0;          // one per row
-  int64_t adder_tree_inputs = 0;    // the group
-  int partial_bits = 0;             // adder-tree output
-  int64_t group_macs = 0;           // one per row
-  int group_multiplier_bits = 0;    // multiplier code width (0: no multiplier stage)
+  int64_t selectors = 0;          // one per weight
+  int64_t selector_inputs = 0;    // 2^K
+  int64_t adder_trees = 0;        // one per row
+  int64_t adder_tree_inputs = 0;  // the group
+  int partial_bits = 0;           // adder-tree output
+  int64_t group_macs = 0;         // one per row
+  int group_multiplier_bits = 0;  // multiplier code width (0: no multiplier stage)
   int accumulator_bits = 0;
 };
 TileUnits tile_units(const Format& format);
 
 // ---- Scalar reference units ----
 
-// Activation quantizer. amax = max |x_i| (exact); amax == 0 gives q = 0 and scale 0; else
-// inv = 32767 / amax, q_i = clamp(round_even(x_i * inv), -32767, 32767), scale = amax / 32767.
+// Activation quantizer. amax = max |x_i| (exact; NaN elements do not count); inv = 32767 / amax;
+// amax == 0, or an amax so small (below about 2^-113) that inv overflows to infinity, gives
+// q = 0 and scale 0; else q_i = clamp(round_even(x_i * inv), -32767, 32767), where a NaN
+// product (a NaN x_i, or an infinite one times inv = 0) gives 0; scale = amax / 32767.
 // Returns the scale. x and q have the same length.
 float quantize(std::span<const float> x, std::span<int16_t> q);
+
+// The exact integer dot product sum a_i * b_i in 64 bits: attention scores, the attention
+// output sum, LoRA and RMSNorm's sum of squares use it.
+int64_t dot(std::span<const int16_t> a, std::span<const int16_t> b);
 
 // Multiply-select-add over one row: sum over groups g of multiplier[g] * (sum over j in g of
 // x_j * levels[codes_j]), groups of `group` columns (the last may be short). codes holds one
@@ -151,7 +164,8 @@ float attention_score(std::span<const int16_t> q, float sq, std::span<const int1
 float attention_scale(int64_t head_dim);
 
 // The exp unit: e = round(2^16 * exp(d)) for d <= 0, by a table. u = round_even(d * kExpInput)
-// as an integer (d * kExpInput in binary32; below kExpFloor gives e = 0); with m = -u,
+// as an integer (d * kExpInput in binary32; u below kExpFloor, d = -inf or NaN give e = 0, and
+// u > 0 counts as 0); with m = -u,
 // i = m >> kExpFractionBits, f = m & (2^kExpFractionBits - 1):
 // e = (exp_table()[f] + (2^i >> 1)) >> i (round half up). Returns 0..65536.
 inline constexpr int kExpFractionBits = 10;

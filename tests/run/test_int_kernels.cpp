@@ -1,0 +1,209 @@
+// Every kernel set this host runs (not only the dispatched one) against the contract's scalar
+// units, bit for bit, on random and edge inputs and on lengths that are no multiple of the
+// vector width.
+#include <gtest/gtest.h>
+
+#include <cstring>
+
+#include "contract/contract.hpp"
+#include "contract/oracle.hpp"
+#include "run/int_kernels.hpp"
+
+namespace etch::run::int_kernels {
+namespace {
+
+using contract::oracle::FloatSource;
+
+const int64_t kLengths[] = {1,  2,   15,  16,  17,  31,  32,  33,  63,   64,
+                            65, 100, 255, 256, 257, 511, 512, 513, 1000, 2055};
+
+template <typename T>
+bool same(const std::vector<T>& a, const std::vector<T>& b) {
+  return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(T)) == 0;
+}
+
+bool same(float a, float b) {
+  return std::memcmp(&a, &b, sizeof a) == 0;
+}
+
+std::vector<int16_t> codes(FloatSource& src, int64_t n, bool with_min = true) {
+  std::vector<int16_t> c(static_cast<size_t>(n));
+  for (auto& v : c) v = with_min && src.pick(16) == 0 ? int16_t{-32768} : src.code();
+  return c;
+}
+
+std::vector<float> floats(FloatSource& src, int64_t n) {
+  std::vector<float> x(static_cast<size_t>(n));
+  const uint64_t regime = src.pick(4);
+  for (auto& v : x)
+    v = regime == 0   ? src.any()
+        : regime == 1 ? src.sign() * (static_cast<float>(src.pick(32767)) + 0.5f * src.pick(2))
+                      : src.moderate(10);
+  if (regime == 1) x[src.pick(x.size())] = 32767.0f;  // inv = 1: halves are ties
+  return x;
+}
+
+TEST(KernelSetList, ScalarFirstAndFastestLast) {
+  const auto sets = variants();
+  ASSERT_GE(sets.size(), 2u);
+  EXPECT_STREQ(sets.front()->name, "scalar");
+  EXPECT_EQ(&scalar(), sets.front());
+  EXPECT_EQ(&fast(), sets.back());
+  for (const Kernels* k : sets) std::printf("kernel set this host runs: %s\n", k->name);
+}
+
+TEST(KernelSets, EveryHostSetEqualsTheContractUnits) {
+  for (const Kernels* k : variants()) {
+    SCOPED_TRACE(k->name);
+    FloatSource src(42);
+    for (int64_t n : kLengths)
+      for (int trial = 0; trial < 6; ++trial) {
+        SCOPED_TRACE(n);
+        const auto count = static_cast<size_t>(n);
+        // quantize
+        const std::vector<float> x = floats(src, n);
+        std::vector<int16_t> q(count), want_q(count);
+        ASSERT_TRUE(same(k->quantize(x.data(), n, q.data()), contract::quantize(x, want_q)));
+        ASSERT_TRUE(same(q, want_q));
+
+        // the integer dot products
+        const std::vector<int16_t> a = codes(src, n), b = codes(src, n);
+        ASSERT_EQ(k->dot16(a.data(), b.data(), n), contract::dot(a, b));
+        std::vector<int16_t> expanded(count);
+        for (auto& w : expanded) w = static_cast<int16_t>(static_cast<int>(src.pick(4095)) - 2047);
+        const std::vector<int16_t> c = codes(src, n), d = codes(src, n);
+        ASSERT_EQ(k->dot_expanded(a.data(), expanded.data(), n), contract::dot(a, expanded));
+        const int16_t* xs[4] = {a.data(), b.data(), c.data(), d.data()};
+        int64_t four[4];
+        k->dot_expanded4(xs, expanded.data(), n, four);
+        for (int t = 0; t < 4; ++t)
+          ASSERT_EQ(four[t], contract::dot({xs[t], count}, expanded)) << t;
+
+        // multiply-select-add, on int8 weights and on codes into every table size
+        for (int64_t group : {int64_t{1}, int64_t{7}, int64_t{16}, int64_t{32}, int64_t{33},
+                              int64_t{100}, int64_t{256}}) {
+          const auto groups = static_cast<size_t>((n + group - 1) / group);
+          std::vector<int32_t> mult(groups);
+          for (auto& m : mult)
+            m = src.pick(2) ? static_cast<int32_t>(src.pick(16)) : int32_t{1} << src.pick(8);
+          std::vector<int8_t> w(count);
+          for (auto& v : w) v = static_cast<int8_t>(static_cast<int>(src.pick(256)) - 128);
+          std::vector<int8_t> identity(256);
+          for (int v = 0; v < 256; ++v) identity[static_cast<size_t>(v)] = static_cast<int8_t>(v);
+          const std::span<const uint8_t> w_codes(reinterpret_cast<const uint8_t*>(w.data()), count);
+          ASSERT_EQ(k->dot_grouped(a.data(), w.data(), mult.data(), n, group),
+                    contract::msa_row(a, w_codes, identity, mult, group))
+              << group;
+          const int bits = static_cast<int>(1 + src.pick(8));
+          std::vector<int8_t> levels(size_t{1} << bits);
+          for (auto& l : levels) l = static_cast<int8_t>(static_cast<int>(src.pick(256)) - 128);
+          std::vector<uint8_t> cs(count);
+          for (auto& v : cs) v = static_cast<uint8_t>(src.pick(levels.size()));
+          ASSERT_EQ(k->msa_row(a.data(), cs.data(), levels.data(),
+                               static_cast<int64_t>(levels.size()), mult.data(), n, group),
+                    contract::msa_row(a, cs, levels, mult, group))
+              << group << " " << bits;
+        }
+
+        // exp unit and SwiGLU
+        std::vector<float> dv(count);
+        for (auto& v : dv) v = src.pick(4) ? -std::abs(src.moderate(5)) : src.any();
+        std::vector<uint32_t> e(count), want_e(count);
+        k->exp_units(dv.data(), n, e.data());
+        for (size_t i = 0; i < count; ++i) want_e[i] = contract::exp_unit(dv[i]);
+        ASSERT_TRUE(same(e, want_e));
+        std::vector<float> g = floats(src, n), u = floats(src, n);
+        for (size_t i = 0; i < count; i += 3) g[i] = src.moderate(4);
+        std::vector<float> want_g(count);
+        for (size_t i = 0; i < count; ++i) want_g[i] = contract::swiglu(g[i], u[i]);
+        k->swiglu(g.data(), u.data(), n);
+        ASSERT_TRUE(same(g, want_g));
+
+        // RMSNorm
+        std::vector<float> nw(count);
+        for (auto& v : nw) v = src.pick(8) ? src.moderate(2) : src.any();
+        std::vector<int16_t> y(count), want_y(count);
+        const float eps = 1e-5f;
+        ASSERT_TRUE(same(k->rms_norm(x.data(), nw.data(), n, eps, y.data()),
+                         contract::rms_norm(x, nw, eps, want_y)));
+        ASSERT_TRUE(same(y, want_y));
+
+        // attention output: n positions of a head of up to 130 codes, rows strided
+        const auto head_dim = static_cast<int64_t>(1 + src.pick(130));
+        const int64_t stride = head_dim + static_cast<int64_t>(src.pick(40));
+        std::vector<float> scores(count), sv(count);
+        const int span = static_cast<int>(src.pick(12));
+        for (auto& s : scores) s = src.moderate(span);
+        for (auto& s : sv) s = std::abs(src.moderate(6));
+        const std::vector<int16_t> v = codes(src, (n - 1) * stride + head_dim, false);
+        std::vector<float> out(static_cast<size_t>(head_dim)), want_out(out.size());
+        k->attention_output(scores.data(), n, v.data(), stride, sv.data(), head_dim, out.data());
+        contract::attention_output(scores, v, stride, sv, want_out);
+        ASSERT_TRUE(same(out, want_out));
+
+        // contract v1's softmax pieces, against the scalar set
+        std::vector<float> ex = floats(src, n), want_ex = ex;
+        for (auto& v1 : ex) v1 = std::max(-80.0f, std::min(80.0f, v1));
+        want_ex = ex;
+        k->exp(ex.data(), n);
+        scalar().exp(want_ex.data(), n);
+        ASSERT_TRUE(same(ex, want_ex));
+        std::vector<float> sg = want_ex, want_sg = want_ex;
+        k->silu_mul(sg.data(), u.data(), n);
+        scalar().silu_mul(want_sg.data(), u.data(), n);
+        ASSERT_TRUE(same(sg, want_sg));
+        std::vector<float> acc = floats(src, n), want_acc = acc;
+        k->axpy16(0.37f, a.data(), acc.data(), n);
+        scalar().axpy16(0.37f, a.data(), want_acc.data(), n);
+        ASSERT_TRUE(same(acc, want_acc));
+      }
+  }
+}
+
+TEST(KernelSets, QuantizeNonFiniteLikeTheContract) {
+  const float nan = std::numeric_limits<float>::quiet_NaN(), inf = INFINITY;
+  for (const std::vector<float>& x :
+       {std::vector<float>{nan, 1.0f, 2.0f}, std::vector<float>{nan, 1.0f, -inf, 3.0f},
+        std::vector<float>(37, nan), std::vector<float>{inf, -inf}}) {
+    std::vector<int16_t> want(x.size());
+    const float want_scale = contract::quantize(x, want);
+    for (const Kernels* k : variants()) {
+      std::vector<int16_t> q(x.size());
+      EXPECT_TRUE(same(k->quantize(x.data(), static_cast<int64_t>(x.size()), q.data()), want_scale))
+          << k->name;
+      EXPECT_TRUE(same(q, want)) << k->name;
+    }
+  }
+}
+
+// The widths the fast paths rely on, at their extremes: every product at its largest.
+TEST(KernelSets, WorstCaseInputsStayExact) {
+  for (const Kernels* k : variants()) {
+    SCOPED_TRACE(k->name);
+    const int64_t n = 4099;
+    std::vector<int16_t> x(static_cast<size_t>(n), -32768), ex(static_cast<size_t>(n), -2047);
+    std::vector<int8_t> w(static_cast<size_t>(n), -128);
+    std::vector<int32_t> mult(static_cast<size_t>(n), 128);
+    EXPECT_EQ(k->dot_grouped(x.data(), w.data(), mult.data(), n, 256),
+              int64_t{32768} * 128 * 128 * n);
+    const std::vector<uint8_t> zero_codes(static_cast<size_t>(n), 0);
+    const int8_t lowest[1] = {-128};
+    EXPECT_EQ(k->msa_row(x.data(), zero_codes.data(), lowest, 1, mult.data(), n, 256),
+              int64_t{32768} * 128 * 128 * n);
+    EXPECT_EQ(k->dot_expanded(x.data(), ex.data(), n), int64_t{32768} * 2047 * n);
+    EXPECT_EQ(k->dot16(x.data(), x.data(), n), int64_t{32768} * 32768 * n);
+    // The value sum of attention over more positions than one 32-bit block holds.
+    const int64_t positions = 70001, head_dim = 19;
+    const std::vector<float> scores(static_cast<size_t>(positions), 0.0f),
+        sv(static_cast<size_t>(positions), 1.0f);
+    const std::vector<int16_t> values(static_cast<size_t>(positions * head_dim), -32767);
+    std::vector<float> got(static_cast<size_t>(head_dim)), want(got.size());
+    k->attention_output(scores.data(), positions, values.data(), head_dim, sv.data(), head_dim,
+                        got.data());
+    contract::attention_output(scores, values, head_dim, sv, want);
+    EXPECT_TRUE(same(got, want));
+  }
+}
+
+}  // namespace
+}  // namespace etch::run::int_kernels
