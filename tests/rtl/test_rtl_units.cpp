@@ -540,7 +540,7 @@ TEST(MsaTile, Fp4MatchesContract) {
                             0xf4f4);
 }
 TEST(MsaTile, Int8MatchesContract) {
-  check_tile<Vmsa_tile_int8>(contract::make_format(contract::WeightFormat::kInt8, 8), 16, 2, 0,
+  check_tile<Vmsa_tile_int8>(contract::make_format(contract::WeightFormat::kInt8, 8), 8, 16, 0,
                              0x1818);
 }
 

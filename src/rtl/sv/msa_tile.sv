@@ -38,19 +38,24 @@ module msa_tile #(
     end
 
     for (r = 0; r < ROWS; r = r + 1) begin : g_row
-      logic [23:0] selected;
+      logic [GROUP*24-1:0] selected;
       logic signed [31:0] partial;
       logic signed [63:0] wide_partial;
       logic [MULTIPLIER_BITS-1:0] multiplier_code;
       logic signed [63:0] scaled;
       integer c;
+      // One 2^K:1 selector per weight, over its column's products.
+      for (j = 0; j < GROUP; j = j + 1) begin : g_select
+        logic [Levels*24-1:0] column;
+        logic [K-1:0] code;
+        assign column = products[j*Levels*24+:Levels*24];
+        assign code = codes[(r*GROUP+j)*K+:K];
+        assign selected[j*24+:24] = column[code*24+:24];
+      end
       always_comb begin
         partial = 32'sd0;
-        for (c = 0; c < GROUP; c = c + 1) begin
-          // A 2^K:1 selector over column c's products.
-          selected = 24'(products[c*Levels*24+:Levels*24] >> (codes[(r*GROUP+c)*K+:K] * 24));
-          partial = partial + {{8{selected[23]}}, selected};
-        end
+        for (c = 0; c < GROUP; c = c + 1)
+          partial = partial + {{8{selected[c*24+23]}}, selected[c*24+:24]};
       end
       assign wide_partial = {{32{partial[31]}}, partial};
       assign multiplier_code = multiplier_codes[r*MULTIPLIER_BITS+:MULTIPLIER_BITS];
