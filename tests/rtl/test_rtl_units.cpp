@@ -51,11 +51,11 @@ bool same(float rtl, float reference) {
 const std::vector<float>& edge_floats() {
   static const std::vector<float> edges = [] {
     std::vector<float> e;
-    for (uint32_t u : {0x00000000u, 0x00000001u, 0x00000002u, 0x007FFFFFu, 0x00400000u,
-                       0x00800000u, 0x00800001u, 0x7F7FFFFFu, 0x7F000000u, 0x7F800000u,
-                       0x7FC00000u, 0x7F800001u, 0x3F800000u, 0x3F800001u, 0x3F7FFFFFu,
-                       0x3F000000u, 0x40000000u, 0x40400000u, 0x46FFFE00u, 0x4B400000u,
-                       0x34000000u, 0x33800000u, 0x0C800000u, 0x1F800000u}) {
+    for (uint32_t u :
+         {0x00000000u, 0x00000001u, 0x00000002u, 0x007FFFFFu, 0x00400000u, 0x00800000u,
+          0x00800001u, 0x7F7FFFFFu, 0x7F000000u, 0x7F800000u, 0x7FC00000u, 0x7F800001u,
+          0x3F800000u, 0x3F800001u, 0x3F7FFFFFu, 0x3F000000u, 0x40000000u, 0x40400000u,
+          0x46FFFE00u, 0x4B400000u, 0x34000000u, 0x33800000u, 0x0C800000u, 0x1F800000u}) {
       e.push_back(from_bits(u));
       e.push_back(from_bits(u | 0x80000000u));
     }
@@ -91,8 +91,10 @@ float random_partner(std::mt19937_64& rng, float a) {
   const int exponent = static_cast<int>((u >> 23) & 0xFF) + static_cast<int>(rng() % 5) - 2;
   if (exponent <= 0 || exponent >= 255) return random_float(rng);
   uint32_t fraction = u & 0x7FFFFF;
-  if (rng() % 2) fraction ^= static_cast<uint32_t>(rng()) & 0xFF;  // differs in low bits only
-  else fraction = static_cast<uint32_t>(rng()) & 0x7FFFFF;
+  if (rng() % 2)
+    fraction ^= static_cast<uint32_t>(rng()) & 0xFF;  // differs in low bits only
+  else
+    fraction = static_cast<uint32_t>(rng()) & 0x7FFFFF;
   return from_bits((static_cast<uint32_t>(rng()) & 0x80000000u) |
                    (static_cast<uint32_t>(exponent) << 23) | fraction);
 }
@@ -125,8 +127,8 @@ TEST_F(ScalarUnits, MultiplyMatchesBinary32) {
   over_pairs([&](float a, float b) {
     set(a, b);
     const float rtl = from_bits(top->mul), reference = a * b;
-    EXPECT_TRUE(same(rtl, reference)) << hex(a) << " * " << hex(b) << ": rtl " << hex(rtl)
-                                      << ", binary32 " << hex(reference);
+    EXPECT_TRUE(same(rtl, reference))
+        << hex(a) << " * " << hex(b) << ": rtl " << hex(rtl) << ", binary32 " << hex(reference);
     return same(rtl, reference);
   });
 }
@@ -135,8 +137,8 @@ TEST_F(ScalarUnits, AddMatchesBinary32) {
   over_pairs([&](float a, float b) {
     set(a, b);
     const float rtl = from_bits(top->add), reference = a + b;
-    EXPECT_TRUE(same(rtl, reference)) << hex(a) << " + " << hex(b) << ": rtl " << hex(rtl)
-                                      << ", binary32 " << hex(reference);
+    EXPECT_TRUE(same(rtl, reference))
+        << hex(a) << " + " << hex(b) << ": rtl " << hex(rtl) << ", binary32 " << hex(reference);
     return same(rtl, reference);
   });
 }
@@ -145,8 +147,8 @@ TEST_F(ScalarUnits, DivideMatchesBinary32) {
   over_pairs([&](float a, float b) {
     set(a, b);
     const float rtl = from_bits(top->div), reference = a / b;
-    EXPECT_TRUE(same(rtl, reference)) << hex(a) << " / " << hex(b) << ": rtl " << hex(rtl)
-                                      << ", binary32 " << hex(reference);
+    EXPECT_TRUE(same(rtl, reference))
+        << hex(a) << " / " << hex(b) << ": rtl " << hex(rtl) << ", binary32 " << hex(reference);
     return same(rtl, reference);
   });
 }
@@ -163,9 +165,15 @@ TEST_F(ScalarUnits, SquareRootMatchesBinary32) {
 
 TEST_F(ScalarUnits, Int64ConversionMatchesBinary32) {
   std::mt19937_64 rng(0x1264);
-  std::vector<int64_t> values = {0, 1, -1, (int64_t{1} << 24) + 1, (int64_t{1} << 24) + 3,
+  std::vector<int64_t> values = {0,
+                                 1,
+                                 -1,
+                                 (int64_t{1} << 24) + 1,
+                                 (int64_t{1} << 24) + 3,
                                  std::numeric_limits<int64_t>::max(),
-                                 std::numeric_limits<int64_t>::min(), 65536, -65536};
+                                 std::numeric_limits<int64_t>::min(),
+                                 65536,
+                                 -65536};
   for (int i = 0; i < kRandomCases; ++i)
     values.push_back(static_cast<int64_t>(rng()) >> (rng() % 64));  // every magnitude
   for (int64_t v : values) {
@@ -187,8 +195,8 @@ int16_t code_oracle(float v) {
 
 TEST_F(ScalarUnits, CodeConversionRoundsToEvenAndClamps) {
   std::vector<float> values = edge_floats();
-  for (float v : {0.5f, 1.5f, 2.5f, -0.5f, -2.5f, 32766.5f, 32767.0f, 32767.5f, -32767.5f,
-                  32768.0f, 0.49999997f, 16383.5f})
+  for (float v : {0.5f, 1.5f, 2.5f, -0.5f, -2.5f, 32766.5f, 32767.0f, 32767.5f, -32767.5f, 32768.0f,
+                  0.49999997f, 16383.5f})
     values.push_back(v);
   std::mt19937_64 rng(0xc0de);
   for (int i = 0; i < kRandomCases; ++i) {
@@ -246,9 +254,9 @@ TEST_F(ScalarUnits, MatrixOutputMatchesContract) {
     set(row_scale, x_scale);
     const float rtl = from_bits(top->msa_out);
     const float reference = contract::msa_output(acc, row_scale, x_scale);
-    ASSERT_TRUE(same(rtl, reference)) << "msa_output(" << acc << ", " << hex(row_scale) << ", "
-                                      << hex(x_scale) << "): rtl " << hex(rtl) << ", contract "
-                                      << hex(reference);
+    ASSERT_TRUE(same(rtl, reference))
+        << "msa_output(" << acc << ", " << hex(row_scale) << ", " << hex(x_scale) << "): rtl "
+        << hex(rtl) << ", contract " << hex(reference);
   }
 }
 
@@ -353,11 +361,11 @@ TEST_F(StreamUnits, QuantizerMatchesContract) {
     ASSERT_TRUE(same(scale, expected_scale) && q == expected)
         << "quantize of " << show(x) << ": rtl scale " << hex(scale) << ", contract "
         << hex(expected_scale)
-        << (q == expected ? "" : "; codes differ at index " +
-                                     std::to_string(std::mismatch(q.begin(), q.end(),
-                                                                  expected.begin())
-                                                        .first -
-                                                    q.begin()));
+        << (q == expected
+                ? ""
+                : "; codes differ at index " +
+                      std::to_string(std::mismatch(q.begin(), q.end(), expected.begin()).first -
+                                     q.begin()));
   }
 }
 
@@ -396,9 +404,9 @@ TEST_F(StreamUnits, AttentionScoreMatchesContract) {
     top->eval();
     const float rtl = from_bits(top->score);
     const float reference = contract::attention_score(q, sq, k, sk, inv);
-    ASSERT_TRUE(same(rtl, reference)) << "head_dim " << head_dim << ", sq " << hex(sq) << ", sk "
-                                      << hex(sk) << ": rtl " << hex(rtl) << ", contract "
-                                      << hex(reference);
+    ASSERT_TRUE(same(rtl, reference))
+        << "head_dim " << head_dim << ", sq " << hex(sq) << ", sk " << hex(sk) << ": rtl "
+        << hex(rtl) << ", contract " << hex(reference);
   }
 }
 
@@ -413,7 +421,8 @@ TEST_F(StreamUnits, RmsNormComposesToTheContract) {
     elements += n;
     const std::vector<float> x = random_vector(rng, n);
     std::vector<float> w(n);
-    for (float& v : w) v = rng() % 8 ? 1.0f + 0.1f * static_cast<float>(rng() % 21) - 1.0f : random_float(rng);
+    for (float& v : w)
+      v = rng() % 8 ? 1.0f + 0.1f * static_cast<float>(rng() % 21) - 1.0f : random_float(rng);
     const float eps = rng() % 2 ? 1e-5f : 1e-6f;
 
     std::vector<int16_t> q;
@@ -522,8 +531,8 @@ void check_tile(const contract::Format& format, int64_t group, int rows, int mul
         multipliers[g] = contract::multiplier_value(format.kind, multiplier_codes[r][g]);
       const int64_t expected = contract::msa_row(x, codes[r], levels, multipliers, group);
       const auto* acc = tile->acc.data();
-      const int64_t rtl = static_cast<int64_t>(uint64_t{acc[2 * r]} |
-                                               (uint64_t{acc[2 * r + 1]} << 32));
+      const int64_t rtl =
+          static_cast<int64_t>(uint64_t{acc[2 * r]} | (uint64_t{acc[2 * r + 1]} << 32));
       ASSERT_EQ(rtl, expected) << format.name() << " tile row " << r << " over " << n
                                << " columns, case " << checked_rows / rows;
     }
