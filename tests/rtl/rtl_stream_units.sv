@@ -1,6 +1,7 @@
 // Test top: the streaming units of the library, each on its own inputs, in one Verilator model.
 module rtl_stream_units #(
-    parameter int LANES = 4
+    parameter int LANES = 4,
+    parameter TABLE_FILE = "exp_table.mem"
 ) (
     input  logic                      clk,
     // act_quantizer
@@ -23,7 +24,19 @@ module rtl_stream_units #(
     input  logic        [       31:0] score_q_scale,
     input  logic        [       31:0] score_k_scale,
     input  logic        [       31:0] score_inv_sqrt_dim,
-    output logic        [       31:0] score
+    output logic        [       31:0] score,
+    // softmax_weights
+    input  logic                      soft_clear,
+    input  logic                      soft_valid,
+    input  logic        [        1:0] soft_pass,
+    input  logic        [       31:0] soft_score,
+    input  logic        [       31:0] soft_v_scale,
+    output logic signed [       15:0] soft_weight_code,
+    output logic        [       31:0] soft_step,
+    // attention_value
+    input  logic signed [       63:0] value_acc,
+    input  logic        [       31:0] value_step,
+    output logic        [       31:0] value_out
 );
   act_quantizer u_quantizer (
       .clk(clk),
@@ -51,5 +64,20 @@ module rtl_stream_units #(
       .k_scale(score_k_scale),
       .inv_sqrt_dim(score_inv_sqrt_dim),
       .score(score)
+  );
+  softmax_weights #(.TABLE_FILE(TABLE_FILE)) u_softmax (
+      .clk(clk),
+      .clear(soft_clear),
+      .valid(soft_valid),
+      .pass(soft_pass),
+      .score(soft_score),
+      .v_scale(soft_v_scale),
+      .weight_code(soft_weight_code),
+      .step(soft_step)
+  );
+  attention_value u_value (
+      .acc(value_acc),
+      .step(value_step),
+      .result(value_out)
   );
 endmodule

@@ -428,6 +428,64 @@ TEST_F(StreamUnits, AttentionScoreMatchesContract) {
   }
 }
 
+// Softmax and the attention output of one head from the RTL units: softmax_weights' three
+// passes over the scores, one dot_accumulator run per output element over the weight codes and
+// that element's value codes, and attention_value.
+TEST_F(StreamUnits, AttentionOutputMatchesContract) {
+  std::mt19937_64 rng(0xa77);
+  size_t outputs = 0;
+  while (outputs < kRandomCases) {
+    const size_t positions = 1 + rng() % 48, head_dim = 1 + rng() % 8;
+    outputs += head_dim;
+    std::vector<float> scores(positions), sv(positions);
+    const float spread = static_cast<float>(1 + rng() % 30);
+    std::uniform_real_distribution<float> uniform(-spread, spread);
+    for (size_t j = 0; j < positions; ++j) {
+      scores[j] = rng() % 32 ? uniform(rng) : random_float(rng);
+      sv[j] = rng() % 32 ? std::abs(uniform(rng)) * 1e-3f : std::abs(random_float(rng));
+    }
+    if (rng() % 8 == 0) std::fill(scores.begin(), scores.end(), scores[0]);  // ties for the max
+    const std::vector<int16_t> v = random_codes(rng, positions * head_dim);
+
+    top->soft_clear = 1;
+    tick();
+    top->soft_clear = 0;
+    top->soft_valid = 1;
+    for (uint8_t pass = 0; pass < 2; ++pass) {
+      top->soft_pass = pass;
+      for (size_t j = 0; j < positions; ++j) {
+        top->soft_score = bits(scores[j]);
+        top->soft_v_scale = bits(sv[j]);
+        tick();
+      }
+    }
+    top->soft_valid = 0;
+    top->soft_pass = 2;
+    std::vector<int16_t> weights(positions);
+    for (size_t j = 0; j < positions; ++j) {
+      top->soft_score = bits(scores[j]);
+      top->soft_v_scale = bits(sv[j]);
+      top->eval();
+      weights[j] = static_cast<int16_t>(top->soft_weight_code);
+    }
+    const uint32_t step = top->soft_step;
+    std::vector<float> out(head_dim), expected(head_dim);
+    for (size_t i = 0; i < head_dim; ++i) {
+      std::vector<int16_t> column(positions);
+      for (size_t j = 0; j < positions; ++j) column[j] = v[j * head_dim + i];
+      top->value_acc = static_cast<uint64_t>(dot(weights, column));
+      top->value_step = step;
+      top->eval();
+      out[i] = from_bits(top->value_out);
+    }
+    contract::attention_output(scores, v, static_cast<int64_t>(head_dim), sv, expected);
+    for (size_t i = 0; i < head_dim; ++i)
+      ASSERT_TRUE(same(out[i], expected[i]))
+          << "attention output " << i << " over scores " << show(scores) << "and value scales "
+          << show(sv) << ": rtl " << hex(out[i]) << ", contract " << hex(expected[i]);
+  }
+}
+
 // RMSNorm end to end from the RTL units in the order the contract defines: quantizer, sum of
 // squares on the dot accumulator, the scalar part, the per-element part, the quantizer again.
 TEST_F(StreamUnits, RmsNormComposesToTheContract) {
