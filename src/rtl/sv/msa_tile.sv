@@ -2,7 +2,8 @@
 // fed one group of GROUP int16 activation codes per cycle.
 //   product bank: x_j * level_l for every input j and level l (GROUP * 2^K products, 24 bits);
 //   selection:    row r, column j takes the product its K-bit code selects;
-//   adder tree:   per row the group's partial, 32 bits (|x| <= 2^15, |level| <= 2^7, GROUP <= 256);
+//   adder tree:   per row the group's partial, 32 bits (|x| <= 2^15, |level| <= 2^7, GROUP <= 256),
+//                 written as a sum: its tree shape is synthesis's choice;
 //   group MAC:    acc_r += multiplier(code_r) * partial_r in 64 bits, where the multiplier is
 //                 1 (MULTIPLIER_KIND 0, int8), the code itself (1, hc) or 2^code (2, fp4).
 // Levels, codes and multiplier codes are ports: the per-model top ties them to its ROM (or to
