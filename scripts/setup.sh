@@ -10,6 +10,7 @@ packages=(
   clang clang-format clang-tidy libclang-rt-14-dev libfuzzer-14-dev
   python3
   tmux  # the pseudo-terminal for the etch chat test
+  verilator yosys iverilog  # the RTL library's simulation, synthesis and parse tests
 )
 missing=()
 for p in "${packages[@]}"; do
