@@ -11,10 +11,10 @@
 #include <vector>
 
 #include "compile/compile.hpp"
-#include "tiny_model.hpp"
 #include "core/error.hpp"
 #include "run/run.hpp"
 #include "test_support.hpp"
+#include "tiny_model.hpp"
 
 namespace etch {
 namespace {

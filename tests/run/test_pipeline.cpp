@@ -8,10 +8,10 @@
 #include <vector>
 
 #include "compile/compile.hpp"
-#include "tiny_model.hpp"
 #include "core/error.hpp"
 #include "run/pipeline.hpp"
 #include "test_support.hpp"
+#include "tiny_model.hpp"
 
 namespace etch {
 namespace {
