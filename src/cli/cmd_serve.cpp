@@ -17,7 +17,7 @@ void add_serve_command(CLI::App& app) {
   cmd->add_option("--port", options->port, "Port (0: any free port)")
       ->check(CLI::Range(0, 65535))
       ->capture_default_str();
-  cmd->add_option("-np,--parallel", options->parallel,
+  cmd->add_option("--parallel", options->parallel,
                   "Slots: requests generated together in each engine step")
       ->check(CLI::Range(1, 1024))
       ->capture_default_str();
