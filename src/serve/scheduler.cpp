@@ -189,7 +189,12 @@ void Scheduler::loop() {
       owners.push_back(&slot);
       feeding_prompt.push_back(slot.session->counts().generated == 0);
     }
-    if (batch.empty()) continue;
+    if (batch.empty()) {
+      // Every slot ended in reap(): none is busy any more.
+      const std::lock_guard lock(mutex_);
+      stats_.busy_slots = 0;
+      continue;
+    }
 
     const Clock::time_point begin = Clock::now();
     std::span<const float> logits;
