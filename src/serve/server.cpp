@@ -24,6 +24,8 @@
 
 namespace etch::serve {
 
+extern const std::string_view kChatPage;  // chat_page.html, embedded at build time
+
 namespace {
 
 using nlohmann::json;
@@ -298,6 +300,9 @@ void add_routes(httplib::Server& server, State& state) {
       }
     };
   };
+  server.Get("/", [](const httplib::Request&, httplib::Response& res) {
+    res.set_content(kChatPage.data(), kChatPage.size(), "text/html; charset=utf-8");
+  });
   server.Get("/health", [&state](const httplib::Request&, httplib::Response& res) {
     if (state.loaded.load())
       send_json(res, 200, {{"status", "ok"}});
@@ -412,7 +417,9 @@ void serve(const ServeOptions& options) {
       });
   if (!options.api_key.empty()) {
     server.set_pre_routing_handler([&options](const httplib::Request& req, httplib::Response& res) {
-      if (req.path == "/health") return httplib::Server::HandlerResponse::Unhandled;
+      // The page itself is public; it sends the key (from ?key=) with its own requests.
+      if (req.path == "/health" || req.path == "/")
+        return httplib::Server::HandlerResponse::Unhandled;
       const std::string header = req.get_header_value("Authorization");
       const std::string_view prefix = "Bearer ";
       const bool ok = header.starts_with(prefix) &&
