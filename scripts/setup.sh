@@ -11,6 +11,7 @@ packages=(
   clang clang-format clang-tidy libclang-rt-14-dev libfuzzer-14-dev
   python3
   nodejs  # the openai npm client test of etch serve
+  chromium  # the chat page test of etch serve, headless
   tmux  # the pseudo-terminal for the etch chat test
 )
 missing=()
