@@ -5,6 +5,7 @@
 #include <httplib.h>
 #include <pthread.h>
 
+#include <algorithm>
 #include <atomic>
 #include <csignal>
 #include <cstdio>
@@ -15,7 +16,9 @@
 #include <random>
 #include <thread>
 
+#include "compile/compile.hpp"
 #include "core/error.hpp"
+#include "plan/plan.hpp"
 #include "run/pipeline.hpp"
 #include "serve/api.hpp"
 #include "serve/scheduler.hpp"
@@ -43,7 +46,32 @@ struct Loaded {
   Scheduler scheduler;
   std::optional<tokenize::ChatFormat> chat_format;
   std::string chat_format_problem;  // why chat is refused when chat_format is empty
+  json chip;                        // etch plan's figures for this model, null if none
 };
+
+// What the hardwired chip of this model would do, from etch plan's defaults (6 nm, the hc1
+// recipe unless the file is a .etch, whose formats are fixed), at this server's context: the
+// page sets it beside the speed measured here.
+json chip_figures(const ServeOptions& options, const run::Engine& engine) {
+  try {
+    plan::PlanInput in;
+    in.model = plan::shape_from_config(engine.config(), options.model);
+    in.weights = compile::is_etch_file(options.model)
+                     ? plan::weights_of_etch(compile::read_etch(options.model))
+                     : plan::weights_for_recipe(in.model, "hc1");
+    in.context = engine.context();
+    in.prompt_tokens = std::min<int64_t>(in.prompt_tokens, in.context / 2);
+    in.answer_tokens = std::min<int64_t>(in.answer_tokens, in.context - in.prompt_tokens);
+    const plan::Plan chip = plan::make_plan(in);
+    return {{"node_nm", in.node_nm},
+            {"chips", chip.chip_count()},
+            {"tokens_per_second_per_user", chip.timing.tokens_per_second_per_user},
+            {"tokens_per_second_aggregate", chip.timing.tokens_per_second_aggregate},
+            {"users", chip.timing.users_max}};
+  } catch (const Error&) {
+    return nullptr;  // a shape the planner does not model: the page shows no chip figures
+  }
+}
 
 struct State {
   const ServeOptions& options;
@@ -320,7 +348,8 @@ void add_routes(httplib::Server& server, State& state) {
                                                  {"meta",
                                                   {{"description", loaded.model.description()},
                                                    {"context", loaded.engine->context()},
-                                                   {"slots", loaded.engine->sequences()}}}}})}});
+                                                   {"slots", loaded.engine->sequences()},
+                                                   {"chip", loaded.chip}}}}})}});
              }));
   server.Get("/metrics", [&state](const httplib::Request&, httplib::Response& res) {
     res.set_content(metrics_text(state), "text/plain; version=0.0.4");
@@ -455,6 +484,7 @@ void serve(const ServeOptions& options) {
   std::string load_error;
   try {
     loaded = std::make_unique<Loaded>(options);
+    loaded->chip = chip_figures(options, *loaded->engine);
     if (chosen_format) {
       loaded->chat_format = chosen_format;
     } else {

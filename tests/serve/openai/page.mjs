@@ -1,5 +1,6 @@
 // The chat page in a real browser: headless Chromium opens /?ask=..., driven over the DevTools
-// protocol, and the page must show the model's information and stream an answer to its end.
+// protocol, and the page must show the model's information, its chip's figures from etch plan,
+// and stream an answer to its end.
 // node --experimental-websocket page.mjs ETCH CHROMIUM DEFAULT_FIXTURES
 import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -55,6 +56,7 @@ try {
     state = await evaluate(`(() => { const a = document.getElementById("answer-1");
       return { done: a?.dataset.done === "true", answer: a?.textContent ?? "",
                model: document.getElementById("model").textContent,
+               chip: document.getElementById("chip").textContent,
                question: document.querySelector(".turn.user")?.textContent,
                errors: document.querySelectorAll(".turn.error").length }; })()`);
     if (state?.done) break;
@@ -66,6 +68,7 @@ try {
   assert.equal(state.question, "Who made the heaven");
   assert.ok(state.answer.trim().length > 0, "the answer is empty");
   assert.match(state.model, /^kjv-8m-q8_0\.gguf: gguf, 8 layers/);
+  assert.match(state.chip, /as a hardwired chip \(etch plan, 6 nm, 1 chip\): [\d,]+ tokens\/s per user/);
   console.log(`page: streamed answer of ${state.answer.length} characters`);
 } finally {
   browser?.kill("SIGTERM");
