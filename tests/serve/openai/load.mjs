@@ -1,13 +1,13 @@
 // Load test of `etch serve` on loopback: CLIENTS concurrent streaming clients for SECONDS,
-// every fourth request abandoned mid-stream. Fails on any error, a stream without its end, a
-// slot or queue entry left behind, or memory that keeps growing.
-// node load.mjs ETCH DEFAULT_FIXTURES [SECONDS=30] [CLIENTS=64] [MODEL=kjv-8m-q8_0.gguf]
+// every ABANDON-th request abandoned mid-stream (0: none, for a benchmark). Fails on any error,
+// a stream without its end, a slot or queue entry left behind, or memory that keeps growing.
+// node load.mjs ETCH DEFAULT_FIXTURES [SECONDS=30] [CLIENTS=64] [MODEL=kjv-8m-q8_0.gguf] [ABANDON=4]
 import { spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import assert from "node:assert/strict";
 
-const [etch, defaultFixtures, seconds = "30", clients = "64", file = "kjv-8m-q8_0.gguf"] =
-  process.argv.slice(2);
+const [etch, defaultFixtures, seconds = "30", clients = "64", file = "kjv-8m-q8_0.gguf",
+       abandonEvery = "4"] = process.argv.slice(2);
 const fixtures = process.env.ETCH_FIXTURES || defaultFixtures;
 const model = file.includes("/") ? file : `${fixtures}/models/kjv-8m/${file}`;
 const server = spawn(etch, ["serve", model, "--port", "0", "--parallel", "8", "--queue", "128"],
@@ -32,7 +32,7 @@ const samples = [];
 const sampler = setInterval(() => samples.push(rss()), 1000);
 
 async function one(index) {
-  const abandon = index % 4 === 3;
+  const abandon = Number(abandonEvery) > 0 && index % Number(abandonEvery) === Number(abandonEvery) - 1;
   const controller = new AbortController();
   const began = performance.now();
   const response = await fetch(`${base}/v1/completions`, {
