@@ -83,10 +83,13 @@ try {
   const metrics = await fetch(`${base}/metrics`).then((r) => r.text());
   assert.match(metrics, /^etch_slots_busy 0$/m);
   assert.match(metrics, /^etch_queue_length 0$/m);
-  // Memory: after the first quarter the resident set may not keep growing.
+  // Memory: after the first quarter the resident set may not keep growing. An AddressSanitizer
+  // build (scripts/test.sh sets ASAN_OPTIONS for it) holds freed memory in quarantine, so its
+  // growth says nothing; LeakSanitizer checks that build instead.
   const settled = samples[Math.floor(samples.length / 4)];
   const peak = Math.max(...samples);
-  assert.ok(peak - settled < 64 << 20, `resident memory grew from ${settled} to ${peak} bytes`);
+  if (!process.env.ASAN_OPTIONS)
+    assert.ok(peak - settled < 64 << 20, `resident memory grew from ${settled} to ${peak} bytes`);
   firstTokenMs.sort((a, b) => a - b);
   const at = (q) => firstTokenMs[Math.min(firstTokenMs.length - 1, Math.floor(q * firstTokenMs.length))];
   console.log(`load: ${clients} clients, ${wall.toFixed(1)} s: ${completed} completed, ${abandoned} abandoned, ` +
