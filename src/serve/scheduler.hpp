@@ -34,7 +34,7 @@ struct Job {
 struct Update {
   std::string text;             // text released since the previous update
   std::vector<int32_t> tokens;  // tokens generated since the previous update
-  bool started = false;         // it holds a slot (or has ended)
+  bool started = false;         // it got its slot since the previous update
   bool done = false;            // it has ended; the fields below are final
   bool expired = false;         // it ended because its deadline passed
   run::StopReason reason = run::StopReason::kRunning;
