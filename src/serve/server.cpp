@@ -225,23 +225,25 @@ void handle_completion(State& state, Endpoint endpoint, const httplib::Request& 
     Update update = first;
     std::string text;
     bool opened = false;
+    // The client went away: its generation stops and its slot is freed at the next step.
+    auto abandon = [&running] {
+      running->cancel();
+      return false;
+    };
     while (true) {
-      if (!sink.is_writable()) {
-        running->cancel();
-        return false;
-      }
+      if (!sink.is_writable()) return abandon();
       if (state.stopping) running->cancel();
       if (request->stream) {
         if (chat && !opened) {
           opened = true;
           if (!send_event(sink, stream_chunk(*request, state, id,
                                              {{"role", "assistant"}, {"content", ""}}, nullptr)))
-            return running->cancel(), false;
+            return abandon();
         }
         if (!update.text.empty()) {
           const json piece = chat ? json{{"content", update.text}} : json(update.text);
           if (!send_event(sink, stream_chunk(*request, state, id, piece, nullptr)))
-            return running->cancel(), false;
+            return abandon();
         }
       } else {
         text += update.text;
