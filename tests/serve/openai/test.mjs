@@ -82,6 +82,39 @@ try {
                        (e) => e.status === 400);
   const wrongKey = new OpenAI({ baseURL: `http://127.0.0.1:${port}/v1`, apiKey: "nope", maxRetries: 0 });
   await assert.rejects(wrongKey.models.list(), (e) => e.status === 401);
+  // Malformed requests over HTTP: each a 4xx with an OpenAI error object, and the server lives.
+  const auth = { Authorization: "Bearer secret" };
+  const chatBody = (extra) => JSON.stringify({ messages: [{ role: "user", content: "hi" }], ...extra });
+  const bad = [
+    ["/v1/chat/completions", "{"], ["/v1/chat/completions", "[]"], ["/v1/chat/completions", "null"],
+    ["/v1/chat/completions", Buffer.concat([Buffer.from('{"messages":[{"role":"user","content":"'),
+                                            Buffer.from([0xff]), Buffer.from('"}]}')])],
+    ["/v1/chat/completions", Buffer.from([0x7b, 0x22, 0xc3, 0x28, 0x22, 0x3a, 0x31, 0x7d])],
+    ["/v1/chat/completions", "{}"], ["/v1/chat/completions", '{"messages":[]}'],
+    ["/v1/chat/completions", '{"messages":[{"role":"robot","content":"x"}]}'],
+    ["/v1/chat/completions", '{"messages":[{"role":"user"}]}'],
+    ["/v1/chat/completions", '{"messages":[{"role":"user","content":[{"type":"image_url"}]}]}'],
+    ["/v1/chat/completions", chatBody({ max_tokens: 1e9 })], ["/v1/chat/completions", chatBody({ max_tokens: 1000 })],
+    ["/v1/chat/completions", chatBody({ max_tokens: "5" })], ["/v1/chat/completions", chatBody({ temperature: -1 })],
+    ["/v1/chat/completions", chatBody({ n: 3 })], ["/v1/chat/completions", chatBody({ tools: [] })],
+    ["/v1/chat/completions", chatBody({ logprobs: true })], ["/v1/chat/completions", chatBody({ stop: [""] })],
+    ["/v1/chat/completions", chatBody({ seed: 1.5 })], ["/v1/chat/completions", chatBody({ stream: 1 })],
+    ["/v1/completions", '{"prompt":[99999]}'], ["/v1/completions", '{"prompt":3}'],
+    ["/v1/completions", JSON.stringify({ prompt: "In the beginning ".repeat(400) })],
+    ["/v1/completions", JSON.stringify({ prompt: "x", best_of: 2 })],
+    ["/v1/completions", "x".repeat(5 << 20)],
+    ["/tokenize", '{"content":5}'], ["/tokenize", "{"], ["/detokenize", '{"tokens":[-1]}'],
+    ["/detokenize", '{"tokens":"1 2"}'], ["/v1/nothing", "{}"],
+  ];
+  for (const [path, body] of bad) {
+    const response = await fetch(`http://127.0.0.1:${port}${path}`, { method: "POST", headers: auth, body });
+    assert.ok(response.status >= 400 && response.status < 500, `${path} ${String(body).slice(0, 80)}: ${response.status}`);
+    const error = (await response.json()).error;
+    assert.ok(typeof error.message === "string" && error.message.length > 0, `${path}: no message`);
+  }
+  assert.equal((await fetch(`http://127.0.0.1:${port}/v1/models`)).status, 401);  // no key at all
+  assert.equal((await fetch(`http://127.0.0.1:${port}/health`)).status, 200);
+
   const models = await client.models.list();
   assert.equal(models.data.length, 1);
   console.log("openai client: all checks passed");
