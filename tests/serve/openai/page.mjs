@@ -1,12 +1,13 @@
 // The chat page in a real browser: headless Chromium opens /?ask=..., driven over the DevTools
 // protocol, and the page must show the model's information, its chip's figures from etch plan,
 // and stream an answer to its end.
-// node --experimental-websocket page.mjs ETCH CHROMIUM DEFAULT_FIXTURES
+// node page.mjs ETCH CHROMIUM DEFAULT_FIXTURES
 import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import assert from "node:assert/strict";
+import WebSocket from "ws";  // Debian 12's Node.js 18 has no WebSocket of its own
 
 const [etch, chromium, defaultFixtures] = process.argv.slice(2);
 const model = `${process.env.ETCH_FIXTURES || defaultFixtures}/models/kjv-8m/kjv-8m-q8_0.gguf`;
