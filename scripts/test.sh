@@ -3,7 +3,8 @@
 #   0. every C++ source formatted as .clang-format says;
 #   1. the test suite on a Release build;
 #   2. the same suite built with AddressSanitizer + UndefinedBehaviorSanitizer, less the
-#      full-text oracle tests (label "oracle"), whose code paths the unit tests cover;
+#      full-text oracle tests (label "oracle"), whose code paths the unit tests cover, and the
+#      RTL simulations (generated Verilator models, proven in stage 1);
 #   3. every libFuzzer target for ETCH_FUZZ_SECONDS (default 20) on seeds from the fixtures.
 # Set ETCH_SKIP_SANITIZE=1 or ETCH_SKIP_FUZZ=1 to leave a stage out while developing.
 set -euo pipefail
@@ -27,7 +28,8 @@ if [[ -z ${ETCH_SKIP_SANITIZE:-} ]]; then
   stage "AddressSanitizer + UndefinedBehaviorSanitizer build and tests"
   # -O1 -g1: sanitizer reports with line numbers, at a fraction of -O2's compile time.
   cmake -S "$root" -B "$root/build-asan" -G Ninja -DCMAKE_BUILD_TYPE=Release \
-    -DCMAKE_CXX_FLAGS_RELEASE="-O1 -g1" -DETCH_SANITIZE=ON -DETCH_BUILD_BENCH=OFF >/dev/null
+    -DCMAKE_CXX_FLAGS_RELEASE="-O1 -g1" -DETCH_SANITIZE=ON -DETCH_BUILD_BENCH=OFF \
+    -DETCH_BUILD_RTL_TESTS=OFF >/dev/null
   cmake --build "$root/build-asan" -j "$jobs"
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
     ctest --test-dir "$root/build-asan" --output-on-failure -j "$jobs" --label-exclude oracle

@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <array>
-#include <bit>
 #include <cmath>
 #include <vector>
 
@@ -79,21 +78,8 @@ void attention_output(const float* scores, int64_t positions, const int16_t* v, 
       v_stride, {sv, p}, {out, static_cast<size_t>(head_dim)});
 }
 
-void exp(float* x, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) x[i] = exp_spec(x[i]);
-}
-
-void silu_mul(float* g, const float* u, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) g[i] = g[i] / (1.0f + exp_spec(-g[i])) * u[i];
-}
-
-void axpy16(float a, const int16_t* v, float* out, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) out[i] += a * static_cast<float>(v[i]);
-}
-
-const Kernels kSet{"scalar",         quantize, dot_grouped, msa_row, dot16,
-                   dot_expanded4,    dot16,    exp_units,   swiglu,  rms_norm,
-                   attention_output, exp,      silu_mul,    axpy16};
+const Kernels kSet{"scalar", quantize,  dot_grouped, msa_row,  dot16,           dot_expanded4,
+                   dot16,    exp_units, swiglu,      rms_norm, attention_output};
 
 }  // namespace scalar_set
 
@@ -101,10 +87,9 @@ using contract::kExpFloor;
 using contract::kExpFractionBits;
 using contract::kExpInput;
 
-#define ETCH_SET(label)                                                                           \
-  const Kernels kSet{label,    quantize,  dot_grouped, msa_row,  dot_expanded,     dot_expanded4, \
-                     dot16,    exp_units, swiglu,      rms_norm, attention_output, exp,           \
-                     silu_mul, axpy16};
+#define ETCH_SET(label)                                                                       \
+  const Kernels kSet{label, quantize,  dot_grouped, msa_row,  dot_expanded,    dot_expanded4, \
+                     dot16, exp_units, swiglu,      rms_norm, attention_output};
 
 namespace baseline {
 #define ETCH_TARGET
@@ -168,23 +153,6 @@ bool host_runs_avx512() {
 #undef ETCH_SET
 
 }  // namespace
-
-float exp_spec(float x) {
-  x = std::clamp(x, -87.0f, 88.0f);
-  const float k = (x * 1.44269504f + 12582912.0f) - 12582912.0f;
-  // ln 2 in two parts, the first exact in 16 bits, so that k * ln2_hi is exact.
-  const float r = (x - k * 0.693145752f) - k * 1.42860677e-06f;
-  float p = 1.0f / 720.0f;
-  p = p * r + 1.0f / 120.0f;
-  p = p * r + 1.0f / 24.0f;
-  p = p * r + 1.0f / 6.0f;
-  p = p * r + 0.5f;
-  p = p * r + 1.0f;
-  p = p * r + 1.0f;
-  const float two_k =
-      std::bit_cast<float>(static_cast<uint32_t>(static_cast<int32_t>(k) + 127) << 23);
-  return p * two_k;
-}
 
 std::span<const Kernels* const> variants() {
   static const std::vector<const Kernels*> sets = [] {

@@ -45,12 +45,6 @@ struct Kernels {
   // scales sv, into out[0..head_dim).
   void (*attention_output)(const float* scores, int64_t positions, const int16_t* v,
                            int64_t v_stride, const float* sv, int64_t head_dim, float* out);
-
-  // Contract v1's softmax and SiLU, used by the integer engine until it computes v2's units:
-  // x[i] = exp_spec(x[i]); g[i] = g[i] / (1 + exp_spec(-g[i])) * u[i]; out[i] += a * float(v[i]).
-  void (*exp)(float* x, int64_t n);
-  void (*silu_mul)(float* g, const float* u, int64_t n);
-  void (*axpy16)(float a, const int16_t* v, float* out, int64_t n);
 };
 
 const Kernels& scalar();
@@ -58,8 +52,5 @@ const Kernels& scalar();
 const Kernels& fast();
 // Every set this host runs, scalar first, fastest last.
 std::span<const Kernels* const> variants();
-
-// Contract v1's exp of one float (a degree-6 polynomial after range reduction; no libm).
-float exp_spec(float x);
 
 }  // namespace etch::run::int_kernels

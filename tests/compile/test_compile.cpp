@@ -9,7 +9,6 @@
 
 #include "compile/compile.hpp"
 #include "core/error.hpp"
-#include "run/run.hpp"
 #include "test_support.hpp"
 #include "tiny_model.hpp"
 
@@ -18,39 +17,8 @@ namespace {
 
 namespace fs = std::filesystem;
 
-const testing::TinyModel& tiny_model(bool biases) {
-  static const testing::TinyModel plain(false), biased(true);
-  return biases ? biased : plain;
-}
-
-std::string write_tiny(const std::string& recipe, const std::string& name, bool biases = false) {
-  const fs::path path = testing::temp_dir("etch") / (name + ".etch");
-  compile::BuildOptions options;
-  options.recipe = recipe;
-  options.threads = 2;
-  compile::build(tiny_model(biases).model, nullptr, options, path.string());
-  return path.string();
-}
-
-std::vector<int32_t> test_tokens() {
-  std::vector<int32_t> ids = {1};
-  for (int i = 0; i < 40; ++i) ids.push_back(3 + (i * 7) % 45);
-  return ids;
-}
-
-std::vector<float> logits_of(const std::string& path, int threads, bool scalar) {
-  run::IntegerEngine engine(compile::read_etch(path), {.threads = threads, .context = 64}, scalar);
-  const auto ids = test_tokens();
-  // Prompt in two parts, the second one token at a time: exercises the cache as decode does.
-  std::vector<float> out;
-  auto first = engine.eval(std::span<const int32_t>(ids.data(), 30), true);
-  out.assign(first.begin(), first.end());
-  for (size_t i = 30; i < ids.size(); ++i) {
-    auto l = engine.eval(std::span<const int32_t>(&ids[i], 1), false);
-    out.insert(out.end(), l.begin(), l.end());
-  }
-  return out;
-}
+using testing::tiny_model;
+using testing::write_tiny_etch;
 
 std::string bytes_of(const std::string& path) {
   return testing::read_text(path);
@@ -73,8 +41,8 @@ std::string error_of(const std::string& path) {
 TEST(EtchFormat, RoundTripIsDeterministicAndComplete) {
   for (const char* recipe : {"int8", "hc6", "hc4", "hc3", "hc2", "hc8", "fp4", "hc1"}) {
     SCOPED_TRACE(recipe);
-    const std::string a = write_tiny(recipe, std::string("a-") + recipe),
-                      b = write_tiny(recipe, std::string("b-") + recipe);
+    const std::string a = write_tiny_etch(recipe, std::string("a-") + recipe),
+                      b = write_tiny_etch(recipe, std::string("b-") + recipe);
     EXPECT_EQ(bytes_of(a), bytes_of(b));
     const compile::EtchModel m = compile::read_etch(a);
     EXPECT_EQ(m.config.hidden_size, 64);
@@ -119,7 +87,7 @@ TEST(EtchFormat, QuantizedWeightsApproximateTheFloats) {
 }
 
 TEST(EtchFormat, HostileFilesGiveClearErrors) {
-  const std::string good = write_tiny("hc4", "hostile-good");
+  const std::string good = write_tiny_etch("hc4", "hostile-good");
   const std::string bytes = bytes_of(good);
   const std::string bad = (testing::temp_dir("etch") / "hostile.etch").string();
   // Truncated anywhere: header, metadata, sections.
@@ -183,103 +151,9 @@ TEST(EtchFormat, HostileFilesGiveClearErrors) {
   EXPECT_NE(error_of(bad).find("not a .etch file"), std::string::npos);
 }
 
-TEST(IntegerEngine, BitIdenticalAcrossKernelsThreadsAndRuns) {
-  for (const auto& [recipe, biases] : {std::pair{"int8", false}, std::pair{"hc1", false},
-                                       std::pair{"fp4", false}, std::pair{"hc4", true}}) {
-    SCOPED_TRACE(std::string(recipe) + (biases ? " with biases" : ""));
-    const std::string path =
-        write_tiny(recipe, std::string("engine-") + recipe + (biases ? "-bias" : ""), biases);
-    const std::vector<float> reference = logits_of(path, 1, true);
-    for (int threads : {1, 2, 4}) {
-      const std::vector<float> l = logits_of(path, threads, false);
-      ASSERT_EQ(l.size(), reference.size());
-      EXPECT_EQ(std::memcmp(l.data(), reference.data(), l.size() * 4), 0) << threads << " threads";
-    }
-    EXPECT_EQ(logits_of(path, 2, false), logits_of(path, 2, false));
-  }
-}
-
-// Golden vectors: the hash of the tiny model's logits per recipe. A change here is a change of
-// what the chip computes: it must come with a new contract::kVersion (docs/chip-spec.md).
-TEST(IntegerEngine, GoldenLogits) {
-  ASSERT_EQ(contract::kVersion, 2);
-  const struct {
-    const char* recipe;
-    bool biases;
-    uint64_t hash;
-  } golden[] = {
-      {"int8", false, 3793777655183559558u}, {"hc6", false, 15309284942524533153u},
-      {"hc3", false, 1760771916650111122u},  {"fp4", false, 3760947148447970980u},
-      {"hc1", false, 17246057667933663375u}, {"hc4", true, 4993020985361458931u},
-  };
-  for (const auto& g : golden) {
-    const std::vector<float> l = logits_of(
-        write_tiny(g.recipe, std::string("golden-") + g.recipe + (g.biases ? "-bias" : ""),
-                   g.biases),
-        2, false);
-    EXPECT_EQ(XXH64(l.data(), l.size() * 4, 0), g.hash) << g.recipe << (g.biases ? " biases" : "");
-  }
-}
-
-// Relative RMS distance of two logit sets.
-double relative_rms(std::span<const float> ours, std::span<const float> reference) {
-  double err = 0, sig = 0;
-  for (size_t i = 0; i < reference.size(); ++i) {
-    err += (ours[i] - reference[i]) * (ours[i] - reference[i]);
-    sig += reference[i] * reference[i];
-  }
-  return std::sqrt(err / sig);
-}
-
-TEST(IntegerEngine, CloseToTheFloatEngine) {
-  for (bool biases : {false, true}) {
-    SCOPED_TRACE(biases ? "with biases" : "without biases");
-    run::FloatEngine fe(tiny_model(biases).model, {.threads = 2, .context = 64});
-    const auto ids = test_tokens();
-    const auto fl = fe.eval(ids, true);
-    const std::vector<float> ref(fl.begin(), fl.end());
-    run::IntegerEngine ie(
-        compile::read_etch(write_tiny("int8", biases ? "close-int8-bias" : "close-int8", biases)),
-        {.threads = 2, .context = 64});
-    EXPECT_LT(relative_rms(ie.eval(ids, true), ref), 0.02);
-  }
-}
-
-// rand-llama-bias (q, k, v and o biases, FFN 224: groups and tiles cut short) etched, against
-// the float engine on the fixture's prompts, teacher-forced. Random weights quantize poorly
-// (measured worst: int8 0.016, hc6 0.060; rand-llama3-gqa without biases: 0.035, 0.14); the
-// same model etched without its biases is 0.97 away, so the bounds see a bias left out.
-TEST(IntegerEngine, EtchedBiasFixtureTracksTheFloatEngine) {
-  const auto dir = testing::model_dir("rand-llama-bias");
-  const import::Model model = import::load_model((dir / "hf").string());
-  const auto reference = testing::read_json(dir / "ref" / "reference.json");
-  run::FloatEngine fe(model, {.threads = 2, .context = 256});
-  for (const auto& [recipe, bound] : {std::pair{"int8", 0.03}, std::pair{"hc6", 0.1}}) {
-    SCOPED_TRACE(recipe);
-    const std::string path =
-        (testing::temp_dir("etch") / (std::string("bias-") + recipe + ".etch")).string();
-    compile::BuildOptions options;
-    options.recipe = recipe;
-    options.threads = 2;
-    compile::build(model, nullptr, options, path);
-    const compile::EtchModel etched = compile::read_etch(path);
-    ASSERT_EQ(etched.biases.size(), 3u);
-    ASSERT_EQ(etched.biases[2].o.size(), 96u);
-    run::IntegerEngine ie(etched, {.threads = 2, .context = 256});
-    for (const auto& prompt : reference["prompts"]) {
-      const auto ids = prompt["ids"].get<std::vector<int32_t>>();
-      fe.reset();
-      ie.reset();
-      const auto fl = fe.eval(ids, true);
-      const std::vector<float> ref(fl.begin(), fl.end());
-      EXPECT_LT(relative_rms(ie.eval(ids, true), ref), bound) << prompt["text"];
-    }
-  }
-}
-
 TEST(EtchBuild, BiasesAreStoredAsTheModelHasThem) {
   const testing::TinyModel& tiny = tiny_model(true);
-  const compile::EtchModel m = compile::read_etch(write_tiny("hc4", "biases", true));
+  const compile::EtchModel m = compile::read_etch(write_tiny_etch("hc4", "biases", true));
   ASSERT_EQ(m.biases.size(), 2u);
   EXPECT_TRUE(m.config.qkv_bias);
   for (size_t l = 0; l < 2; ++l) {
@@ -294,7 +168,7 @@ TEST(EtchBuild, BiasesAreStoredAsTheModelHasThem) {
       EXPECT_EQ(std::memcmp(stored.data(), source->data, source->bytes), 0);
     }
   }
-  const compile::EtchModel plain = compile::read_etch(write_tiny("hc4", "no-biases"));
+  const compile::EtchModel plain = compile::read_etch(write_tiny_etch("hc4", "no-biases"));
   EXPECT_FALSE(plain.config.qkv_bias);
   EXPECT_TRUE(plain.biases[0].q.empty() && plain.biases[1].o.empty());
   // Biases live beside the norms: they add their float32 bytes to the SRAM count.

@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "compile/compile.hpp"
-#include "compile/tiny_model.hpp"
+#include "tiny_model.hpp"
 #include "core/error.hpp"
 #include "run/run.hpp"
 #include "test_support.hpp"

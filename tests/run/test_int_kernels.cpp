@@ -140,22 +140,6 @@ TEST(KernelSets, EveryHostSetEqualsTheContractUnits) {
         k->attention_output(scores.data(), n, v.data(), stride, sv.data(), head_dim, out.data());
         contract::attention_output(scores, v, stride, sv, want_out);
         ASSERT_TRUE(same(out, want_out));
-
-        // contract v1's softmax pieces, against the scalar set
-        std::vector<float> ex = floats(src, n), want_ex = ex;
-        for (auto& v1 : ex) v1 = std::max(-80.0f, std::min(80.0f, v1));
-        want_ex = ex;
-        k->exp(ex.data(), n);
-        scalar().exp(want_ex.data(), n);
-        ASSERT_TRUE(same(ex, want_ex));
-        std::vector<float> sg = want_ex, want_sg = want_ex;
-        k->silu_mul(sg.data(), u.data(), n);
-        scalar().silu_mul(want_sg.data(), u.data(), n);
-        ASSERT_TRUE(same(sg, want_sg));
-        std::vector<float> acc = floats(src, n), want_acc = acc;
-        k->axpy16(0.37f, a.data(), acc.data(), n);
-        scalar().axpy16(0.37f, a.data(), want_acc.data(), n);
-        ASSERT_TRUE(same(acc, want_acc));
       }
   }
 }

@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "compile/compile.hpp"
-#include "compile/tiny_model.hpp"
+#include "tiny_model.hpp"
 #include "core/error.hpp"
 #include "run/pipeline.hpp"
 #include "test_support.hpp"

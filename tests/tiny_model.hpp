@@ -1,11 +1,14 @@
-// A tiny random Llama built in memory, for tests of the etch stage and the integer engine.
+// A tiny random Llama built in memory, for tests of the compile stage and the engines.
 #pragma once
 
+#include <filesystem>
 #include <random>
 #include <string>
 #include <vector>
 
+#include "compile/compile.hpp"
 #include "import/import.hpp"
+#include "test_support.hpp"
 
 namespace etch::testing {
 
@@ -80,5 +83,22 @@ explicit TinyModel(bool biases = false) {
   c.qkv_bias = biases;
 }
 };  // namespace etch::testing
+
+// One shared instance of each kind (a test's engines may keep pointers into it).
+inline const TinyModel& tiny_model(bool biases) {
+  static const TinyModel plain(false), biased(true);
+  return biases ? biased : plain;
+}
+
+// Builds the tiny model with `recipe` (no calibration) into a test folder; returns the path.
+inline std::string write_tiny_etch(const std::string& recipe, const std::string& name,
+                                   bool biases = false) {
+  const std::filesystem::path path = temp_dir("etch") / (name + ".etch");
+  compile::BuildOptions options;
+  options.recipe = recipe;
+  options.threads = 2;
+  compile::build(tiny_model(biases).model, nullptr, options, path.string());
+  return path.string();
+}
 
 }  // namespace etch::testing
