@@ -4,11 +4,14 @@
 set -euo pipefail
 packages=(
   build-essential cmake ninja-build pkg-config git
+  libcpp-httplib-dev  # etch serve's HTTP server
   libcli11-dev nlohmann-json3-dev libfmt-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libxxhash-dev libpcre2-dev
   clang clang-format clang-tidy libclang-rt-14-dev libfuzzer-14-dev
   python3
+  nodejs  # the openai npm client test of etch serve
+  chromium  # the chat page test of etch serve, headless
   tmux  # the pseudo-terminal for the etch chat test
   verilator yosys iverilog  # the RTL library's simulation, synthesis and parse tests
 )
@@ -23,3 +26,13 @@ if ((${#missing[@]})); then
   "${sudo_cmd[@]}" apt-get update -qq
   DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
+
+# npm ships with some Node.js builds; Debian's own nodejs needs the npm package beside it.
+if ! command -v npm >/dev/null; then
+  sudo_cmd=()
+  [[ $(id -u) -ne 0 ]] && sudo_cmd=(sudo)
+  DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends npm
+fi
+# The official openai client at the version package-lock.json pins, into a folder git ignores.
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+(cd "$root/tests/serve/openai" && npm ci --no-audit --no-fund --silent)

@@ -49,6 +49,8 @@ if [[ -z ${ETCH_SKIP_FUZZ:-} ]]; then
       [[ -z $seed || $seed == \#* ]] && continue
       cp "$fixtures/$seed" "$corpus/"
     done <"$seeds"
+    # Seeds that are no fixture (request bodies) live beside the .seeds file.
+    [[ -d $root/fuzz/$name.corpus ]] && cp "$root/fuzz/$name.corpus/"* "$corpus/"
     echo "fuzz: $name" >&2
     "$root/build-fuzz/fuzz/etch_$name" -max_total_time="$fuzz_seconds" -max_len=65536 \
       -rss_limit_mb=2048 -timeout=10 -print_final_stats=1 "$corpus" 2>&1 | tail -n 12

@@ -134,6 +134,10 @@ struct SamplingParams {
   float min_p = 0.05f;          // <= 0: off
   float repeat_penalty = 1.0f;  // 1: off; applied to the last repeat_last_n tokens
   int repeat_last_n = 64;
+  // OpenAI's penalties over the same window: the logit loses frequency_penalty per occurrence
+  // and presence_penalty once for appearing at all. 0: off.
+  float frequency_penalty = 0.0f;
+  float presence_penalty = 0.0f;
   uint64_t seed = 0;
 };
 

@@ -1,7 +1,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
-#include <unordered_set>
+#include <unordered_map>
 
 #include "run/run.hpp"
 
@@ -24,16 +24,22 @@ int32_t Sampler::sample(std::span<const float> logits, std::span<const int32_t> 
   candidates_.resize(logits.size());
   for (size_t i = 0; i < logits.size(); ++i) candidates_[i] = {static_cast<int32_t>(i), logits[i]};
 
-  if (params_.repeat_penalty != 1.0f && params_.repeat_last_n != 0) {
+  const bool penalised = params_.repeat_penalty != 1.0f || params_.frequency_penalty != 0.0f ||
+                         params_.presence_penalty != 0.0f;
+  if (penalised && params_.repeat_last_n != 0) {
     const size_t window =
         params_.repeat_last_n < 0
             ? history.size()
             : std::min(history.size(), static_cast<size_t>(params_.repeat_last_n));
-    std::unordered_set<int32_t> recent(history.end() - static_cast<long>(window), history.end());
-    for (int32_t id : recent) {
+    std::unordered_map<int32_t, int> occurrences;
+    for (auto it = history.end() - static_cast<long>(window); it != history.end(); ++it)
+      ++occurrences[*it];
+    for (const auto& [id, count] : occurrences) {
       if (id < 0 || static_cast<size_t>(id) >= candidates_.size()) continue;
       float& l = candidates_[static_cast<size_t>(id)].logit;
-      l = l > 0 ? l / params_.repeat_penalty : l * params_.repeat_penalty;
+      if (params_.repeat_penalty != 1.0f)
+        l = l > 0 ? l / params_.repeat_penalty : l * params_.repeat_penalty;
+      l -= static_cast<float>(count) * params_.frequency_penalty + params_.presence_penalty;
     }
   }
 
