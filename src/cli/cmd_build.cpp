@@ -9,6 +9,7 @@
 #include "compile/compile.hpp"
 #include "contract/contract.hpp"
 #include "core/error.hpp"
+#include "core/output_file.hpp"
 #include "core/progress.hpp"
 #include "run/pipeline.hpp"
 
@@ -42,7 +43,9 @@ compile::Calibration calibrate_on_file(const import::Model& model, const std::st
 }
 
 void execute(const BuildCommandOptions& o) {
-  contract::find_recipe(o.recipe);  // refused before the model is loaded and calibrated
+  // Refused before the model is loaded and calibrated.
+  contract::find_recipe(o.recipe);
+  check_output_path(o.output, {o.model});
   const auto start = std::chrono::steady_clock::now();
   const run::LoadedModel loaded = open_model(o.model);
   const import::Model& model = loaded.float_model();

@@ -2,11 +2,11 @@
 #include <fmt/format.h>
 
 #include <cstdio>
-#include <fstream>
 
 #include "cli/commands.hpp"
 #include "compile/compile.hpp"
 #include "core/error.hpp"
+#include "core/output_file.hpp"
 #include "import/import.hpp"
 #include "plan/plan.hpp"
 
@@ -29,14 +29,9 @@ struct PlanOptions {
   std::string sweep;
 };
 
-void write_file(const std::string& path, const std::string& text) {
-  std::ofstream out(path, std::ios::binary);
-  out << text;
-  if (!out) fail_file(path, "cannot write the SVG");
-}
-
 void run_plan(const PlanOptions& o) {
   if (o.model.empty() == o.preset.empty()) fail("plan: give either MODEL or --preset NAME");
+  if (!o.svg.empty()) check_output_path(o.svg, {o.model});
   plan::PlanInput in;
   const std::string recipe = o.recipe.empty() ? "hc1" : o.recipe;
   if (!o.preset.empty()) {
@@ -66,12 +61,12 @@ void run_plan(const PlanOptions& o) {
   if (!o.sweep.empty()) {
     const auto sweep = plan::run_sweep(in, o.sweep);
     fmt::print("{}", o.json ? plan::render_sweep_json(sweep) : plan::render_sweep_text(sweep));
-    if (!o.svg.empty()) write_file(o.svg, plan::render_sweep_svg(sweep));
+    if (!o.svg.empty()) write_file_atomically(o.svg, plan::render_sweep_svg(sweep));
     return;
   }
   const auto result = plan::make_plan(in);
   fmt::print("{}", o.json ? plan::render_json(result) : plan::render_text(result));
-  if (!o.svg.empty()) write_file(o.svg, plan::render_svg(result));
+  if (!o.svg.empty()) write_file_atomically(o.svg, plan::render_svg(result));
 }
 
 }  // namespace

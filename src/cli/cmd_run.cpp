@@ -2,13 +2,13 @@
 
 #include <chrono>
 #include <cstdio>
-#include <fstream>
 #include <memory>
 #include <random>
 
 #include "cli/commands.hpp"
 #include "cli/common.hpp"
 #include "core/error.hpp"
+#include "core/output_file.hpp"
 #include "run/pipeline.hpp"
 #include "run/session.hpp"
 
@@ -31,15 +31,12 @@ struct RunOptions {
 };
 
 void write_logits(const std::string& path, std::span<const float> logits) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  if (!out) fail_file(path, "cannot create");
   // The host is little-endian (x86-64, AArch64), so the float array is the file format.
-  out.write(reinterpret_cast<const char*>(logits.data()),
-            static_cast<std::streamsize>(logits.size_bytes()));
-  if (!out) fail_file(path, "write failed");
+  write_file_atomically(path, {reinterpret_cast<const char*>(logits.data()), logits.size_bytes()});
 }
 
 void execute(const RunOptions& o) {
+  if (!o.logits_out.empty()) check_output_path(o.logits_out, {o.model});
   const run::LoadedModel model = open_model(o.model);
   const tokenize::Tokenizer tokenizer(model.vocab());
   const bool add_bos = model.vocab().add_bos && !o.no_bos;
