@@ -27,9 +27,10 @@ struct BuildCommandOptions {
   int threads = 0;
 };
 
-compile::Calibration calibrate_on_file(const import::Model& model, const std::string& path,
+compile::Calibration calibrate_on_file(const run::LoadedModel& loaded, const std::string& path,
                                        int64_t budget, int threads) {
-  const tokenize::Tokenizer tokenizer(model.vocab);
+  const import::Model& model = loaded.float_model();
+  const tokenize::Tokenizer tokenizer = loaded.tokenizer();
   const std::vector<int32_t> text = tokenizer.encode(read_file_text(path), false);
   if (text.empty()) fail_file(path, "calibration text has no tokens");
   std::optional<Progress> progress;
@@ -49,8 +50,9 @@ void execute(const BuildCommandOptions& o) {
   const auto start = std::chrono::steady_clock::now();
   const run::LoadedModel loaded = open_model(o.model);
   const import::Model& model = loaded.float_model();
+  import::check_finite(model, o.threads);
   std::optional<compile::Calibration> calibration;
-  if (!o.calib.empty()) calibration = calibrate_on_file(model, o.calib, o.calib_tokens, o.threads);
+  if (!o.calib.empty()) calibration = calibrate_on_file(loaded, o.calib, o.calib_tokens, o.threads);
   compile::BuildOptions options;
   options.recipe = o.recipe;
   options.bits_per_weight = o.bits_per_weight;

@@ -35,7 +35,7 @@ struct ChatOptions {
 void execute(const ChatOptions& o) {
   const run::LoadedModel model = open_model(o.model);
   const tokenize::Vocabulary& vocab = model.vocab();
-  if (vocab.size() == 0) fail("{}: the model has no tokenizer, so it cannot chat", o.model);
+  const tokenize::Tokenizer tokenizer = model.tokenizer();
   // Decided before the engine is built, so that a bad --chat-template fails at once.
   const tokenize::ChatFormat format = tokenize::chat_format_for(vocab, o.chat_template);
   std::vector<tokenize::ChatMessage> messages;
@@ -45,7 +45,6 @@ void execute(const ChatOptions& o) {
     const std::vector<tokenize::ChatMessage> probe = {messages[0], {"user", "x"}};
     tokenize::render_chat(format, probe, true, vocab);
   }
-  const tokenize::Tokenizer tokenizer(vocab);
   const std::unique_ptr<run::Engine> engine =
       model.engine({.threads = o.threads, .context = o.context});
   run::SamplingParams sampling = o.sampling;

@@ -22,7 +22,7 @@ struct PerplexityOptions {
 
 void execute(const PerplexityOptions& o) {
   const run::LoadedModel model = open_model(o.model);
-  const tokenize::Tokenizer tokenizer(model.vocab());
+  const tokenize::Tokenizer tokenizer = model.tokenizer();
   const std::vector<int32_t> tokens =
       tokenizer.encode(read_file_text(o.file), model.vocab().add_bos);
   const std::unique_ptr<run::Engine> engine =

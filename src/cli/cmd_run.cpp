@@ -38,7 +38,7 @@ void write_logits(const std::string& path, std::span<const float> logits) {
 void execute(const RunOptions& o) {
   if (!o.logits_out.empty()) check_output_path(o.logits_out, {o.model});
   const run::LoadedModel model = open_model(o.model);
-  const tokenize::Tokenizer tokenizer(model.vocab());
+  const tokenize::Tokenizer tokenizer = model.tokenizer();
   const bool add_bos = model.vocab().add_bos && !o.no_bos;
   const std::vector<int32_t> prompt = prompt_tokens(o.prompt, tokenizer, add_bos);
 

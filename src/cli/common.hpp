@@ -24,6 +24,8 @@ struct PromptOptions {
   std::string ids;  // --prompt-ids, where the command offers it
   void add_to(CLI::App& command, bool with_ids);
 };
+// The whole of a text file; throws Error for a folder, an unreadable file (with the OS
+// reason) or an empty one.
 std::string read_file_text(const std::string& path);
 
 // Resolves the prompt to token ids: --prompt-ids as given, else the text tokenized.

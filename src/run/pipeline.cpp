@@ -40,8 +40,20 @@ std::string LoadedModel::description() const {
 }
 
 std::unique_ptr<Engine> LoadedModel::engine(EngineOptions options) const {
-  if (model_) return std::make_unique<FloatEngine>(*model_, std::move(options));
+  if (model_) {
+    import::check_finite(*model_, options.threads);
+    return std::make_unique<FloatEngine>(*model_, std::move(options));
+  }
   return std::make_unique<IntegerEngine>(*etch_, std::move(options));
+}
+
+tokenize::Tokenizer LoadedModel::tokenizer() const {
+  const tokenize::Vocabulary& v = vocab();
+  if (v.size() == 0)
+    fail_file(path_,
+              "the model has no tokenizer (no tokenizer.model or tokenizer.json, or no "
+              "tokenizer.* metadata), so it cannot read or write text");
+  return tokenize::Tokenizer(v);
 }
 
 const import::Model& LoadedModel::float_model() const {

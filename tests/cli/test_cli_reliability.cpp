@@ -4,7 +4,9 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstring>
 #include <filesystem>
+#include <sstream>
 
 #include "cli_support.hpp"
 
@@ -87,6 +89,89 @@ TEST(CliOutputs, AFolderAsOutputIsRefused) {
                           quote(dir.path().string()));
   EXPECT_EQ(r.exit_code, kRuntimeError);
   EXPECT_NE(r.err.find("is a folder"), std::string::npos) << r.err;
+}
+
+// The kjv-8m Hugging Face folder without its tokenizer files: weights and config only.
+void link_model_without_tokenizer(const fs::path& dir) {
+  for (const auto& e : fs::directory_iterator(model_dir("kjv-8m") / "hf"))
+    if (e.path().filename().string().find("tokenizer") == std::string::npos)
+      fs::create_symlink(e.path(), dir / e.path().filename());
+}
+
+// The lines of stderr that are not the "loaded ..." log line.
+std::vector<std::string> error_lines(const std::string& err) {
+  std::vector<std::string> out;
+  std::istringstream in(err);
+  for (std::string line; std::getline(in, line);)
+    if (!line.starts_with("etch: loaded ")) out.push_back(line);
+  return out;
+}
+
+TEST(CliInputs, AModelWithoutTokenizerIsRefusedByEveryCommandThatNeedsOne) {
+  const TempDir dir("inputs");
+  link_model_without_tokenizer(dir.path());
+  const std::string model = quote(dir.path().string());
+  const std::string calib = quote((testing::fixtures() / "models" / "kjv-calib.txt").string());
+  for (const std::string& command :
+       {"run " + model + " -p hi -n 2", "run " + model + " --prompt-ids 1 -n 2",
+        "tokenize " + model + " -p hi", "chat " + model, "perplexity " + model + " -f " + calib,
+        "build " + model + " --calib " + calib + " -o " + quote((dir / "out.etch").string())}) {
+    const auto r = run_etch(command);
+    EXPECT_EQ(r.exit_code, kRuntimeError) << command << "\n" << r.err;
+    const std::vector<std::string> errors = error_lines(r.err);
+    ASSERT_EQ(errors.size(), 1u) << command << "\n" << r.err;
+    EXPECT_EQ(errors[0], "etch: " + dir.path().string() +
+                             ": the model has no tokenizer (no tokenizer.model or tokenizer.json, "
+                             "or no tokenizer.* metadata), so it cannot read or write text");
+    EXPECT_TRUE(r.out.empty()) << command;
+  }
+}
+
+// A copy of the small GGUF whose output_norm (its last tensor) ends in a NaN.
+void write_model_with_a_nan(const fs::path& path) {
+  std::string bytes = read_text(kSmallGguf);
+  const uint32_t nan_bits = 0x7fc00000;
+  std::memcpy(bytes.data() + bytes.size() - 8, &nan_bits, 4);
+  std::ofstream(path, std::ios::binary) << bytes;
+}
+
+TEST(CliInputs, NonFiniteWeightsAreRefusedNamingTheTensor) {
+  const TempDir dir("inputs");
+  write_model_with_a_nan(dir / "nan.gguf");
+  write_text(dir / "out.etch", "the previous artifact");
+  const std::string model = quote((dir / "nan.gguf").string());
+  const std::string message = "etch: " + (dir / "nan.gguf").string() +
+                              ": tensor output_norm.weight holds a NaN or an infinity (row 0); "
+                              "refusing to use it";
+  for (const std::string& command :
+       {"run " + model + " -p hi -n 4 --temp 0",
+        "build " + model + " --recipe hc8 -o " + quote((dir / "out.etch").string())}) {
+    const auto r = run_etch(command);
+    EXPECT_EQ(r.exit_code, kRuntimeError) << command;
+    EXPECT_EQ(error_lines(r.err), std::vector<std::string>{message}) << command;
+    EXPECT_TRUE(r.out.empty()) << command << ": " << r.out;
+  }
+  EXPECT_EQ(read_text(dir / "out.etch"), "the previous artifact");
+}
+
+TEST(CliInputs, AFolderOrAnEmptyFileIsNotAText) {
+  const TempDir dir("inputs");
+  write_text(dir / "empty.txt", "");
+  const std::string model = quote(kSmallGguf.string());
+  const std::string folder = dir.path().string();
+  const std::string empty = (dir / "empty.txt").string();
+  const std::pair<std::string, std::string> cases[] = {
+      {"run " + model + " -n 1 -f " + quote(folder), folder + ": is a folder, not a text file"},
+      {"tokenize " + model + " -f " + quote(folder), folder + ": is a folder, not a text file"},
+      {"perplexity " + model + " -f " + quote(folder), folder + ": is a folder, not a text file"},
+      {"run " + model + " -n 1 -f " + quote(empty), empty + ": is empty; a text is needed"},
+      {"perplexity " + model + " -f " + quote(empty), empty + ": is empty; a text is needed"},
+  };
+  for (const auto& [command, message] : cases) {
+    const auto r = run_etch(command);
+    EXPECT_EQ(r.exit_code, kRuntimeError) << command;
+    EXPECT_EQ(error_lines(r.err), std::vector<std::string>{"etch: " + message}) << command;
+  }
 }
 
 }  // namespace
