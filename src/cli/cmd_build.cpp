@@ -6,6 +6,7 @@
 
 #include "cli/commands.hpp"
 #include "cli/common.hpp"
+#include "cli/options.hpp"
 #include "compile/compile.hpp"
 #include "contract/contract.hpp"
 #include "core/error.hpp"
@@ -85,15 +86,13 @@ void add_build_command(CLI::App& app) {
   cmd->add_option("--recipe", options->recipe, "hc1 (3/6-bit mix), hc2..hc6, hc8, int8 or fp4")
       ->capture_default_str();
   cmd->add_option("--bpw", options->bits_per_weight, "hc1's budget in ROM bits per weight")
-      ->check(CLI::Range(3.0, 8.0))
+      ->check(number_range(3.0, 8.0))
       ->capture_default_str();
   cmd->add_option("--calib", options->calib,
                   "Calibration text (default: quantize from the weights alone)");
-  cmd->add_option("--calib-tokens", options->calib_tokens, "Calibration tokens")
-      ->check(CLI::PositiveNumber)
-      ->capture_default_str();
-  cmd->add_option("-t,--threads", options->threads, "Threads (default: all cores)")
-      ->check(CLI::NonNegativeNumber);
+  add_count_option(*cmd, "--calib-tokens", options->calib_tokens, "Calibration tokens", 1,
+                   int64_t{1} << 30);
+  add_threads_option(*cmd, options->threads);
   cmd->callback([options] { execute(*options); });
 }
 

@@ -7,11 +7,11 @@
 #include <cstdio>
 #include <iostream>
 #include <memory>
-#include <random>
 #include <string>
 
 #include "cli/commands.hpp"
 #include "cli/common.hpp"
+#include "cli/options.hpp"
 #include "core/error.hpp"
 #include "run/pipeline.hpp"
 #include "run/session.hpp"
@@ -26,8 +26,7 @@ struct ChatOptions {
   std::string system;
   std::string chat_template;
   int64_t tokens = 512;
-  run::SamplingParams sampling;
-  std::optional<uint64_t> seed;
+  SamplingOptions sampling;
   int threads = 0;
   int64_t context = 0;
 };
@@ -47,9 +46,7 @@ void execute(const ChatOptions& o) {
   }
   const std::unique_ptr<run::Engine> engine =
       model.engine({.threads = o.threads, .context = o.context});
-  run::SamplingParams sampling = o.sampling;
-  sampling.seed = o.seed ? *o.seed : std::random_device{}();
-  run::Sampler sampler(sampling);  // one random stream through the whole conversation
+  run::Sampler sampler(o.sampling.resolve());  // one random stream through the conversation
   fmt::print(stderr, "etch: chat format {}, context {} tokens; an empty line or Ctrl-D ends\n",
              tokenize::chat_format_name(format), engine->context());
 
@@ -91,26 +88,11 @@ void add_chat_command(CLI::App& app) {
   cmd->add_option("--system", options->system, "A system message that starts the conversation");
   cmd->add_option("--chat-template", options->chat_template,
                   "Chat format instead of the model's own: " + tokenize::known_chat_formats());
-  cmd->add_option("-n,--tokens", options->tokens, "Most tokens per reply")
-      ->check(CLI::PositiveNumber)
-      ->capture_default_str();
-  cmd->add_option("--temp", options->sampling.temperature, "Temperature (0: greedy)")
-      ->capture_default_str();
-  cmd->add_option("--top-k", options->sampling.top_k, "Keep the K most likely tokens (0: off)")
-      ->capture_default_str();
-  cmd->add_option("--top-p", options->sampling.top_p, "Nucleus sampling threshold (1: off)")
-      ->capture_default_str();
-  cmd->add_option("--min-p", options->sampling.min_p,
-                  "Drop tokens below P x the top probability (0: off)")
-      ->capture_default_str();
-  cmd->add_option("--repeat-penalty", options->sampling.repeat_penalty,
-                  "Penalty for recent tokens (1: off)")
-      ->capture_default_str();
-  cmd->add_option("--seed", options->seed, "Random seed (default: random)");
-  cmd->add_option("-t,--threads", options->threads, "Threads (default: all cores)")
-      ->check(CLI::NonNegativeNumber);
-  cmd->add_option("-c,--ctx", options->context, "KV cache length (default: model's, at most 4096)")
-      ->check(CLI::NonNegativeNumber);
+  add_count_option(*cmd, "-n,--tokens", options->tokens, "Most tokens per reply", 1, kMaxTokens);
+  options->sampling.add_to(*cmd);
+  add_threads_option(*cmd, options->threads);
+  add_count_option(*cmd, "-c,--ctx", options->context,
+                   "KV cache length (0: the model's trained context, at most 4096)", 0, kMaxTokens);
   cmd->callback([options] { execute(*options); });
 }
 

@@ -5,6 +5,7 @@
 
 #include "cli/commands.hpp"
 #include "cli/common.hpp"
+#include "cli/options.hpp"
 #include "core/progress.hpp"
 #include "run/run.hpp"
 
@@ -23,10 +24,11 @@ struct PerplexityOptions {
 void execute(const PerplexityOptions& o) {
   const run::LoadedModel model = open_model(o.model);
   const tokenize::Tokenizer tokenizer = model.tokenizer();
-  const std::vector<int32_t> tokens =
-      tokenizer.encode(read_file_text(o.file), model.vocab().add_bos);
+  // The engine first: a context past the model's is refused before the text is read.
   const std::unique_ptr<run::Engine> engine =
       model.engine({.threads = o.threads, .context = o.ctx});
+  const std::vector<int32_t> tokens =
+      tokenizer.encode(read_file_text(o.file), model.vocab().add_bos);
   Progress progress("perplexity", static_cast<int64_t>(tokens.size()) / o.ctx);
   const run::PerplexityResult r =
       run::perplexity(*engine, tokens, o.ctx, model.vocab().add_bos ? model.vocab().bos_id : -1,
@@ -58,11 +60,9 @@ void add_perplexity_command(CLI::App& app) {
   cmd->add_option("MODEL", options->model, "GGUF file, Hugging Face folder or .etch file")
       ->required();
   cmd->add_option("-f,--file", options->file, "Text file")->required();
-  cmd->add_option("-c,--ctx", options->ctx, "Tokens per chunk")
-      ->check(CLI::Range(4, 1 << 20))
-      ->capture_default_str();
-  cmd->add_option("-t,--threads", options->threads, "Threads (default: all cores)")
-      ->check(CLI::NonNegativeNumber);
+  add_count_option(*cmd, "-c,--ctx", options->ctx,
+                   "Tokens per chunk (at most the model's trained context)", 4, kMaxTokens);
+  add_threads_option(*cmd, options->threads);
   cmd->add_flag("--json", options->json, "Print the result as JSON");
   cmd->callback([options] { execute(*options); });
 }

@@ -4,6 +4,7 @@
 #include <cstdio>
 
 #include "cli/commands.hpp"
+#include "cli/options.hpp"
 #include "compile/compile.hpp"
 #include "core/error.hpp"
 #include "core/output_file.hpp"
@@ -21,7 +22,7 @@ struct PlanOptions {
   std::string recipe;  // empty: hc1
   double bpw = 0;      // 0: the recipe's default budget
   int64_t context = 2048;
-  int64_t users = 0;
+  int64_t users = 1;
   int64_t lora_rank = 0;
   std::string circuit = "digital-select";
   bool json = false;
@@ -86,12 +87,13 @@ void add_plan_command(CLI::App& app) {
                   "int8, fp4");
   cmd->add_option("--bpw", options->bpw,
                   "hc1's budget in ROM bits per weight, as etch build's (default 3.5)")
-      ->check(CLI::Range(3.0, 8.0));
-  cmd->add_option("--context", options->context, "tokens per user the KV cache holds")
-      ->capture_default_str();
-  cmd->add_option("--users", options->users, "users the KV SRAM is sized for (default 1)");
-  cmd->add_option("--lora-rank", options->lora_rank, "rank of the LoRA adapters in SRAM (0: none)")
-      ->capture_default_str();
+      ->check(number_range(3.0, 8.0));
+  add_count_option(*cmd, "--context", options->context, "tokens per user the KV cache holds", 1,
+                   plan::kMaxContext);
+  add_count_option(*cmd, "--users", options->users, "users the KV SRAM is sized for", 1,
+                   plan::kMaxUsers);
+  add_count_option(*cmd, "--lora-rank", options->lora_rank,
+                   "rank of the LoRA adapters in SRAM (0: none)", 0, 1 << 16);
   cmd->add_option("--circuit", options->circuit,
                   "how a weight's code selects its product: digital-select (bit cells and a "
                   "selector per weight slot) or cell-select (one ROM cell per weight on a product "

@@ -29,7 +29,11 @@ class LoadedModel {
   // One line for logs: the format, the shape, and the weights' size (float) or bits per
   // weight (.etch), e.g. "gguf, 8 layers, hidden 256, vocab 4096, 15.6 MiB of weights".
   std::string description() const;
-  // Refuses a float model with non-finite weights (import::check_finite) before running it.
+  // The context the model was trained for (its config's context_length), and for a .etch at
+  // most the positions of its RoPE tables; 0 when unknown.
+  int64_t trained_context() const;
+  // Refuses a context past trained_context(), in both engines, and a float model with
+  // non-finite weights (import::check_finite), before any work.
   std::unique_ptr<Engine> engine(EngineOptions options) const;
   // The model's tokenizer. Throws Error naming the model when it has none (no tokenizer.model
   // or tokenizer.json, no tokenizer.* keys), so that every command that needs text refuses

@@ -7,6 +7,7 @@
 #include <cstring>
 #include <filesystem>
 #include <sstream>
+#include <thread>
 
 #include "cli_support.hpp"
 
@@ -172,6 +173,119 @@ TEST(CliInputs, AFolderOrAnEmptyFileIsNotAText) {
     EXPECT_EQ(r.exit_code, kRuntimeError) << command;
     EXPECT_EQ(error_lines(r.err), std::vector<std::string>{"etch: " + message}) << command;
   }
+}
+
+TEST(CliOptions, OutOfRangeValuesAreArgumentErrorsInEveryCommand) {
+  const std::string model = quote(kSmallGguf.string());
+  const std::pair<std::string, std::string> cases[] = {
+      {"run " + model + " -p hi --temp nan", "--temp: nan is out of range: give 0 to 100"},
+      {"chat " + model + " --temp inf", "--temp: inf is out of range: give 0 to 100"},
+      {"run " + model + " -p hi --top-p 2", "--top-p: 2 is out of range: give 0 to 1"},
+      {"chat " + model + " --min-p -1", "--min-p: -1 is out of range: give 0 to 1"},
+      {"run " + model + " -p hi --top-k -5", "--top-k: -5 is out of range: give 0 to 1073741824"},
+      {"run " + model + " -p hi --repeat-penalty 0",
+       "--repeat-penalty: 0 is out of range: give 0.01 to 100"},
+      {"run " + model + " -p hi --seed -2",
+       "--seed: -2 is out of range: give -1 to 9223372036854775807"},
+      {"run " + model + " -p hi -n abc", "--tokens: 'abc' is not a whole number"},
+      {"run " + model + " -p hi -t -1", "--threads: -1 is out of range: give 0 to 65536"},
+      {"perplexity " + model + " -f x -c 2", "--ctx: 2 is out of range: give 4 to 16777216"},
+      {"bench " + model + " -r 0", "--repetitions: 0 is out of range: give 1 to 1000"},
+      {"build " + model + " -o x.etch --bpw nan", "--bpw: nan is out of range: give 3 to 8"},
+      {"plan --preset llama-3.1-8b --bpw -1", "--bpw: -1 is out of range: give 3 to 8"},
+      {"plan --preset llama-3.1-8b --context 99999999999",
+       "--context: 99999999999 is out of range: give 1 to 16777216"},
+      {"plan --preset llama-3.1-8b --users 1000000",
+       "--users: 1000000 is out of range: give 1 to 65536"},
+      {"plan --preset llama-3.1-8b --users 0", "--users: 0 is out of range: give 1 to 65536"},
+      {"frob",
+       "'frob' is not a command; the commands are info, run, tokenize, chat, perplexity, "
+       "bench, plan, build"},
+      {"run " + model + " -p hi --frob", "The following argument was not expected: --frob"},
+  };
+  for (const auto& [command, message] : cases) {
+    const auto r = run_etch(command);
+    EXPECT_EQ(r.exit_code, kArgumentError) << command;
+    EXPECT_EQ(r.err, "etch: " + message + "\n") << command;
+    EXPECT_TRUE(r.out.empty()) << command;
+  }
+}
+
+TEST(CliOptions, AnInfeasiblePlanIsOneLine) {
+  const auto r = run_etch("plan --preset llama-3.1-8b --users 4096 --context 131072");
+  EXPECT_EQ(r.exit_code, kRuntimeError);
+  EXPECT_EQ(r.err,
+            "etch: infeasible: 4096 users x 131072 tokens of context is more KV cache than "
+            "134217728 tokens in all\n");
+  EXPECT_TRUE(r.out.empty());
+}
+
+TEST(CliOptions, MoreThreadsThanCoresAreCappedWithAWarning) {
+  const auto r = run_etch("run " + quote(kSmallGguf.string()) + " -p hi -n 2 --temp 0 -t 100000");
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  const std::string cores = std::to_string(std::max(1u, std::thread::hardware_concurrency()));
+  EXPECT_NE(r.err.find("etch: warning: --threads 100000 is more than the " + cores +
+                       " cores; using " + cores + "\n"),
+            std::string::npos)
+      << r.err;
+}
+
+// The seed a run announces on stderr; -1 when it announces none.
+long long announced_seed(const std::string& err) {
+  const size_t at = err.find("etch: seed ");
+  return at == std::string::npos ? -1 : std::stoll(err.substr(at + 11));
+}
+
+TEST(CliOptions, SeedMinusOneIsRandomAndAnnounced) {
+  const std::string run = "run " + quote(kSmallGguf.string()) + " -p hi -n 8 --temp 1 --seed ";
+  const auto a = run_etch(run + "-1");
+  const auto b = run_etch(run + "-1");
+  ASSERT_EQ(a.exit_code, 0) << a.err;
+  ASSERT_EQ(b.exit_code, 0) << b.err;
+  ASSERT_GE(announced_seed(a.err), 0) << a.err;
+  // Two draws from 2^32 seeds: equal once in four billion runs.
+  EXPECT_NE(announced_seed(a.err), announced_seed(b.err));
+  // The announced seed reproduces the run.
+  const auto again = run_etch(run + std::to_string(announced_seed(a.err)));
+  EXPECT_EQ(again.out, a.out);
+  EXPECT_EQ(announced_seed(again.err), -1) << "a given seed is not announced";
+}
+
+TEST(CliContext, PastTheTrainedContextIsRefusedByEveryEngineAndCommand) {
+  const TempDir dir("context");
+  const std::string gguf = quote(kSmallGguf.string());  // trained for 512 tokens
+  const std::string etched = quote((dir / "small.etch").string());
+  ASSERT_EQ(run_etch("build " + gguf + " --recipe hc8 -o " + etched).exit_code, 0);
+  write_text(dir / "text.txt", "In the beginning God created the heaven and the earth.");
+  for (const std::string& model : {kSmallGguf.string(), (dir / "small.etch").string()}) {
+    const std::string refusal = "etch: " + model +
+                                ": a context of 1024 tokens is past the 512 the model was "
+                                "trained for; its output there would be unreliable (give --ctx "
+                                "512 or less)";
+    for (const std::string& command :
+         {"run " + quote(model) + " -p hi -n 2 -c 1024",
+          "chat " + quote(model) + " --chat-template chatml -c 1024",
+          "perplexity " + quote(model) + " -c 1024 -f " + quote((dir / "text.txt").string())}) {
+      const auto r = run_etch(command);
+      EXPECT_EQ(r.exit_code, kRuntimeError) << command;
+      EXPECT_EQ(error_lines(r.err), std::vector<std::string>{refusal}) << command;
+    }
+  }
+}
+
+TEST(CliContext, APromptThatCannotFitIsRefusedBeforeAnyWork) {
+  const TempDir dir("context");
+  std::string text;
+  for (int i = 0; i < 400; ++i) text += "In the beginning ";
+  write_text(dir / "long.txt", text);
+  const auto r = run_etch("run " + quote(kSmallGguf.string()) + " -n 8 -f " +
+                          quote((dir / "long.txt").string()));
+  EXPECT_EQ(r.exit_code, kRuntimeError);
+  const std::vector<std::string> errors = error_lines(r.err);
+  ASSERT_EQ(errors.size(), 1u) << r.err;
+  EXPECT_TRUE(errors[0].starts_with("etch: the prompt (")) << errors[0];
+  EXPECT_TRUE(errors[0].ends_with("past the 512 of the model's trained context")) << errors[0];
+  EXPECT_TRUE(r.out.empty());
 }
 
 }  // namespace
