@@ -61,7 +61,7 @@ void execute(const BenchOptions& o) {
 
   using clock = std::chrono::steady_clock;
   std::vector<double> pp, tg;
-  Progress progress("bench", o.repetitions * 2);
+  Progress progress("bench", o.repetitions * 2, "runs");
   engine.eval(std::span<const int32_t>(prompt.data(), std::min<size_t>(prompt.size(), 8)),
               false);  // warm-up
   for (int r = 0; r < o.repetitions; ++r) {
@@ -93,7 +93,7 @@ void execute(const BenchOptions& o) {
                                 {"prompt_tokens_per_second_stddev", p.stddev},
                                 {"decode_tokens_per_second", g.mean},
                                 {"decode_tokens_per_second_stddev", g.stddev}};
-    fmt::print("{}\n", out.dump(2));
+    print_json(out);
     return;
   }
   fmt::print("{:<10} {:>8} {:>8} {:>16}\n", "test", "tokens", "threads", "tokens/s");

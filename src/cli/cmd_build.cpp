@@ -37,7 +37,7 @@ compile::Calibration calibrate_on_file(const run::LoadedModel& loaded, const std
   std::optional<Progress> progress;
   compile::Calibration calibration =
       run::calibrate(model, text, budget, threads, [&](int64_t used, int64_t total) {
-        if (!progress) progress.emplace("calibrate", total);
+        if (!progress) progress.emplace("calibrate", total, "tokens");
         progress->update(used);
       });
   if (progress) progress->finish();
@@ -61,7 +61,7 @@ void execute(const BuildCommandOptions& o) {
   options.threads = o.threads;
   std::optional<Progress> progress;
   options.on_progress = [&](int64_t done, int64_t total) {
-    if (!progress) progress.emplace("etch", total);
+    if (!progress) progress.emplace("quantize", total, "matrix passes");
     progress->update(done);
   };
   compile::build(model, calibration ? &*calibration : nullptr, options, o.output);

@@ -29,10 +29,12 @@ void execute(const PerplexityOptions& o) {
       model.engine({.threads = o.threads, .context = o.ctx});
   const std::vector<int32_t> tokens =
       tokenizer.encode(read_file_text(o.file), model.vocab().add_bos);
-  Progress progress("perplexity", static_cast<int64_t>(tokens.size()) / o.ctx);
+  Progress progress("perplexity", static_cast<int64_t>(tokens.size()) / o.ctx, "chunks");
   const run::PerplexityResult r =
       run::perplexity(*engine, tokens, o.ctx, model.vocab().add_bos ? model.vocab().bos_id : -1,
-                      [&](int64_t done, int64_t) { progress.update(done); });
+                      [&](int64_t done, int64_t, double ppl) {
+                        progress.update(done, fmt::format("ppl {:.4f} so far", ppl));
+                      });
   progress.finish();
   if (o.json) {
     const nlohmann::json out = {{"ppl", r.ppl},
@@ -44,7 +46,7 @@ void execute(const PerplexityOptions& o) {
                                 {"text_tokens", tokens.size()},
                                 {"model", o.model},
                                 {"file", o.file}};
-    fmt::print("{}\n", out.dump(2));
+    print_json(out);
   } else {
     fmt::print("perplexity {:.4f} +/- {:.4f} over {} tokens ({} chunks of {})\n", r.ppl,
                r.ppl * r.nll_stderr, r.tokens_scored, r.chunks, r.ctx);

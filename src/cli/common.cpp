@@ -45,6 +45,10 @@ std::string read_file_text(const std::string& path) {
   return out.str();
 }
 
+void print_json(const nlohmann::json& value) {
+  fmt::print("{}\n", value.dump(2, ' ', false, nlohmann::json::error_handler_t::replace));
+}
+
 std::vector<int32_t> prompt_tokens(const PromptOptions& prompt,
                                    const tokenize::Tokenizer& tokenizer, bool add_bos) {
   if (!prompt.ids.empty()) {

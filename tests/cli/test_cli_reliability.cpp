@@ -9,6 +9,8 @@
 #include <sstream>
 #include <thread>
 
+#include <nlohmann/json.hpp>
+
 #include "cli_support.hpp"
 
 namespace etch {
@@ -286,6 +288,38 @@ TEST(CliContext, APromptThatCannotFitIsRefusedBeforeAnyWork) {
   EXPECT_TRUE(errors[0].starts_with("etch: the prompt (")) << errors[0];
   EXPECT_TRUE(errors[0].ends_with("past the 512 of the model's trained context")) << errors[0];
   EXPECT_TRUE(r.out.empty());
+}
+
+TEST(CliConventions, JsonStaysValidForAFileNameThatIsNotUtf8) {
+  const TempDir dir("conventions");
+  const fs::path model = dir / "model\xff.gguf";
+  fs::copy_file(kSmallGguf, model);
+  for (const std::string& command : {"info --json ", "plan --json "}) {
+    const auto r = run_etch(command + quote(model.string()));
+    ASSERT_EQ(r.exit_code, 0) << command << r.err;
+    const nlohmann::json parsed = nlohmann::json::parse(r.out);  // throws if invalid
+    EXPECT_TRUE(parsed.is_object()) << command;
+  }
+  EXPECT_EQ(nlohmann::json::parse(run_etch("info --json " + quote(model.string())).out)["path"],
+            (dir / "model\xef\xbf\xbd.gguf").string());  // the byte became U+FFFD
+}
+
+TEST(CliConventions, EveryCommandAcceptsAnEtchOrPlainlyRefusesIt) {
+  const TempDir dir("conventions");
+  const std::string gguf = quote(kSmallGguf.string());
+  const std::string etched = quote((dir / "small.etch").string());
+  ASSERT_EQ(run_etch("build " + gguf + " --recipe hc8 -o " + etched).exit_code, 0);
+  const auto from_gguf = run_etch("tokenize " + gguf + " -p 'In the beginning'");
+  const auto from_etch = run_etch("tokenize " + etched + " -p 'In the beginning'");
+  ASSERT_EQ(from_etch.exit_code, 0) << from_etch.err;
+  EXPECT_EQ(from_etch.out, from_gguf.out);
+  EXPECT_EQ(run_etch("plan " + etched).exit_code, 0);
+  const auto rebuild = run_etch("build " + etched + " -o " + quote((dir / "b.etch").string()));
+  EXPECT_EQ(rebuild.exit_code, kRuntimeError);
+  EXPECT_EQ(error_lines(rebuild.err),
+            std::vector<std::string>{"etch: " + (dir / "small.etch").string() +
+                                     ": is a .etch artifact; this needs a float model (GGUF file "
+                                     "or Hugging Face folder)"});
 }
 
 }  // namespace
