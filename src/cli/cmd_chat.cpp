@@ -4,6 +4,8 @@
 // cache does not already hold.
 #include <fmt/format.h>
 
+#include <atomic>
+#include <csignal>
 #include <cstdio>
 #include <iostream>
 #include <memory>
@@ -31,6 +33,44 @@ struct ChatOptions {
   int64_t context = 0;
 };
 
+// Set by Ctrl-C: during a reply it stops the reply; at the prompt it ends the chat.
+std::atomic<bool> g_interrupted{false};
+
+extern "C" void on_interrupt(int) {
+  g_interrupted.store(true);
+}
+
+void catch_interrupts() {
+  struct sigaction action {};
+  action.sa_handler = on_interrupt;
+  sigemptyset(&action.sa_mask);
+  action.sa_flags = 0;  // no SA_RESTART: Ctrl-C at the prompt interrupts the read
+  ::sigaction(SIGINT, &action, nullptr);
+}
+
+// Drops the oldest user/assistant turns (the system message stays) until the conversation
+// leaves room for a reply in the context; returns the tokens, or an empty vector when the
+// newest message alone does not fit.
+std::vector<int32_t> fit_conversation(std::vector<tokenize::ChatMessage>& messages,
+                                      tokenize::ChatFormat format,
+                                      const tokenize::Tokenizer& tokenizer, int64_t context) {
+  const size_t first_turn = !messages.empty() && messages[0].role == "system" ? 1 : 0;
+  size_t dropped = 0;
+  while (true) {
+    const std::string text = tokenize::render_chat(format, messages, true, tokenizer.vocab());
+    std::vector<int32_t> ids = tokenizer.encode(text, false, true);
+    if (static_cast<int64_t>(ids.size()) < context) {
+      if (dropped > 0)
+        fmt::print(stderr, "etch: the context is full: dropped the {} oldest messages\n", dropped);
+      return ids;
+    }
+    if (messages.size() < first_turn + 3) return {};  // only the new message is left
+    messages.erase(messages.begin() + static_cast<std::ptrdiff_t>(first_turn),
+                   messages.begin() + static_cast<std::ptrdiff_t>(first_turn + 2));
+    dropped += 2;
+  }
+}
+
 void execute(const ChatOptions& o) {
   const run::LoadedModel model = open_model(o.model);
   const tokenize::Vocabulary& vocab = model.vocab();
@@ -47,8 +87,11 @@ void execute(const ChatOptions& o) {
   const std::unique_ptr<run::Engine> engine =
       model.engine({.threads = o.threads, .context = o.context});
   run::Sampler sampler(o.sampling.resolve());  // one random stream through the conversation
-  fmt::print(stderr, "etch: chat format {}, context {} tokens; an empty line or Ctrl-D ends\n",
+  fmt::print(stderr,
+             "etch: chat format {}, context {} tokens; Ctrl-C stops a reply; an empty line, "
+             "Ctrl-D or Ctrl-C at the prompt ends\n",
              tokenize::chat_format_name(format), engine->context());
+  catch_interrupts();
 
   // The session keeps what the KV cache holds, so each turn evaluates only the new messages.
   run::Session session(*engine, tokenizer);
@@ -58,20 +101,24 @@ void execute(const ChatOptions& o) {
   while (true) {
     fmt::print("> ");
     std::fflush(stdout);
-    if (!std::getline(std::cin, line) || line.empty()) break;
+    g_interrupted.store(false);
+    if (!std::getline(std::cin, line) || line.empty() || g_interrupted.load()) break;
     messages.push_back({"user", line});
-    const std::string text = tokenize::render_chat(format, messages, true, vocab);
-    const std::vector<int32_t> ids = tokenizer.encode(text, false, true);
-    if (static_cast<int64_t>(ids.size()) >= engine->context())
-      fail("the conversation ({} tokens) no longer fits the context of {} tokens (--ctx)",
-           ids.size(), engine->context());
+    const std::vector<int32_t> ids =
+        fit_conversation(messages, format, tokenizer, engine->context());
+    if (ids.empty()) {
+      fmt::print(stderr, "etch: that message does not fit the context of {} tokens (--ctx)\n",
+                 engine->context());
+      messages.pop_back();
+      continue;
+    }
     session.start(ids, generation, sampler);
-    while (session.running()) {
+    while (session.running() && !g_interrupted.load()) {
       const std::string reply = session.step().text;
       std::fwrite(reply.data(), 1, reply.size(), stdout);
       std::fflush(stdout);
     }
-    fmt::print("\n");
+    fmt::print("{}\n", g_interrupted.load() ? " [stopped]" : "");
     messages.push_back({"assistant", tokenizer.decode(session.generated())});
   }
   fmt::print("\n");
