@@ -4,6 +4,7 @@
 // cache does not already hold.
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <atomic>
 #include <csignal>
 #include <cstdio>
@@ -49,17 +50,17 @@ void catch_interrupts() {
 }
 
 // Drops the oldest user/assistant turns (the system message stays) until the conversation
-// leaves room for a reply in the context; returns the tokens, or an empty vector when the
-// newest message alone does not fit.
+// takes fewer than `limit` tokens; returns its tokens, or an empty vector when the newest
+// message alone does not fit.
 std::vector<int32_t> fit_conversation(std::vector<tokenize::ChatMessage>& messages,
                                       tokenize::ChatFormat format,
-                                      const tokenize::Tokenizer& tokenizer, int64_t context) {
+                                      const tokenize::Tokenizer& tokenizer, int64_t limit) {
   const size_t first_turn = !messages.empty() && messages[0].role == "system" ? 1 : 0;
   size_t dropped = 0;
   while (true) {
     const std::string text = tokenize::render_chat(format, messages, true, tokenizer.vocab());
     std::vector<int32_t> ids = tokenizer.encode(text, false, true);
-    if (static_cast<int64_t>(ids.size()) < context) {
+    if (static_cast<int64_t>(ids.size()) < limit) {
       if (dropped > 0)
         fmt::print(stderr, "etch: the context is full: dropped the {} oldest messages\n", dropped);
       return ids;
@@ -104,8 +105,10 @@ void execute(const ChatOptions& o) {
     g_interrupted.store(false);
     if (!std::getline(std::cin, line) || line.empty() || g_interrupted.load()) break;
     messages.push_back({"user", line});
+    // Room is kept for a reply of -n tokens, or of a quarter of the context when -n is more.
+    const int64_t reply_room = std::min(o.tokens, engine->context() / 4);
     const std::vector<int32_t> ids =
-        fit_conversation(messages, format, tokenizer, engine->context());
+        fit_conversation(messages, format, tokenizer, engine->context() - reply_room);
     if (ids.empty()) {
       fmt::print(stderr, "etch: that message does not fit the context of {} tokens (--ctx)\n",
                  engine->context());

@@ -322,5 +322,28 @@ TEST(CliConventions, EveryCommandAcceptsAnEtchOrPlainlyRefusesIt) {
                                      "or Hugging Face folder)"});
 }
 
+TEST(CliConventions, AFullChatContextDropsTheOldestTurnsAndGoesOn) {
+  const TempDir dir("conventions");
+  write_text(dir / "turns.txt",
+             "In the beginning God created the heaven\nAnd the earth was without form\n"
+             "And God said let there be light\nAnd there was light\n");
+  // A 64-token context holds about one turn; stdin is the four messages.
+  const std::string command = testing::etch_binary() + " chat " +
+                              quote((model_dir("kjv-8m") / "kjv-8m-bf16.gguf").string()) +
+                              " --chat-template chatml -n 16 --temp 0 -t 1 -c 64 <" +
+                              quote((dir / "turns.txt").string()) + " >" +
+                              quote((dir / "out").string()) + " 2>" + quote((dir / "err").string());
+  const int status = std::system(command.c_str());
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0) << read_text(dir / "err");
+  const std::string err = read_text(dir / "err");
+  EXPECT_NE(err.find("etch: the context is full: dropped the 2 oldest messages\n"),
+            std::string::npos)
+      << err;
+  // Every message got its turn: five prompts (four messages, then end of input).
+  const std::string out = read_text(dir / "out");
+  EXPECT_EQ(std::count(out.begin(), out.end(), '>'), 5) << out;
+}
+
 }  // namespace
 }  // namespace etch
