@@ -157,7 +157,7 @@ void validate(const Model& model) {
 }
 
 void check_finite(const Model& model, int threads) {
-  ThreadPool pool(threads);
+  ThreadPool pool(threads > 0 ? threads : ThreadPool::default_threads());
   for (const Tensor& t : model.tensors) {
     std::atomic<int64_t> bad_row{-1};
     pool.parallel_for(t.rows(), [&](int64_t begin, int64_t end) {
