@@ -1,13 +1,19 @@
 #pragma once
 
+#include <unistd.h>
+
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
 #include <nlohmann/json.hpp>
+
+#include "core/error.hpp"
 
 namespace etch::testing {
 
@@ -44,6 +50,53 @@ inline std::filesystem::path temp_dir(const std::string& name) {
              ("etch-test-" + name + "-" + std::to_string(::getpid()));
   std::filesystem::create_directories(dir);
   return dir;
+}
+
+// A fresh temporary folder that is removed, with everything in it, when it goes out of scope.
+class TempDir {
+ public:
+  explicit TempDir(const std::string& name) {
+    std::string pattern =
+        (std::filesystem::temp_directory_path() / ("etch-test-" + name + "-XXXXXX")).string();
+    if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp " + pattern);
+    path_ = pattern;
+  }
+  ~TempDir() {
+    std::error_code ec;
+    // A test may leave a folder read-only; make it removable first.
+    for (const auto& e : std::filesystem::recursive_directory_iterator(path_, ec))
+      if (e.is_directory(ec))
+        std::filesystem::permissions(e.path(), std::filesystem::perms::owner_all,
+                                     std::filesystem::perm_options::add, ec);
+    std::filesystem::remove_all(path_, ec);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::filesystem::path& path() const { return path_; }
+  std::filesystem::path operator/(const std::string& name) const { return path_ / name; }
+
+ private:
+  std::filesystem::path path_;
+};
+
+// The names in `dir`, sorted: what a failed write must not have changed.
+inline std::vector<std::string> listing(const std::filesystem::path& dir) {
+  std::vector<std::string> names;
+  for (const auto& e : std::filesystem::directory_iterator(dir))
+    names.push_back(e.path().filename().string());
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+// The message of the etch::Error `action` throws, or "" when it throws none.
+template <typename F>
+std::string error_of(F&& action) {
+  try {
+    action();
+  } catch (const etch::Error& e) {
+    return e.what();
+  }
+  return "";
 }
 
 inline std::string etch_binary() {

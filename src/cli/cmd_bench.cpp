@@ -8,6 +8,7 @@
 
 #include "cli/commands.hpp"
 #include "cli/common.hpp"
+#include "cli/options.hpp"
 #include "core/progress.hpp"
 #include "run/run.hpp"
 
@@ -39,11 +40,14 @@ Stat summarize(const std::vector<double>& v) {
 
 void execute(const BenchOptions& o) {
   const run::LoadedModel model = open_model(o.model);
-  const int64_t context = std::min<int64_t>(
-      o.prompt_tokens + o.gen_tokens,
-      model.config().context_length > 0 ? model.config().context_length : 1 << 20);
+  const int64_t trained = model.trained_context();
+  const int64_t context = trained > 0 ? std::min(o.prompt_tokens + o.gen_tokens, trained)
+                                      : o.prompt_tokens + o.gen_tokens;
   const int64_t prompt_len = std::min(o.prompt_tokens, context);
   const int64_t gen_len = std::min(o.gen_tokens, context);
+  if (prompt_len < o.prompt_tokens || gen_len < o.gen_tokens)
+    fmt::print(stderr, "etch: note: measuring within the model's trained context of {} tokens\n",
+               trained);
   const std::unique_ptr<run::Engine> engine_owner =
       model.engine({.threads = o.threads, .context = context});
   run::Engine& engine = *engine_owner;
@@ -57,7 +61,7 @@ void execute(const BenchOptions& o) {
 
   using clock = std::chrono::steady_clock;
   std::vector<double> pp, tg;
-  Progress progress("bench", o.repetitions * 2);
+  Progress progress("bench", o.repetitions * 2, "runs");
   engine.eval(std::span<const int32_t>(prompt.data(), std::min<size_t>(prompt.size(), 8)),
               false);  // warm-up
   for (int r = 0; r < o.repetitions; ++r) {
@@ -89,7 +93,7 @@ void execute(const BenchOptions& o) {
                                 {"prompt_tokens_per_second_stddev", p.stddev},
                                 {"decode_tokens_per_second", g.mean},
                                 {"decode_tokens_per_second_stddev", g.stddev}};
-    fmt::print("{}\n", out.dump(2));
+    print_json(out);
     return;
   }
   fmt::print("{:<10} {:>8} {:>8} {:>16}\n", "test", "tokens", "threads", "tokens/s");
@@ -107,17 +111,12 @@ void add_bench_command(CLI::App& app) {
       app.add_subcommand("bench", "Measure prompt processing and decode speed (tokens/s)");
   cmd->add_option("MODEL", options->model, "GGUF file, Hugging Face folder or .etch file")
       ->required();
-  cmd->add_option("-t,--threads", options->threads, "Threads (default: all cores)")
-      ->check(CLI::NonNegativeNumber);
-  cmd->add_option("-p,--prompt-tokens", options->prompt_tokens, "Prompt length")
-      ->check(CLI::PositiveNumber)
-      ->capture_default_str();
-  cmd->add_option("-n,--gen-tokens", options->gen_tokens, "Tokens decoded one at a time")
-      ->check(CLI::PositiveNumber)
-      ->capture_default_str();
-  cmd->add_option("-r,--repetitions", options->repetitions, "Repetitions")
-      ->check(CLI::PositiveNumber)
-      ->capture_default_str();
+  add_threads_option(*cmd, options->threads);
+  add_count_option(*cmd, "-p,--prompt-tokens", options->prompt_tokens, "Prompt length", 1,
+                   kMaxTokens);
+  add_count_option(*cmd, "-n,--gen-tokens", options->gen_tokens, "Tokens decoded one at a time", 1,
+                   kMaxTokens);
+  add_count_option(*cmd, "-r,--repetitions", options->repetitions, "Repetitions", 1, 1000);
   cmd->add_flag("--json", options->json, "Print JSON");
   cmd->callback([options] { execute(*options); });
 }

@@ -6,9 +6,11 @@
 
 #include "cli/commands.hpp"
 #include "cli/common.hpp"
+#include "cli/options.hpp"
 #include "compile/compile.hpp"
 #include "contract/contract.hpp"
 #include "core/error.hpp"
+#include "core/output_file.hpp"
 #include "core/progress.hpp"
 #include "run/pipeline.hpp"
 
@@ -26,15 +28,16 @@ struct BuildCommandOptions {
   int threads = 0;
 };
 
-compile::Calibration calibrate_on_file(const import::Model& model, const std::string& path,
+compile::Calibration calibrate_on_file(const run::LoadedModel& loaded, const std::string& path,
                                        int64_t budget, int threads) {
-  const tokenize::Tokenizer tokenizer(model.vocab);
+  const import::Model& model = loaded.float_model();
+  const tokenize::Tokenizer tokenizer = loaded.tokenizer();
   const std::vector<int32_t> text = tokenizer.encode(read_file_text(path), false);
   if (text.empty()) fail_file(path, "calibration text has no tokens");
   std::optional<Progress> progress;
   compile::Calibration calibration =
       run::calibrate(model, text, budget, threads, [&](int64_t used, int64_t total) {
-        if (!progress) progress.emplace("calibrate", total);
+        if (!progress) progress.emplace("calibrate", total, "tokens");
         progress->update(used);
       });
   if (progress) progress->finish();
@@ -42,12 +45,15 @@ compile::Calibration calibrate_on_file(const import::Model& model, const std::st
 }
 
 void execute(const BuildCommandOptions& o) {
-  contract::find_recipe(o.recipe);  // refused before the model is loaded and calibrated
+  // Refused before the model is loaded and calibrated.
+  contract::find_recipe(o.recipe);
+  check_output_path(o.output, {o.model});
   const auto start = std::chrono::steady_clock::now();
   const run::LoadedModel loaded = open_model(o.model);
   const import::Model& model = loaded.float_model();
+  import::check_finite(model, o.threads);
   std::optional<compile::Calibration> calibration;
-  if (!o.calib.empty()) calibration = calibrate_on_file(model, o.calib, o.calib_tokens, o.threads);
+  if (!o.calib.empty()) calibration = calibrate_on_file(loaded, o.calib, o.calib_tokens, o.threads);
   compile::BuildOptions options;
   options.recipe = o.recipe;
   options.bits_per_weight = o.bits_per_weight;
@@ -55,7 +61,7 @@ void execute(const BuildCommandOptions& o) {
   options.threads = o.threads;
   std::optional<Progress> progress;
   options.on_progress = [&](int64_t done, int64_t total) {
-    if (!progress) progress.emplace("etch", total);
+    if (!progress) progress.emplace("quantize", total, "matrix passes");
     progress->update(done);
   };
   compile::build(model, calibration ? &*calibration : nullptr, options, o.output);
@@ -80,15 +86,13 @@ void add_build_command(CLI::App& app) {
   cmd->add_option("--recipe", options->recipe, "hc1 (3/6-bit mix), hc2..hc6, hc8, int8 or fp4")
       ->capture_default_str();
   cmd->add_option("--bpw", options->bits_per_weight, "hc1's budget in ROM bits per weight")
-      ->check(CLI::Range(3.0, 8.0))
+      ->check(number_range(3.0, 8.0))
       ->capture_default_str();
   cmd->add_option("--calib", options->calib,
                   "Calibration text (default: quantize from the weights alone)");
-  cmd->add_option("--calib-tokens", options->calib_tokens, "Calibration tokens")
-      ->check(CLI::PositiveNumber)
-      ->capture_default_str();
-  cmd->add_option("-t,--threads", options->threads, "Threads (default: all cores)")
-      ->check(CLI::NonNegativeNumber);
+  add_count_option(*cmd, "--calib-tokens", options->calib_tokens, "Calibration tokens", 1,
+                   int64_t{1} << 30);
+  add_threads_option(*cmd, options->threads);
   cmd->callback([options] { execute(*options); });
 }
 

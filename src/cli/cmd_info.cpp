@@ -114,7 +114,7 @@ void execute_etch(const InfoOptions& o) {
                                 {"sram_context", context},
                                 {"sram_bytes", m.sram_bytes(context)},
                                 {"tensors", tensors}};
-    fmt::print("{}\n", out.dump(2));
+    print_json(out);
     return;
   }
   const auto& c = m.config;
@@ -142,7 +142,7 @@ void execute(const InfoOptions& o) {
     bytes += t.bytes;
   }
   if (o.json) {
-    fmt::print("{}\n", to_json(m, parameters, bytes).dump(2));
+    print_json(to_json(m, parameters, bytes));
     return;
   }
   const auto& c = m.config;

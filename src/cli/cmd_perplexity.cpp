@@ -5,6 +5,7 @@
 
 #include "cli/commands.hpp"
 #include "cli/common.hpp"
+#include "cli/options.hpp"
 #include "core/progress.hpp"
 #include "run/run.hpp"
 
@@ -22,15 +23,18 @@ struct PerplexityOptions {
 
 void execute(const PerplexityOptions& o) {
   const run::LoadedModel model = open_model(o.model);
-  const tokenize::Tokenizer tokenizer(model.vocab());
-  const std::vector<int32_t> tokens =
-      tokenizer.encode(read_file_text(o.file), model.vocab().add_bos);
+  const tokenize::Tokenizer tokenizer = model.tokenizer();
+  // The engine first: a context past the model's is refused before the text is read.
   const std::unique_ptr<run::Engine> engine =
       model.engine({.threads = o.threads, .context = o.ctx});
-  Progress progress("perplexity", static_cast<int64_t>(tokens.size()) / o.ctx);
+  const std::vector<int32_t> tokens =
+      tokenizer.encode(read_file_text(o.file), model.vocab().add_bos);
+  Progress progress("perplexity", static_cast<int64_t>(tokens.size()) / o.ctx, "chunks");
   const run::PerplexityResult r =
       run::perplexity(*engine, tokens, o.ctx, model.vocab().add_bos ? model.vocab().bos_id : -1,
-                      [&](int64_t done, int64_t) { progress.update(done); });
+                      [&](int64_t done, int64_t, double ppl) {
+                        progress.update(done, fmt::format("ppl {:.4f} so far", ppl));
+                      });
   progress.finish();
   if (o.json) {
     const nlohmann::json out = {{"ppl", r.ppl},
@@ -42,7 +46,7 @@ void execute(const PerplexityOptions& o) {
                                 {"text_tokens", tokens.size()},
                                 {"model", o.model},
                                 {"file", o.file}};
-    fmt::print("{}\n", out.dump(2));
+    print_json(out);
   } else {
     fmt::print("perplexity {:.4f} +/- {:.4f} over {} tokens ({} chunks of {})\n", r.ppl,
                r.ppl * r.nll_stderr, r.tokens_scored, r.chunks, r.ctx);
@@ -58,11 +62,9 @@ void add_perplexity_command(CLI::App& app) {
   cmd->add_option("MODEL", options->model, "GGUF file, Hugging Face folder or .etch file")
       ->required();
   cmd->add_option("-f,--file", options->file, "Text file")->required();
-  cmd->add_option("-c,--ctx", options->ctx, "Tokens per chunk")
-      ->check(CLI::Range(4, 1 << 20))
-      ->capture_default_str();
-  cmd->add_option("-t,--threads", options->threads, "Threads (default: all cores)")
-      ->check(CLI::NonNegativeNumber);
+  add_count_option(*cmd, "-c,--ctx", options->ctx,
+                   "Tokens per chunk (at most the model's trained context)", 4, kMaxTokens);
+  add_threads_option(*cmd, options->threads);
   cmd->add_flag("--json", options->json, "Print the result as JSON");
   cmd->callback([options] { execute(*options); });
 }

@@ -2,11 +2,12 @@
 #include <fmt/format.h>
 
 #include <cstdio>
-#include <fstream>
 
 #include "cli/commands.hpp"
+#include "cli/options.hpp"
 #include "compile/compile.hpp"
 #include "core/error.hpp"
+#include "core/output_file.hpp"
 #include "import/import.hpp"
 #include "plan/plan.hpp"
 
@@ -21,7 +22,7 @@ struct PlanOptions {
   std::string recipe;  // empty: hc1
   double bpw = 0;      // 0: the recipe's default budget
   int64_t context = 2048;
-  int64_t users = 0;
+  int64_t users = 1;
   int64_t lora_rank = 0;
   std::string circuit = "digital-select";
   bool json = false;
@@ -29,14 +30,9 @@ struct PlanOptions {
   std::string sweep;
 };
 
-void write_file(const std::string& path, const std::string& text) {
-  std::ofstream out(path, std::ios::binary);
-  out << text;
-  if (!out) fail_file(path, "cannot write the SVG");
-}
-
 void run_plan(const PlanOptions& o) {
   if (o.model.empty() == o.preset.empty()) fail("plan: give either MODEL or --preset NAME");
+  if (!o.svg.empty()) check_output_path(o.svg, {o.model});
   plan::PlanInput in;
   const std::string recipe = o.recipe.empty() ? "hc1" : o.recipe;
   if (!o.preset.empty()) {
@@ -66,12 +62,12 @@ void run_plan(const PlanOptions& o) {
   if (!o.sweep.empty()) {
     const auto sweep = plan::run_sweep(in, o.sweep);
     fmt::print("{}", o.json ? plan::render_sweep_json(sweep) : plan::render_sweep_text(sweep));
-    if (!o.svg.empty()) write_file(o.svg, plan::render_sweep_svg(sweep));
+    if (!o.svg.empty()) write_file_atomically(o.svg, plan::render_sweep_svg(sweep));
     return;
   }
   const auto result = plan::make_plan(in);
   fmt::print("{}", o.json ? plan::render_json(result) : plan::render_text(result));
-  if (!o.svg.empty()) write_file(o.svg, plan::render_svg(result));
+  if (!o.svg.empty()) write_file_atomically(o.svg, plan::render_svg(result));
 }
 
 }  // namespace
@@ -91,12 +87,13 @@ void add_plan_command(CLI::App& app) {
                   "int8, fp4");
   cmd->add_option("--bpw", options->bpw,
                   "hc1's budget in ROM bits per weight, as etch build's (default 3.5)")
-      ->check(CLI::Range(3.0, 8.0));
-  cmd->add_option("--context", options->context, "tokens per user the KV cache holds")
-      ->capture_default_str();
-  cmd->add_option("--users", options->users, "users the KV SRAM is sized for (default 1)");
-  cmd->add_option("--lora-rank", options->lora_rank, "rank of the LoRA adapters in SRAM (0: none)")
-      ->capture_default_str();
+      ->check(number_range(3.0, 8.0));
+  add_count_option(*cmd, "--context", options->context, "tokens per user the KV cache holds", 1,
+                   plan::kMaxContext);
+  add_count_option(*cmd, "--users", options->users, "users the KV SRAM is sized for", 1,
+                   plan::kMaxUsers);
+  add_count_option(*cmd, "--lora-rank", options->lora_rank,
+                   "rank of the LoRA adapters in SRAM (0: none)", 0, 1 << 16);
   cmd->add_option("--circuit", options->circuit,
                   "how a weight's code selects its product: digital-select (bit cells and a "
                   "selector per weight slot) or cell-select (one ROM cell per weight on a product "

@@ -2,13 +2,13 @@
 
 #include <chrono>
 #include <cstdio>
-#include <fstream>
 #include <memory>
-#include <random>
 
 #include "cli/commands.hpp"
 #include "cli/common.hpp"
+#include "cli/options.hpp"
 #include "core/error.hpp"
+#include "core/output_file.hpp"
 #include "run/pipeline.hpp"
 #include "run/session.hpp"
 
@@ -20,8 +20,7 @@ struct RunOptions {
   std::string model;
   PromptOptions prompt;
   int64_t tokens = 128;
-  run::SamplingParams sampling;
-  std::optional<uint64_t> seed;
+  SamplingOptions sampling;
   int threads = 0;
   int64_t context = 0;
   bool ids_only = false;
@@ -31,31 +30,30 @@ struct RunOptions {
 };
 
 void write_logits(const std::string& path, std::span<const float> logits) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  if (!out) fail_file(path, "cannot create");
   // The host is little-endian (x86-64, AArch64), so the float array is the file format.
-  out.write(reinterpret_cast<const char*>(logits.data()),
-            static_cast<std::streamsize>(logits.size_bytes()));
-  if (!out) fail_file(path, "write failed");
+  write_file_atomically(path, {reinterpret_cast<const char*>(logits.data()), logits.size_bytes()});
 }
 
 void execute(const RunOptions& o) {
+  if (!o.logits_out.empty()) check_output_path(o.logits_out, {o.model});
   const run::LoadedModel model = open_model(o.model);
-  const tokenize::Tokenizer tokenizer(model.vocab());
+  const tokenize::Tokenizer tokenizer = model.tokenizer();
   const bool add_bos = model.vocab().add_bos && !o.no_bos;
   const std::vector<int32_t> prompt = prompt_tokens(o.prompt, tokenizer, add_bos);
 
+  // Refused before any work: a prompt that cannot fit, with what -n asks for, in the context
+  // (--ctx, else the model's trained context).
   const int64_t needed = static_cast<int64_t>(prompt.size()) + o.tokens;
+  const int64_t limit = o.context > 0 ? o.context : model.trained_context();
+  if (limit > 0 && needed > limit)
+    fail("the prompt ({} tokens) plus -n {} needs {} tokens of context, past the {} of {}",
+         prompt.size(), o.tokens, needed, limit,
+         o.context > 0 ? "--ctx" : "the model's trained context");
   const int64_t context = o.context > 0 ? o.context : needed;
-  if (needed > context)
-    fail("prompt ({} tokens) plus -n {} exceeds --ctx {}", prompt.size(), o.tokens, context);
   const std::unique_ptr<run::Engine> engine =
       model.engine({.threads = o.threads, .context = context});
 
-  run::SamplingParams sampling = o.sampling;
-  sampling.seed = o.seed ? *o.seed : std::random_device{}();
-  if (!o.seed && sampling.temperature > 0) fmt::print(stderr, "etch: seed {}\n", sampling.seed);
-  run::Sampler sampler(sampling);
+  run::Sampler sampler(o.sampling.resolve());
 
   run::Session session(*engine, tokenizer);
   run::GenerationOptions generation;
@@ -93,30 +91,13 @@ void add_run_command(CLI::App& app) {
   cmd->add_option("MODEL", options->model, "GGUF file, Hugging Face folder or .etch file")
       ->required();
   options->prompt.add_to(*cmd, true);
-  cmd->add_option("-n,--tokens", options->tokens,
-                  "Tokens to generate (0: only evaluate the prompt)")
-      ->check(CLI::NonNegativeNumber)
-      ->capture_default_str();
-  cmd->add_option("--temp", options->sampling.temperature, "Temperature (0: greedy)")
-      ->capture_default_str();
-  cmd->add_option("--top-k", options->sampling.top_k, "Keep the K most likely tokens (0: off)")
-      ->capture_default_str();
-  cmd->add_option("--top-p", options->sampling.top_p, "Nucleus sampling threshold (1: off)")
-      ->capture_default_str();
-  cmd->add_option("--min-p", options->sampling.min_p,
-                  "Drop tokens below P x the top probability (0: off)")
-      ->capture_default_str();
-  cmd->add_option("--repeat-penalty", options->sampling.repeat_penalty,
-                  "Penalty for recent tokens (1: off)")
-      ->capture_default_str();
-  cmd->add_option("--repeat-last-n", options->sampling.repeat_last_n,
-                  "Window of the repetition penalty")
-      ->capture_default_str();
-  cmd->add_option("--seed", options->seed, "Random seed (default: random, printed to stderr)");
-  cmd->add_option("-t,--threads", options->threads, "Threads (default: all cores)")
-      ->check(CLI::NonNegativeNumber);
-  cmd->add_option("-c,--ctx", options->context, "KV cache length (default: prompt + -n)")
-      ->check(CLI::NonNegativeNumber);
+  add_count_option(*cmd, "-n,--tokens", options->tokens,
+                   "Tokens to generate (0: only evaluate the prompt)", 0, kMaxTokens);
+  options->sampling.add_to(*cmd);
+  add_threads_option(*cmd, options->threads);
+  add_count_option(*cmd, "-c,--ctx", options->context,
+                   "KV cache length (0: prompt + -n; at most the model's trained context)", 0,
+                   kMaxTokens);
   cmd->add_flag("--ids", options->ids_only, "Print the generated token ids instead of text");
   cmd->add_flag("--no-bos", options->no_bos, "Do not prepend BOS to the prompt");
   cmd->add_flag("--ignore-eos", options->ignore_eos, "Keep generating after end-of-sequence");

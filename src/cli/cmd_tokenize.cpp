@@ -19,9 +19,9 @@ struct TokenizeOptions {
 };
 
 void execute(const TokenizeOptions& o) {
-  const import::Model model = import::load_model(o.model);
-  const tokenize::Tokenizer tokenizer(model.vocab);
-  const bool add_bos = model.vocab.add_bos && !o.no_bos;
+  const run::LoadedModel model(o.model);
+  const tokenize::Tokenizer tokenizer = model.tokenizer();
+  const bool add_bos = model.vocab().add_bos && !o.no_bos;
   // Control tokens written in the text ("<|eot_id|>") become their ids only when asked.
   const bool text_given = !o.prompt.text.empty() || !o.prompt.file.empty();
   const std::vector<int32_t> ids =
@@ -42,7 +42,8 @@ void execute(const TokenizeOptions& o) {
 void add_tokenize_command(CLI::App& app) {
   auto options = std::make_shared<TokenizeOptions>();
   CLI::App* cmd = app.add_subcommand("tokenize", "Print the token ids (or pieces) of a text");
-  cmd->add_option("MODEL", options->model, "GGUF file or Hugging Face folder")->required();
+  cmd->add_option("MODEL", options->model, "GGUF file, Hugging Face folder or .etch file")
+      ->required();
   options->prompt.add_to(*cmd, false);
   cmd->add_flag("--no-bos", options->no_bos, "Do not prepend BOS");
   auto* ids = cmd->add_flag("--ids", options->ids, "Print ids (the default)");

@@ -2,7 +2,10 @@
 
 #include <fmt/format.h>
 
+#include <cerrno>
 #include <chrono>
+#include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -31,12 +34,19 @@ void PromptOptions::add_to(CLI::App& command, bool with_ids) {
 }
 
 std::string read_file_text(const std::string& path) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) fail_file(path, "is a folder, not a text file");
   std::ifstream in(path, std::ios::binary);
-  if (!in) fail_file(path, "cannot open");
+  if (!in) fail_file(path, "cannot open: {}", std::strerror(errno));
   std::ostringstream out;
   out << in.rdbuf();
-  if (in.bad()) fail_file(path, "read error");
+  if (in.bad()) fail_file(path, "read error: {}", std::strerror(errno));
+  if (out.view().empty()) fail_file(path, "is empty; a text is needed");
   return out.str();
+}
+
+void print_json(const nlohmann::json& value) {
+  fmt::print("{}\n", value.dump(2, ' ', false, nlohmann::json::error_handler_t::replace));
 }
 
 std::vector<int32_t> prompt_tokens(const PromptOptions& prompt,

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
 
 #include <cstdint>
 #include <string>
@@ -24,7 +25,13 @@ struct PromptOptions {
   std::string ids;  // --prompt-ids, where the command offers it
   void add_to(CLI::App& command, bool with_ids);
 };
+// The whole of a text file; throws Error for a folder, an unreadable file (with the OS
+// reason) or an empty one.
 std::string read_file_text(const std::string& path);
+
+// Prints `value` on stdout, indented; always valid JSON: bytes that are not UTF-8 (in a file
+// name, a token, a metadata string) are replaced by U+FFFD instead of failing the dump.
+void print_json(const nlohmann::json& value);
 
 // Resolves the prompt to token ids: --prompt-ids as given, else the text tokenized.
 std::vector<int32_t> prompt_tokens(const PromptOptions& prompt,

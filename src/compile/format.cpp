@@ -13,6 +13,7 @@
 #include "compile/format.hpp"
 #include "core/error.hpp"
 #include "core/half.hpp"
+#include "core/output_file.hpp"
 
 namespace etch::compile {
 
@@ -213,21 +214,21 @@ void write_etch(const std::string& path, const EtchContents& contents) {
   header.json_xxh64 = XXH64(json.data(), json.size(), 0);
   header.file_bytes = file_bytes;
 
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  if (!out) fail_file(path, "cannot create");
-  out.write(reinterpret_cast<const char*>(&header), sizeof header);
-  out.write(json.data(), static_cast<std::streamsize>(json.size()));
+  OutputFile out(path);
+  out.write(&header, sizeof header);
+  out.write(json);
   uint64_t at = kHeaderBytes + json.size();
   const std::string zeros(kAlign, '\0');
   for (size_t i = 0; i < sections.size(); ++i) {
     const uint64_t target = meta["sections"][i]["offset"].get<uint64_t>();
-    out.write(zeros.data(), static_cast<std::streamsize>(target - at));
-    out.write(static_cast<const char*>(sections[i].data),
-              static_cast<std::streamsize>(sections[i].bytes));
+    out.write(zeros.data(), target - at);
+    out.write(sections[i].data, sections[i].bytes);
     at = target + sections[i].bytes;
   }
-  out.write(zeros.data(), static_cast<std::streamsize>(file_bytes - at));
-  if (!out) fail_file(path, "write failed");
+  out.write(zeros.data(), file_bytes - at);
+  // Read back through the full validating reader (checksums included) before it replaces
+  // anything.
+  out.commit([](const std::string& written) { read_etch(written); });
 }
 
 std::string etch_name(import::Role role, int64_t layer) {

@@ -5,5 +5,6 @@
 #include "core/error.hpp"
 #include "core/half.hpp"
 #include "core/mapped_file.hpp"
+#include "core/output_file.hpp"
 #include "core/parallel.hpp"
 #include "core/progress.hpp"

@@ -6,13 +6,16 @@
 
 namespace etch {
 
-// A progress bar on stderr, drawn only when stderr is a terminal (and never under CI), so
-// logs and pipes stay clean. Redraws at most ten times a second.
+// Progress of a long step on stderr, with its unit, the time elapsed and an estimate of the
+// time left. On a terminal: a bar redrawn at most ten times a second. Elsewhere (a log, a
+// pipe, CI): one plain line every five seconds, so a long run is never silent and a log stays
+// readable.
 class Progress {
  public:
-  Progress(std::string label, int64_t total);
+  Progress(std::string label, int64_t total, std::string unit);
   ~Progress();
-  void update(int64_t done);
+  // `note` is shown after the counts, e.g. a running estimate.
+  void update(int64_t done, const std::string& note = "");
   void finish();
 
  private:
@@ -20,8 +23,11 @@ class Progress {
 
   std::string label_;
   int64_t total_;
-  bool enabled_;
+  std::string unit_;
+  std::string note_;
+  bool terminal_;
   bool finished_ = false;
+  int64_t done_ = 0;
   std::chrono::steady_clock::time_point start_;
   std::chrono::steady_clock::time_point last_draw_;
 };

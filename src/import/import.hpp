@@ -177,4 +177,9 @@ tokenize::Vocabulary load_gguf_vocabulary(const std::string& path);
 // `model.path` and the tensor on the first contradiction. Called by both loaders.
 void validate(const Model& model);
 
+// Throws Error naming `model.path` and the first tensor that holds a NaN or an infinity. Its
+// cost is one dequantizing pass over every weight, spread over `threads` (0: all cores): about
+// what one decoded token costs the float engine, paid once before the first.
+void check_finite(const Model& model, int threads);
+
 }  // namespace etch::import

@@ -1,9 +1,12 @@
 #include <sys/stat.h>
 
+#include <atomic>
 #include <cmath>
 #include <numbers>
+#include <vector>
 
 #include "core/error.hpp"
+#include "core/parallel.hpp"
 #include "import/import.hpp"
 
 namespace etch::import {
@@ -150,6 +153,27 @@ void validate(const Model& model) {
                 l.bo ? "has" : "lacks", o_bias ? "has one" : "does not");
     for (const auto& bias : {l.bq, l.bk, l.bv, l.bo})
       if (bias) plain(*bias);
+  }
+}
+
+void check_finite(const Model& model, int threads) {
+  ThreadPool pool(threads > 0 ? threads : ThreadPool::default_threads());
+  for (const Tensor& t : model.tensors) {
+    std::atomic<int64_t> bad_row{-1};
+    pool.parallel_for(t.rows(), [&](int64_t begin, int64_t end) {
+      std::vector<float> row(static_cast<size_t>(t.cols()));
+      for (int64_t r = begin; r < end && bad_row.load(std::memory_order_relaxed) < 0; ++r) {
+        t.dequantize_row(r, row.data());
+        for (float v : row)
+          if (!std::isfinite(v)) {
+            bad_row.store(r);
+            return;
+          }
+      }
+    });
+    if (bad_row.load() >= 0)
+      fail_file(model.path, "tensor {} holds a NaN or an infinity (row {}); refusing to use it",
+                t.name, bad_row.load());
   }
 }
 

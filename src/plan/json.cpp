@@ -113,7 +113,8 @@ nlohmann::json plan_json(const Plan& p) {
 }
 
 std::string render_json(const Plan& p) {
-  return plan_json(p).dump(2) + "\n";
+  // Replaced, not refused: a model path need not be UTF-8.
+  return plan_json(p).dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
 }
 
 }  // namespace etch::plan

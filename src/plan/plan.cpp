@@ -56,8 +56,13 @@ double Plan::die_transistors() const {
 Plan make_plan(const PlanInput& input) {
   const ModelShape& m = input.model;
   if (m.layers <= 0 || m.hidden <= 0 || m.vocab <= 0) fail("plan: the model has no shape");
-  if (input.context <= 0) fail("--context must be positive, not {}", input.context);
-  if (input.users < 0) fail("--users must be positive, not {}", input.users);
+  if (input.context <= 0 || input.context > kMaxContext)
+    fail("--context {} is out of range: give 1 to {}", input.context, kMaxContext);
+  if (input.users < 0 || input.users > kMaxUsers)
+    fail("--users {} is out of range: give 1 to {}", input.users, kMaxUsers);
+  if (std::max<int64_t>(input.users, 1) * input.context > kMaxKvTokens)
+    fail("infeasible: {} users x {} tokens of context is more KV cache than {} tokens in all",
+         std::max<int64_t>(input.users, 1), input.context, kMaxKvTokens);
   if (input.lora_rank < 0) fail("--lora-rank must not be negative");
   if (input.weights.matrices.empty()) fail("plan: {} has no weight matrices", m.name);
   const detail::Node& node = detail::find_node(input.node_nm);

@@ -104,6 +104,13 @@ const char* circuit_name(Circuit circuit);  // "digital-select", "cell-select"
 // Throws Error naming the known circuits when `name` is not one.
 Circuit find_circuit(std::string_view name);
 
+// Bounds on a plan's inputs, so that an infeasible request is one line saying why rather than
+// a system of millions of chips: a 16M-token context, 65536 users, and 2^27 KV tokens in all
+// (already terabytes of KV SRAM for a model of a few billion parameters).
+constexpr int64_t kMaxContext = int64_t{1} << 24;
+constexpr int64_t kMaxUsers = int64_t{1} << 16;
+constexpr int64_t kMaxKvTokens = int64_t{1} << 27;
+
 struct PlanInput {
   ModelShape model;
   int node_nm = 6;

@@ -126,7 +126,9 @@ std::string render_sweep_json(const Sweep& s) {
     j["value"] = s.values[i];
     points.push_back(std::move(j));
   }
-  return nlohmann::json{{"param", s.param}, {"points", points}}.dump(2) + "\n";
+  return nlohmann::json{{"param", s.param}, {"points", points}}.dump(
+             2, ' ', false, nlohmann::json::error_handler_t::replace) +
+         "\n";
 }
 
 std::string render_sweep_svg(const Sweep& s) {

@@ -6,7 +6,8 @@
 namespace etch::run {
 
 PerplexityResult perplexity(Engine& engine, std::span<const int32_t> tokens, int64_t ctx,
-                            int32_t bos_id, const std::function<void(int64_t, int64_t)>& on_chunk) {
+                            int32_t bos_id,
+                            const std::function<void(int64_t, int64_t, double)>& on_chunk) {
   if (ctx < 4) fail("perplexity needs a context of at least 4 tokens, got {}", ctx);
   if (ctx > engine.context()) fail("context {} exceeds the engine's {}", ctx, engine.context());
   const int64_t chunks = static_cast<int64_t>(tokens.size()) / ctx;
@@ -32,7 +33,8 @@ PerplexityResult perplexity(Engine& engine, std::span<const int32_t> tokens, int
       sum_sq += nll * nll;
       ++result.tokens_scored;
     }
-    if (on_chunk) on_chunk(c + 1, chunks);
+    if (on_chunk)
+      on_chunk(c + 1, chunks, std::exp(sum / static_cast<double>(result.tokens_scored)));
   }
   const auto n = static_cast<double>(result.tokens_scored);
   result.nll_mean = sum / n;

@@ -39,9 +39,34 @@ std::string LoadedModel::description() const {
       static_cast<double>(etch_->rom_bits()) / static_cast<double>(etch_->parameters()));
 }
 
+int64_t LoadedModel::trained_context() const {
+  const int64_t trained = config().context_length;
+  if (!etch_) return trained;
+  // The chip holds RoPE tables for rope_positions only (at most 32768): its limit too.
+  return trained > 0 ? std::min(trained, etch_->rope_positions) : etch_->rope_positions;
+}
+
 std::unique_ptr<Engine> LoadedModel::engine(EngineOptions options) const {
-  if (model_) return std::make_unique<FloatEngine>(*model_, std::move(options));
+  const int64_t trained = trained_context();
+  if (trained > 0 && options.context > trained)
+    fail_file(path_,
+              "a context of {} tokens is past the {} the model was trained for; its output there "
+              "would be unreliable (give --ctx {} or less)",
+              options.context, trained, trained);
+  if (model_) {
+    import::check_finite(*model_, options.threads);
+    return std::make_unique<FloatEngine>(*model_, std::move(options));
+  }
   return std::make_unique<IntegerEngine>(*etch_, std::move(options));
+}
+
+tokenize::Tokenizer LoadedModel::tokenizer() const {
+  const tokenize::Vocabulary& v = vocab();
+  if (v.size() == 0)
+    fail_file(path_,
+              "the model has no tokenizer (no tokenizer.model or tokenizer.json, or no "
+              "tokenizer.* metadata), so it cannot read or write text");
+  return tokenize::Tokenizer(v);
 }
 
 const import::Model& LoadedModel::float_model() const {

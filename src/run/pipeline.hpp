@@ -12,6 +12,7 @@
 #include "compile/compile.hpp"
 #include "import/import.hpp"
 #include "run/run.hpp"
+#include "tokenize/tokenize.hpp"
 #include "tokenize/vocabulary.hpp"
 
 namespace etch::run {
@@ -28,7 +29,16 @@ class LoadedModel {
   // One line for logs: the format, the shape, and the weights' size (float) or bits per
   // weight (.etch), e.g. "gguf, 8 layers, hidden 256, vocab 4096, 15.6 MiB of weights".
   std::string description() const;
+  // The context the model was trained for (its config's context_length), and for a .etch at
+  // most the positions of its RoPE tables; 0 when unknown.
+  int64_t trained_context() const;
+  // Refuses a context past trained_context(), in both engines, and a float model with
+  // non-finite weights (import::check_finite), before any work.
   std::unique_ptr<Engine> engine(EngineOptions options) const;
+  // The model's tokenizer. Throws Error naming the model when it has none (no tokenizer.model
+  // or tokenizer.json, no tokenizer.* keys), so that every command that needs text refuses
+  // such a model in one line.
+  tokenize::Tokenizer tokenizer() const;
   // The float model, for what only a float model can do (building a .etch); throws Error for a
   // .etch artifact.
   const import::Model& float_model() const;

@@ -174,9 +174,11 @@ struct PerplexityResult {
 
 // llama.cpp's perplexity method: the whole text tokenized once (BOS first), cut into
 // consecutive chunks of ctx tokens whose first token is replaced by BOS; the predictions of
-// the last ctx/2 - 1 tokens of each chunk are scored. on_chunk(done, total) reports progress.
+// the last ctx/2 - 1 tokens of each chunk are scored. on_chunk(done, total, ppl) reports
+// progress with the running estimate over the chunks done, as llama-perplexity prints it.
 PerplexityResult perplexity(Engine& engine, std::span<const int32_t> tokens, int64_t ctx,
-                            int32_t bos_id, const std::function<void(int64_t, int64_t)>& on_chunk);
+                            int32_t bos_id,
+                            const std::function<void(int64_t, int64_t, double)>& on_chunk);
 
 // Natural-log softmax probability of `target` under `logits`, computed in double.
 double log_softmax_at(std::span<const float> logits, int32_t target);

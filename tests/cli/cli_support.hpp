@@ -16,13 +16,15 @@ struct CommandResult {
 };
 
 // Runs `etch <args>` through the shell (args are already shell-quoted by the caller) with
-// stdout and stderr captured separately.
-inline CommandResult run_etch(const std::string& args) {
+// stdout and stderr captured separately. `prefix` goes before the binary: shell settings such
+// as "ulimit -f 64;", or a command that runs etch as another user.
+inline CommandResult run_etch(const std::string& args, const std::string& prefix = "") {
   static int counter = 0;
-  const auto dir = temp_dir("cli");
+  static const TempDir dir("cli");
   const std::string out = (dir / ("out" + std::to_string(counter))).string();
   const std::string err = (dir / ("err" + std::to_string(counter++))).string();
-  const std::string command = etch_binary() + " " + args + " >" + out + " 2>" + err + " </dev/null";
+  const std::string command =
+      prefix + " " + etch_binary() + " " + args + " >" + out + " 2>" + err + " </dev/null";
   const int status = std::system(command.c_str());
   return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, read_text(out), read_text(err)};
 }

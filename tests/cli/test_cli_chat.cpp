@@ -48,6 +48,9 @@ class Tmux {
     std::system(("tmux -L " + socket_ + " send-keys -t chat -l " + quote(text)).c_str());
     std::system(("tmux -L " + socket_ + " send-keys -t chat Enter").c_str());
   }
+  void key(const std::string& name) {
+    std::system(("tmux -L " + socket_ + " send-keys -t chat " + name).c_str());
+  }
   std::string screen() {
     return shell_output("tmux -L " + socket_ + " capture-pane -p -J -S -200 -t chat");
   }
@@ -93,6 +96,33 @@ TEST(CliChat, TwoTurnsInAPseudoTerminal) {
   const std::string reply = screen.substr(first, second - first);
   EXPECT_GE(count(reply, "\n"), 2u) << screen;
   EXPECT_NE(screen.find("chat format chatml"), std::string::npos) << screen;
+}
+
+TEST(CliChat, CtrlCStopsTheReplyAndTheConversationGoesOn) {
+  Tmux tmux;
+  // Sampled without a length limit: the reply runs until the 1024-token context is full,
+  // seconds on one thread, long enough to be interrupted.
+  const std::string command = etch_binary() + " chat " + quote(kjv_gguf()) +
+                              " --chat-template chatml -n 100000 --temp 1 --seed 7 -t 1 -c 1024"
+                              "; echo CHAT-EXIT=$?; sleep 60";
+  ASSERT_TRUE(tmux.start(command));
+  tmux.wait_for("> ", 1);
+  tmux.type("In the beginning");
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  tmux.key("C-c");
+  std::string screen = tmux.wait_for("> ", 2);
+  EXPECT_NE(screen.find("[stopped]"), std::string::npos) << screen;
+  EXPECT_EQ(screen.find("CHAT-EXIT="), std::string::npos) << "Ctrl-C ended the chat:\n" << screen;
+  // The conversation goes on: a second turn gets a reply, stopped the same way.
+  tmux.type("And God said");
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  tmux.key("C-c");
+  screen = tmux.wait_for("> ", 3);
+  EXPECT_EQ(count(screen, "[stopped]"), 2u) << screen;
+  // Ctrl-C at the prompt ends the chat normally.
+  tmux.key("C-c");
+  screen = tmux.wait_for("CHAT-EXIT=", 1);
+  EXPECT_NE(screen.find("CHAT-EXIT=0"), std::string::npos) << screen;
 }
 
 TEST(CliChat, UnknownTemplateListsTheKnownOnes) {

@@ -43,7 +43,7 @@ TEST(CliPlan, AnEtchFileIsPlannedWithTheRomBitsInfoCounts) {
   EXPECT_EQ(plan["chips"], 1);
   // The artifact fixes every format: a recipe for it is refused, not ignored.
   const auto r = run_etch("plan " + etched + " --recipe hc3");
-  EXPECT_NE(r.exit_code, 0);
+  EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.err.find("fixes every matrix's format"), std::string::npos) << r.err;
 }
 
@@ -58,8 +58,8 @@ TEST(CliPlan, AnUnknownRecipeIsRefusedByPlanAndBuildAlike) {
   const std::string out = (temp_dir("cli-plan") / "hc7.etch").string();
   const auto plan = run_etch("plan --preset llama-3.2-1b --recipe hc7");
   const auto build = run_etch("build " + kjv_gguf() + " -o " + quote(out) + " --recipe hc7");
-  EXPECT_NE(plan.exit_code, 0);
-  EXPECT_NE(build.exit_code, 0);
+  EXPECT_EQ(plan.exit_code, 1);
+  EXPECT_EQ(build.exit_code, 1);
   EXPECT_NE(plan.err.find("unknown recipe 'hc7'"), std::string::npos) << plan.err;
   EXPECT_EQ(plan.err, build.err);
   EXPECT_FALSE(std::filesystem::exists(out));

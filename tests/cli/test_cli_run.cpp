@@ -157,7 +157,8 @@ TEST(Cli, ErrorsAreOneLineNamingTheProblem) {
   EXPECT_NE(no_prompt.err.find("no prompt"), std::string::npos) << no_prompt.err;
 
   const auto bad_option = run_etch("run " + kjv_gguf() + " -p hi --temp");
-  EXPECT_NE(bad_option.exit_code, 0);
+  EXPECT_EQ(bad_option.exit_code, 2);
+  EXPECT_EQ(bad_option.err, "etch: --temp: 1 required FLOAT:0..100 missing\n");
 }
 
 }  // namespace
