@@ -2,6 +2,7 @@
 #include <memory>
 
 #include "cli/commands.hpp"
+#include "cli/options.hpp"
 #include "serve/serve.hpp"
 #include "tokenize/chat.hpp"
 
@@ -28,11 +29,9 @@ void add_serve_command(CLI::App& app) {
                   "Require this key (Authorization: Bearer KEY) on every endpoint but /health");
   cmd->add_option("--chat-template", options->chat_template,
                   "Chat format instead of the model's own: " + tokenize::known_chat_formats());
-  cmd->add_option("-t,--threads", options->threads, "Threads (default: all cores)")
-      ->check(CLI::NonNegativeNumber);
-  cmd->add_option("-c,--ctx", options->context,
-                  "KV cache length per slot (default: model's, at most 4096)")
-      ->check(CLI::NonNegativeNumber);
+  add_threads_option(*cmd, options->threads);
+  add_count_option(*cmd, "-c,--ctx", options->context,
+                   "KV cache length per slot (default: model's, at most 4096)", 0, kMaxTokens);
   cmd->add_option("--max-body", options->max_body_bytes, "Largest request body in bytes (413)")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
@@ -44,9 +43,8 @@ void add_serve_command(CLI::App& app) {
                   "Seconds a request may take from its arrival, waiting included")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
-  cmd->add_option("--prompt-chunk", options->prompt_chunk,
-                  "Prompt tokens a slot feeds per engine step")
-      ->check(CLI::PositiveNumber)
+  add_count_option(*cmd, "--prompt-chunk", options->prompt_chunk,
+                   "Prompt tokens a slot feeds per engine step", 1, kMaxTokens)
       ->capture_default_str();
   cmd->callback([options] { serve::serve(*options); });
 }

@@ -200,9 +200,11 @@ TEST(CliOptions, OutOfRangeValuesAreArgumentErrorsInEveryCommand) {
       {"plan --preset llama-3.1-8b --users 1000000",
        "--users: 1000000 is out of range: give 1 to 65536"},
       {"plan --preset llama-3.1-8b --users 0", "--users: 0 is out of range: give 1 to 65536"},
+      {"serve " + model + " --prompt-chunk 0",
+       "--prompt-chunk: 0 is out of range: give 1 to 16777216"},
       {"frob",
        "'frob' is not a command; the commands are info, run, tokenize, chat, perplexity, "
-       "bench, plan, build"},
+       "bench, plan, build, serve"},
       {"run " + model + " -p hi --frob", "The following argument was not expected: --frob"},
   };
   for (const auto& [command, message] : cases) {
