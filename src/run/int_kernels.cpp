@@ -87,6 +87,10 @@ using contract::kExpFloor;
 using contract::kExpFractionBits;
 using contract::kExpInput;
 
+// Adding and taking away 1.5 * 2^23 rounds a binary32 below 2^22 in magnitude to an integer,
+// ties to even, in every vector set.
+constexpr float kRoundMagic = 12582912.0f;
+
 #define ETCH_SET(label)                                                                       \
   const Kernels kSet{label, quantize,  dot_grouped, msa_row,  dot_expanded,    dot_expanded4, \
                      dot16, exp_units, swiglu,      rms_norm, attention_output};
