@@ -25,7 +25,9 @@ struct PlanOptions {
   int64_t users = 1;
   int64_t lora_rank = 0;
   std::string circuit = "digital-select";
+  int64_t rom_bits_per_transistor = 1;
   bool json = false;
+  bool sensitivity = false;
   std::string svg;
   std::string sweep;
 };
@@ -56,9 +58,16 @@ void run_plan(const PlanOptions& o) {
   in.users = o.users;
   in.lora_rank = o.lora_rank;
   in.circuit = plan::find_circuit(o.circuit);
+  in.rom_bits_per_transistor = static_cast<int>(o.rom_bits_per_transistor);
   in.prompt_tokens = std::min<int64_t>(in.prompt_tokens, o.context / 2);
   in.answer_tokens = std::min<int64_t>(in.answer_tokens, o.context - in.prompt_tokens);
 
+  if (o.sensitivity) {
+    if (!o.sweep.empty() || o.json || !o.svg.empty())
+      fail("plan: --sensitivity prints a table of its own; drop --sweep, --json and --svg");
+    fmt::print("{}", plan::render_sensitivity(in, plan::sensitivity(in)));
+    return;
+  }
   if (!o.sweep.empty()) {
     const auto sweep = plan::run_sweep(in, o.sweep);
     fmt::print("{}", o.json ? plan::render_sweep_json(sweep) : plan::render_sweep_text(sweep));
@@ -99,7 +108,12 @@ void add_plan_command(CLI::App& app) {
                   "selector per weight slot) or cell-select (one ROM cell per weight on a product "
                   "line, bit-serial)")
       ->capture_default_str();
+  add_count_option(*cmd, "--rom-bits-per-transistor", options->rom_bits_per_transistor,
+                   "bits one ROM transistor holds: 1 (one-bit cells) to 4 (multi-level cells)", 1,
+                   plan::kMaxRomBitsPerTransistor);
   cmd->add_flag("--json", options->json, "print the plan as JSON");
+  cmd->add_flag("--sensitivity", options->sensitivity,
+                "print how each figure moves when each engineering estimate is halved or doubled");
   cmd->add_option("--svg", options->svg,
                   "write the die floorplan (or, with --sweep, a chart) to FILE");
   cmd->add_option("--sweep", options->sweep,

@@ -47,9 +47,17 @@ double serial_multiplier_t(int n) {
   return n * (kAndT + kFullAdderT + 2 * kFlopT);
 }
 
-double cell_select_pitches(int code_bits) {
+double line_cell_pitches(int code_bits, const Estimates& estimates) {
   const double tracks = static_cast<double>((int64_t{1} << code_bits) + 1);
-  return std::max(kRomCellPitches, std::ceil(tracks / kProductLineLayers));
+  return std::max(estimates.rom_cell_pitches, std::ceil(tracks / estimates.line_layers));
+}
+
+int64_t rom_rows(const Estimates& estimates) {
+  return std::max<int64_t>(1, std::llround(estimates.rom_rows));
+}
+
+double clock_hz(const Node& node, const Estimates& estimates) {
+  return node.clock_ghz * estimates.clock_scale * 1e9;
 }
 
 namespace {
@@ -66,9 +74,10 @@ double group_scale_t(const contract::Format& format, const contract::TileUnits& 
 
 // K bit cells per weight, sensed, and a 2^K:1 selector per weight slot: bit-parallel, one tile
 // per cycle.
-TileDatapath digital_select(const contract::Format& format) {
+TileDatapath digital_select(const contract::Format& format, int64_t rom_rows) {
   TileDatapath d;
   d.units = contract::tile_units(format);
+  d.tiles_per_product = rom_rows;
   const auto& u = d.units;
   const auto count = [](int64_t n) { return static_cast<double>(n); };
   // A fitted level is a multiplier per product; a fixed level (int8, hc8, fp4) is a constant,
@@ -95,16 +104,16 @@ TileDatapath digital_select(const contract::Format& format) {
 // One cell per weight, its via on one of the input element's 2^K product lines. The cell passes
 // one bit per cycle, so each product streams through it least significant bit first, and a
 // tile takes as many cycles as its partial has bits (the sum's upper bits leave the serial tree
-// after the products' last bit). The ROM's kRomRows cycles per product then hold
-// kRomRows / cycles_per_tile tiles, one per cell on a bitline, and a matrix needs about
+// after the products' last bit). The ROM's rom_rows cycles per product then hold
+// rom_rows / cycles_per_tile tiles, one per cell on a bitline, and a matrix needs about
 // cycles_per_tile times as many datapaths as in digital-select, each a bit-serial one.
-TileDatapath cell_select(const contract::Format& format) {
+TileDatapath cell_select(const contract::Format& format, int64_t rom_rows) {
   TileDatapath d;
   d.units = contract::tile_units(format);
   const auto& u = d.units;
   const auto count = [](int64_t n) { return static_cast<double>(n); };
   d.cycles_per_tile = u.partial_bits;
-  d.tiles_per_product = kRomRows / d.cycles_per_tile;
+  d.tiles_per_product = std::max<int64_t>(1, rom_rows / d.cycles_per_tile);
   // Each product line is driven by a generator streaming its product: a serial-parallel
   // multiplier of the parallel level by the serial activation (fitted levels) or a serial adder
   // forming it from the previous level's (fixed levels); every input element's activation is a
@@ -129,59 +138,72 @@ TileDatapath cell_select(const contract::Format& format) {
 
 }  // namespace
 
-TileDatapath tile_datapath(const contract::Format& format, Circuit circuit) {
-  return circuit == Circuit::kCellSelect ? cell_select(format) : digital_select(format);
+TileDatapath tile_datapath(const contract::Format& format, Circuit circuit, int64_t rom_rows) {
+  return circuit == Circuit::kCellSelect ? cell_select(format, rom_rows)
+                                         : digital_select(format, rom_rows);
 }
 
 int64_t kv_positions_per_cycle(int64_t kv_tokens) {
   return std::max<int64_t>(1, (kv_tokens + kSramRows - 1) / kSramRows);
 }
 
-int64_t matvec_cycles(int64_t in) {
+int64_t matvec_cycles(int64_t in, int64_t rom_rows) {
   // One wordline per cycle, then the adder tree across arrays (registered every fourth
   // level), select and candidate set-up.
   const int64_t tree = static_cast<int64_t>(std::ceil(std::log2(static_cast<double>(in)) / 4));
-  return kRomRows + tree + 3;
+  return rom_rows + tree + 3;
 }
 
-Energies energies(const Node& node) {
+Energies energies(const Node& node, const Estimates& estimates) {
   Energies e;
   const double cell_ff = kRomBitlineCellFf * node.cpp_nm / 57.0;
   // Precharged bitline: about half the cells read discharge it.
-  e.rom_bit = 0.5 * kRomRows * cell_ff * 1e-15 * node.vdd * node.vdd;
-  e.add16 = kAdd16J * node.energy_scale;
-  e.add32 = kAdd32J * node.energy_scale;
-  e.mult8 = kMult8J * node.energy_scale;
-  e.sram_bit = kSram8kBitJ * node.energy_scale;
+  e.rom_bit = 0.5 * static_cast<double>(rom_rows(estimates)) * cell_ff * 1e-15 * node.vdd * node.vdd;
+  const double scale = node.energy_scale * estimates.energy_scale;
+  e.add16 = kAdd16J * scale;
+  e.add32 = kAdd32J * scale;
+  e.mult8 = kMult8J * scale;
+  e.sram_bit = kSram8kBitJ * scale;
   return e;
 }
 
 std::vector<Tile> map_tiles(const PlanInput& in, const Node& node, int64_t kv_tokens) {
   const ModelShape& m = in.model;
-  const Energies e = energies(node);
-  const double logic_per_mm2 = node.logic_mtr_mm2 * 1e6 * kLogicUtilisation;
-  const double rom_cell_um2 = node.cpp_nm * kRomCellPitches * node.mp_nm * 1e-6;
+  const Estimates& est = in.estimates;
+  const Energies e = energies(node, est);
+  const int64_t rows = rom_rows(est);
+  const double logic_per_mm2 = node.logic_mtr_mm2 * 1e6 * est.logic_utilisation;
+  // A multi-bit cell (docs/planner.md, "Multi-bit ROM cells") holds b bits in one transistor:
+  // its via ties it to one of 2^b level lines, so it is as wide as a cell-select cell of a
+  // b-bit code, and its bitline is sensed against 2^b - 1 reference levels, a comparator (a
+  // sense latch) per level.
+  const double bits_per_cell = in.rom_bits_per_transistor;
+  const double multibit_cell_um2 = node.cpp_nm * node.mp_nm * 1e-6 *
+                                   line_cell_pitches(in.rom_bits_per_transistor, est);
+  const double sense_t = kRomSenseT * (std::exp2(bits_per_cell) - 1);
   const double sram_um2 = node.sram_cell_um2 / kSramMacroEfficiency;
   const int64_t avg_context = std::min(in.context, in.prompt_tokens + in.answer_tokens / 2);
   const int64_t q_width = m.heads * m.head_dim;
   const int64_t kv_width = m.kv_heads * m.head_dim;
 
-  const auto rom_periphery = [](double bits) {
-    return bits / kRomRows * kRomSenseT + bits / kRomColumns * kRomDriverT;
+  // Sense latches per bitline and drivers per wordline of the cells holding `bits`.
+  const auto rom_periphery = [&](double bits) {
+    const double cells = bits / bits_per_cell;
+    return cells / static_cast<double>(rows) * sense_t + cells / kRomColumns * kRomDriverT;
   };
-  // ROM holding bits one per transistor (codes in digital-select; level tables, group
-  // multipliers, row scales and the embedding in either circuit).
+  // ROM holding bits, `bits_per_cell` per transistor (codes in digital-select; level tables,
+  // group multipliers, row scales and the embedding in either circuit).
   const auto add_bit_cells = [&](Tile& t, double bits) {
-    t.transistors.rom += bits;
-    t.area.rom += bits * rom_cell_um2 / kRomArrayEfficiency * 1e-6;
+    t.transistors.rom += bits / bits_per_cell;
+    t.area.rom += bits / bits_per_cell * multibit_cell_um2 / est.rom_array_efficiency * 1e-6;
   };
 
   // Adds a matrix's ROM and tile datapaths and its per-token energy to a tile. A matrix-vector
-  // product reads every ROM wordline once, so kRomRows cycles; a datapath computes
+  // product reads every ROM wordline once, so rom_rows cycles; a datapath computes
   // tiles_per_product tiles in that time, so a matrix needs its tiles over that many datapaths.
   const bool selects_in_cell = in.circuit == Circuit::kCellSelect;
   const auto add_matrix = [&](Tile& t, const WeightMatrix& x, double& logic, double& energy) {
-    const TileDatapath d = tile_datapath(x.format, in.circuit);
+    const TileDatapath d = tile_datapath(x.format, in.circuit, rows);
     const auto& u = d.units;
     const double tiles = ceil_div(x.rows, u.rows) * ceil_div(x.cols, u.group);
     const double datapaths =
@@ -201,8 +223,9 @@ std::vector<Tile> map_tiles(const PlanInput& in, const Node& node, int64_t kv_to
     t.transistors.datapath += datapaths * d.transistors();
     add_bit_cells(t, bit_cells);
     t.transistors.rom += code_cells;
-    t.area.rom += code_cells * rom_cell_um2 * cell_select_pitches(x.format.bits) / kRomCellPitches /
-                  kRomArrayEfficiency * 1e-6;
+    t.area.rom += code_cells * node.cpp_nm * node.mp_nm * 1e-6 *
+                  line_cell_pitches(x.format.bits, est) /
+                  est.rom_array_efficiency * 1e-6;
     // The code cells' sense latches are the cell-select datapath's selectors.
     logic += datapaths * d.transistors() + rom_periphery(bit_cells) +
              code_cells / kRomColumns * kRomDriverT;
@@ -215,8 +238,9 @@ std::vector<Tile> map_tiles(const PlanInput& in, const Node& node, int64_t kv_to
     // A bit-serial cell is read once per cycle of its tile, on a bitline of tiles_per_product
     // cells; each product line runs past the tile's rows and as many cells per row.
     const double serial_read_j = static_cast<double>(d.cycles_per_tile) * e.rom_bit *
-                                 static_cast<double>(d.tiles_per_product) / kRomRows;
-    energy += bit_cells * share * e.rom_bit + code_cells * share * serial_read_j;
+                                 static_cast<double>(d.tiles_per_product) /
+                                 static_cast<double>(rows);
+    energy += bit_cells / bits_per_cell * share * e.rom_bit + code_cells * share * serial_read_j;
     energy += read * static_cast<double>(u.multipliers) *
               (product + (selects_in_cell ? serial_read_j * static_cast<double>(u.rows) : 0));
     // Per weight: its add in the tree and a quarter register, and in digital-select the select
@@ -260,7 +284,7 @@ std::vector<Tile> map_tiles(const PlanInput& in, const Node& node, int64_t kv_to
   }
   add_bit_cells(embedding, embedding.rom_bits);
   finish(embedding, rom_periphery(embedding.rom_bits), 0,
-         embedding.rom_bits / static_cast<double>(m.vocab) * e.rom_bit);
+         embedding.rom_bits / static_cast<double>(m.vocab) / bits_per_cell * e.rom_bit);
   tiles.push_back(embedding);
 
   const int64_t positions = kv_positions_per_cycle(kv_tokens);
@@ -296,7 +320,8 @@ std::vector<Tile> map_tiles(const PlanInput& in, const Node& node, int64_t kv_to
       if (m.experts == 1)
         lora_params += static_cast<double>(in.lora_rank) * (3.0 * (m.hidden + m.ffn));
       lora_bits = lora_params * kLoraBits;
-      logic += std::ceil(lora_params / kRomRows) * mac_t(contract::kActivationBits, kLoraBits);
+      logic += std::ceil(lora_params / static_cast<double>(rows)) *
+               mac_t(contract::kActivationBits, kLoraBits);
       energy +=
           lora_params * (mac_j(e, contract::kActivationBits, kLoraBits) + kLoraBits * e.sram_bit);
     }

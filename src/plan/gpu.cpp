@@ -26,7 +26,7 @@ struct Gpu {
 constexpr std::array<Gpu, 3> kGpus = {{
     {"H100", 80e9, 3.35e12, 700, 989e12, 1979e12, 0, 27500, (10200 - 8 * 700) / 8.0},
     {"H200", 141e9, 4.8e12, 700, 989e12, 1979e12, 0, 32500, (10200 - 8 * 700) / 8.0},
-    {"B200", 192e9, 8.0e12, 1000, 2250e12, 4500e12, 9000e12, 37500, (14300 - 8 * 1000) / 8.0},
+    {"B200", 180e9, 8.0e12, 1000, 2250e12, 4500e12, 9000e12, 37500, (14300 - 8 * 1000) / 8.0},
 }};
 
 struct Format {
@@ -84,24 +84,39 @@ std::vector<GpuComparison> compare_gpus(const Plan& plan) {
       const double room = n * per_gpu - weights;
       r.batch =
           std::clamp<int64_t>(static_cast<int64_t>(room / (context * kv_token)), 1, kMaxBatch);
-      const double b = static_cast<double>(r.batch);
-      // A batch reads each expert once if the batch touches it; dense models read all.
-      const double read =
-          std::min(params * f.weight_bytes, active_bytes * (m.experts > 1 ? b : 1)) +
-          b * avg_context * kv_token;
-      const double step = std::max(read / bw, 2 * active * b / flops) + sync;
-      r.tokens_per_second_aggregate = b / step;
+      // Aggregate tokens/s at a batch of b users. A batch reads each expert once if the batch
+      // touches it; dense models read all. The GPUs draw their rated power at any batch (a
+      // decode step keeps them busy), so energy per token falls as the batch grows.
+      const auto tokens_per_second = [&](double b) {
+        const double read =
+            std::min(params * f.weight_bytes, active_bytes * (m.experts > 1 ? b : 1)) +
+            b * avg_context * kv_token;
+        const double step = std::max(read / bw, 2 * active * b / flops) + sync;
+        return b / step;
+      };
       const double watts = n * (g.watts + g.host_w);
-      r.energy_per_token_j = watts / r.tokens_per_second_aggregate;
       const double capex = n * (g.price_usd + kHostUsdPerGpu);
       const double energy_usd = watts * kPue * kUtilisation * kLifetimeS / 3.6e6 * kUsdPerKwh;
-      const double tokens = r.tokens_per_second_aggregate * kUtilisation * kLifetimeS;
-      r.per_million_tokens_usd = (capex + energy_usd) / tokens * 1e6;
+      const auto per_million_tokens_usd = [&](double rate) {
+        return (capex + energy_usd) / (rate * kUtilisation * kLifetimeS) * 1e6;
+      };
+      r.tokens_per_second_aggregate = tokens_per_second(static_cast<double>(r.batch));
+      r.energy_per_token_j = watts / r.tokens_per_second_aggregate;
+      r.per_million_tokens_usd = per_million_tokens_usd(r.tokens_per_second_aggregate);
+      r.same_users = std::min(std::max<int64_t>(plan.timing.users_in_flight, 1), r.batch);
+      r.same_users_tokens_per_second_aggregate =
+          tokens_per_second(static_cast<double>(r.same_users));
+      r.same_users_energy_per_token_j = watts / r.same_users_tokens_per_second_aggregate;
+      r.same_users_per_million_tokens_usd =
+          per_million_tokens_usd(r.same_users_tokens_per_second_aggregate);
 
+      const double chip_j = plan.power.energy_per_token_j;
       r.chip_speedup_per_user = plan.timing.tokens_per_second_per_user / r.tokens_per_second_user;
-      r.chip_energy_advantage = plan.power.energy_per_token_j > 0
-                                    ? r.energy_per_token_j / plan.power.energy_per_token_j
-                                    : 0;
+      r.chip_energy_advantage_same_users =
+          chip_j > 0 ? r.same_users_energy_per_token_j / chip_j : 0;
+      r.chip_cost_advantage_same_users =
+          chip_cost_per_mtok > 0 ? r.same_users_per_million_tokens_usd / chip_cost_per_mtok : 0;
+      r.chip_energy_advantage = chip_j > 0 ? r.energy_per_token_j / chip_j : 0;
       r.chip_cost_advantage =
           chip_cost_per_mtok > 0 ? r.per_million_tokens_usd / chip_cost_per_mtok : 0;
       rows.push_back(r);

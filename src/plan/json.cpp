@@ -20,6 +20,29 @@ nlohmann::json transistors_json(const Transistors& t) {
           {"total", t.total()}};
 }
 
+nlohmann::json range_json(const FigureRange& f) {
+  return {{"low", f.low}, {"expected", f.expected}, {"high", f.high}};
+}
+
+nlohmann::json ranges_json(const Plan& p) {
+  const auto& r = p.ranges;
+  return {{"total_area_mm2", range_json(r.area_mm2)},
+          {"total_transistors", range_json(r.transistors)},
+          {"chips", range_json(r.chips)},
+          {"tokens_per_second_per_user", range_json(r.tokens_per_second_per_user)},
+          {"tokens_per_second_aggregate", range_json(r.tokens_per_second_aggregate)},
+          {"cards_w", range_json(r.cards_w)},
+          {"total_w", range_json(r.deployed_w)},
+          {"energy_per_token_j", range_json(r.energy_per_token_j)}};
+}
+
+nlohmann::json estimates_json(const Estimates& values) {
+  nlohmann::json out = nlohmann::json::object();
+  for (const auto& e : estimate_table())
+    out[e.key] = {{"value", values.*e.member}, {"low", e.low}, {"high", e.high}};
+  return out;
+}
+
 const Chip& largest(const Plan& p) {
   const Chip* best = &p.chips.front();
   for (const auto& c : p.chips)
@@ -42,7 +65,15 @@ nlohmann::json plan_json(const Plan& p) {
                     {"tokens_per_second_aggregate", g.tokens_per_second_aggregate},
                     {"energy_per_token_j", g.energy_per_token_j},
                     {"cost_per_million_tokens_usd", g.per_million_tokens_usd},
+                    {"same_users", g.same_users},
+                    {"same_users_tokens_per_second_aggregate",
+                     g.same_users_tokens_per_second_aggregate},
+                    {"same_users_energy_per_token_j", g.same_users_energy_per_token_j},
+                    {"same_users_cost_per_million_tokens_usd",
+                     g.same_users_per_million_tokens_usd},
                     {"chip_speedup_per_user", g.chip_speedup_per_user},
+                    {"chip_energy_advantage_same_users", g.chip_energy_advantage_same_users},
+                    {"chip_cost_advantage_same_users", g.chip_cost_advantage_same_users},
                     {"chip_energy_advantage", g.chip_energy_advantage},
                     {"chip_cost_advantage", g.chip_cost_advantage}});
   nlohmann::json chips = nlohmann::json::array();
@@ -64,6 +95,7 @@ nlohmann::json plan_json(const Plan& p) {
       {"node_nm", in.node_nm},
       {"recipe", in.weights.label},
       {"circuit", circuit_name(in.circuit)},
+      {"rom_bits_per_transistor", in.rom_bits_per_transistor},
       {"rom_bits", p.rom_bits},
       {"bits_per_weight", p.bits_per_weight},
       {"context", in.context},
@@ -76,6 +108,7 @@ nlohmann::json plan_json(const Plan& p) {
       {"chips", p.chip_count()},
       {"clock_hz", t.clock_hz},
       {"users_max", t.users_max},
+      {"users_in_flight", t.users_in_flight},
       {"energy_per_token_j", p.power.energy_per_token_j},
       {"cost_per_million_tokens_usd", p.cost.per_million_tokens_usd},
       {"area_breakdown", area_json(big.area)},
@@ -90,10 +123,14 @@ nlohmann::json plan_json(const Plan& p) {
         {"request_seconds", t.request_seconds},
         {"kv_tokens", t.kv_tokens},
         {"users_in_flight", t.users_in_flight}}},
+      {"ranges", ranges_json(p)},
+      {"estimates", estimates_json(in.estimates)},
       {"power",
        {{"chip_w", p.power.chip_w},
         {"card_w", p.power.card_w},
+        {"deployed_w", p.power.power_w},
         {"dynamic_w", p.power.dynamic_w},
+        {"clock_w", p.power.clock_w},
         {"leakage_w", p.power.leakage_w},
         {"io_w", p.power.io_w},
         {"total_w", p.power.total_w},

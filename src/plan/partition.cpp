@@ -29,8 +29,8 @@ double worst_io(const Node& node) {
   return node.io_mm2 + 2 * kChipLinkMm2;
 }
 
-double chip_area(double blocks, double io) {
-  return (blocks + io) * (1 + kOverheadFraction);
+double chip_area(double blocks, double io, double overhead) {
+  return (blocks + io) * (1 + overhead);
 }
 
 Tile slice_of(const Tile& t, int k, int parts) {
@@ -59,12 +59,13 @@ Tile slice_of(const Tile& t, int k, int parts) {
 
 // Greedy split of the tiles into chips of at most `cap` mm2; returns the first tile index
 // of every chip.
-std::vector<size_t> split(const std::vector<Tile>& tiles, const Node& node, double cap) {
+std::vector<size_t> split(const std::vector<Tile>& tiles, const Node& node, double overhead,
+                          double cap) {
   std::vector<size_t> starts = {0};
   double blocks = 0;
   for (size_t i = 0; i < tiles.size(); ++i) {
     const double a = tile_area(tiles[i]);
-    if (blocks > 0 && chip_area(blocks + a, worst_io(node)) > cap) {
+    if (blocks > 0 && chip_area(blocks + a, worst_io(node), overhead) > cap) {
       starts.push_back(i);
       blocks = 0;
     }
@@ -77,7 +78,9 @@ std::vector<size_t> split(const std::vector<Tile>& tiles, const Node& node, doub
 
 std::vector<Chip> partition(std::vector<Tile> tiles, const PlanInput& input, const Node& node,
                             double reticle_mm2) {
-  const double budget = reticle_mm2 / (1 + kOverheadFraction) - worst_io(node);
+  const Estimates& est = input.estimates;
+  const double overhead = est.overhead_fraction;
+  const double budget = reticle_mm2 / (1 + overhead) - worst_io(node);
   // A tile larger than a reticle (a layer of a very large model at an old node) is cut into
   // equal slices of its matrices' rows, each slice on its own chip.
   std::vector<Tile> fitted;
@@ -94,18 +97,18 @@ std::vector<Chip> partition(std::vector<Tile> tiles, const PlanInput& input, con
   for (const auto& t : tiles) total_blocks += tile_area(t);
 
   std::vector<size_t> starts = {0};
-  if (chip_area(total_blocks, node.io_mm2) > reticle_mm2) {
-    starts = split(tiles, node, reticle_mm2);
+  if (chip_area(total_blocks, node.io_mm2, overhead) > reticle_mm2) {
+    starts = split(tiles, node, overhead, reticle_mm2);
     // Balance: the smallest cap that still needs no more chips.
     double lo = total_blocks / static_cast<double>(starts.size()), hi = reticle_mm2;
     for (int i = 0; i < 40; ++i) {
       const double mid = (lo + hi) / 2;
-      if (split(tiles, node, mid).size() <= starts.size())
+      if (split(tiles, node, overhead, mid).size() <= starts.size())
         hi = mid;
       else
         lo = mid;
     }
-    starts = split(tiles, node, hi);
+    starts = split(tiles, node, overhead, hi);
   }
 
   std::vector<Chip> chips;
@@ -128,10 +131,10 @@ std::vector<Chip> partition(std::vector<Tile> tiles, const PlanInput& input, con
     }
     if (chip.first_layer < 0) chip.first_layer = chip.end_layer = 0;
     chip.area.io = io_area(c, starts.size(), node);
-    chip.area.overhead = kOverheadFraction * (chip.area.rom + chip.area.compute +
+    chip.area.overhead = overhead * (chip.area.rom + chip.area.compute +
                                               chip.area.kv_sram + chip.area.sram + chip.area.io);
     // SerDes PHYs are mostly analog: about a tenth of placed logic density.
-    chip.transistors.logic += chip.area.io * node.logic_mtr_mm2 * 1e6 * kLogicUtilisation * 0.1;
+    chip.transistors.logic += chip.area.io * node.logic_mtr_mm2 * 1e6 * est.logic_utilisation * 0.1;
     const double area = chip.area.total();
     chip.width_mm = std::sqrt(area * 26.0 / 33.0);
     chip.height_mm = area / chip.width_mm;

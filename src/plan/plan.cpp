@@ -53,7 +53,9 @@ double Plan::die_transistors() const {
   return t;
 }
 
-Plan make_plan(const PlanInput& input) {
+namespace detail {
+
+Plan plan_at_estimates(const PlanInput& input) {
   const ModelShape& m = input.model;
   if (m.layers <= 0 || m.hidden <= 0 || m.vocab <= 0) fail("plan: the model has no shape");
   if (input.context <= 0 || input.context > kMaxContext)
@@ -65,7 +67,10 @@ Plan make_plan(const PlanInput& input) {
          std::max<int64_t>(input.users, 1), input.context, kMaxKvTokens);
   if (input.lora_rank < 0) fail("--lora-rank must not be negative");
   if (input.weights.matrices.empty()) fail("plan: {} has no weight matrices", m.name);
-  const detail::Node& node = detail::find_node(input.node_nm);
+  if (input.rom_bits_per_transistor < 1 || input.rom_bits_per_transistor > kMaxRomBitsPerTransistor)
+    fail("--rom-bits-per-transistor {} is out of range: give 1 to {}",
+         input.rom_bits_per_transistor, kMaxRomBitsPerTransistor);
+  const Node& node = find_node(input.node_nm);
 
   Plan plan;
   plan.input = input;
@@ -74,8 +79,8 @@ Plan make_plan(const PlanInput& input) {
       input.kv_tokens > 0 ? input.kv_tokens : plan.input.users * input.context;
   plan.reticle_mm2 = kReticleMm2;
 
-  auto tiles = detail::map_tiles(plan.input, node, kv_tokens);
-  plan.chips = detail::partition(std::move(tiles), plan.input, node, kReticleMm2);
+  auto tiles = map_tiles(plan.input, node, kv_tokens);
+  plan.chips = partition(std::move(tiles), plan.input, node, kReticleMm2);
   for (const auto& c : plan.chips) {
     plan.area += c.area;
     plan.transistors += c.transistors;
@@ -83,10 +88,18 @@ Plan make_plan(const PlanInput& input) {
   plan.rom_bits = input.weights.rom_bits();
   plan.bits_per_weight =
       static_cast<double>(plan.rom_bits) / static_cast<double>(input.weights.weights());
-  plan.timing = detail::time_plan(plan.input, node, plan.chips, kv_tokens);
-  plan.power = detail::power_plan(node, plan.chips, plan.timing);
-  plan.cost = detail::cost_plan(node, plan.chips, plan.power, plan.timing);
-  plan.gpus = detail::compare_gpus(plan);
+  plan.timing = time_plan(plan.input, node, plan.chips, kv_tokens);
+  plan.power = power_plan(plan.input, node, plan.chips, plan.timing);
+  plan.cost = cost_plan(node, plan.chips, plan.power, plan.timing);
+  plan.gpus = compare_gpus(plan);
+  return plan;
+}
+
+}  // namespace detail
+
+Plan make_plan(const PlanInput& input) {
+  Plan plan = detail::plan_at_estimates(input);
+  plan.ranges = detail::estimate_ranges(input, plan);
   return plan;
 }
 

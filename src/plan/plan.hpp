@@ -111,6 +111,41 @@ constexpr int64_t kMaxContext = int64_t{1} << 24;
 constexpr int64_t kMaxUsers = int64_t{1} << 16;
 constexpr int64_t kMaxKvTokens = int64_t{1} << 27;
 
+// The planner's engineering estimates: constants that no public source fixes. Each has the
+// range docs/planner.md argues for (estimate_table); make_plan reads them from its input, so
+// the ranges it reports and the sensitivity table re-run the same model with one moved.
+struct Estimates {
+  double rom_rows = 512;  // cells per ROM bitline: the cycles of a matrix-vector product
+  double clock_scale = 1.0;           // x the node's sustained datapath clock
+  double logic_utilisation = 0.60;    // placed density / peak library density
+  double overhead_fraction = 0.12;    // power grid, clock spine, whitespace, of the blocks
+  double rom_array_efficiency = 0.90; // cells / ROM array area (straps, taps, edge cells)
+  double rom_cell_pitches = 3;        // metal pitches across a one-bit ROM cell
+  double line_layers = 4;  // routing layers over a ROM array for level or product lines
+  double leakage_scale = 1.0;         // x the node's leakage per logic transistor
+  double rom_leak_share = 0.10;       // a ROM cell's leakage / a logic transistor's
+  double sram_leak_share = 0.02;      // an SRAM transistor's leakage / a logic transistor's
+  double energy_scale = 1.0;          // x the node's energy per operation
+  double clock_tree_share = 0.30;     // clock tree and wires, of the datapath's dynamic power
+  double regulator_efficiency = 0.88;
+  double board_w = 10;  // fans, PCIe retimer, management controller, board losses
+};
+
+// One estimate: where it lives, its range, and the physical bound a x2 must respect.
+struct EstimateInfo {
+  const char* key;
+  const char* what;
+  double Estimates::*member;
+  double low;
+  double high;
+  double bound;  // largest meaningful value (1 for a fraction)
+};
+const std::vector<EstimateInfo>& estimate_table();
+
+// Bits one ROM transistor holds: 1 (a NOR cell) to 4 (multi-level cells, as the first
+// hardwired chip's designers describe theirs; docs/planner.md, "Multi-bit ROM cells").
+constexpr int kMaxRomBitsPerTransistor = 4;
+
 struct PlanInput {
   ModelShape model;
   int node_nm = 6;
@@ -122,6 +157,8 @@ struct PlanInput {
   Circuit circuit = Circuit::kDigitalSelect;
   int64_t prompt_tokens = 1024;
   int64_t answer_tokens = 1024;
+  int rom_bits_per_transistor = 1;
+  Estimates estimates;
 };
 
 struct Area {
@@ -195,15 +232,17 @@ struct Timing {
   double tokens_per_second_aggregate = 0;
 };
 
+// Power at the plan's load: its users in flight (Timing::users_in_flight), each decoding.
 struct Power {
-  double dynamic_w = 0;  // all chips, at full load
+  double dynamic_w = 0;  // all chips: the datapaths' switching
+  double clock_w = 0;    // all chips: clock tree and wires, gated with the datapaths
   double leakage_w = 0;
   double io_w = 0;
   double chip_w = 0;   // per chip
   double card_w = 0;   // per card (one chip per card): chip through its regulators, plus board
   double power_w = 0;  // per card as deployed: the card and its share of the host server
   double total_w = 0;  // all cards as deployed
-  double energy_per_token_j = 0;  // as deployed, at full load
+  double energy_per_token_j = 0;  // as deployed, at the plan's load
   double tokens_per_joule = 0;
 };
 
@@ -223,13 +262,45 @@ struct GpuComparison {
   std::string format;                 // bf16, fp8, 4-bit
   int64_t gpus = 0;                   // needed to hold the weights
   double tokens_per_second_user = 0;  // batch 1
-  int64_t batch = 0;                  // full load: the most users its memory holds
+  int64_t batch = 0;                  // its best throughput: the most users its memory holds
   double tokens_per_second_aggregate = 0;
-  double energy_per_token_j = 0;  // at full load
+  double energy_per_token_j = 0;  // at `batch`
   double per_million_tokens_usd = 0;
+  // At the chip's load: as many users as the chip has in flight (at most `batch`).
+  int64_t same_users = 0;
+  double same_users_tokens_per_second_aggregate = 0;
+  double same_users_energy_per_token_j = 0;
+  double same_users_per_million_tokens_usd = 0;
   double chip_speedup_per_user = 0;  // etched chip tokens/s per user / GPU's
-  double chip_energy_advantage = 0;  // GPU J/token / chip J/token
-  double chip_cost_advantage = 0;    // GPU $/Mtok / chip $/Mtok
+  // GPU J/token / chip J/token, and $/Mtok likewise: at the same users, and each at its best
+  // throughput (the GPU at `batch`; the chip's best is its plan: every user its KV SRAM holds
+  // in flight, up to one per pipeline stage).
+  double chip_energy_advantage_same_users = 0;
+  double chip_cost_advantage_same_users = 0;
+  double chip_energy_advantage = 0;
+  double chip_cost_advantage = 0;
+};
+
+// A figure at the expected values of the estimates and at the ends of their ranges: each
+// estimate moved alone to the end of its range that lowers (raises) the figure, the changes
+// added (a linear bound over the estimates, docs/planner.md, "Ranges").
+struct FigureRange {
+  double low = 0;
+  double expected = 0;
+  double high = 0;
+};
+
+// The model's figures over all its chips (a die's figures jump where an estimate changes the
+// chip count; the model's do not).
+struct Ranges {
+  FigureRange area_mm2;  // all dies
+  FigureRange transistors;
+  FigureRange chips;
+  FigureRange tokens_per_second_per_user;
+  FigureRange tokens_per_second_aggregate;
+  FigureRange cards_w;     // all cards
+  FigureRange deployed_w;  // all cards as deployed
+  FigureRange energy_per_token_j;
 };
 
 struct Plan {
@@ -244,6 +315,7 @@ struct Plan {
   Power power;
   Cost cost;
   std::vector<GpuComparison> gpus;
+  Ranges ranges;
 
   int chip_count() const { return static_cast<int>(chips.size()); }
   // Per-chip figures (the largest chip where there are several).
@@ -252,6 +324,18 @@ struct Plan {
 };
 
 Plan make_plan(const PlanInput& input);
+
+// How each figure moves when one estimate is halved or doubled (within its bound): the rows of
+// docs/planner.md's sensitivity table.
+struct SensitivityRow {
+  const EstimateInfo* estimate;
+  double half_value;
+  double double_value;
+  Ranges half;  // relative change of each figure: (figure at the value / expected) - 1
+  Ranges twice;
+};
+std::vector<SensitivityRow> sensitivity(const PlanInput& input);
+std::string render_sensitivity(const PlanInput& input, const std::vector<SensitivityRow>& rows);
 
 std::string render_text(const Plan& plan);
 std::string render_json(const Plan& plan);

@@ -24,19 +24,13 @@ struct Node {
 
 const Node& find_node(int nm);
 
-// Reference-architecture constants.
-inline constexpr int64_t kRomRows = 512;             // wordlines per ROM bitline
+// Reference-architecture constants (the estimates among them are in plan::Estimates).
 inline constexpr int64_t kRomColumns = 1024;         // bitlines per ROM wordline
-inline constexpr double kRomCellPitches = 3.0;       // ROM cell: 1 CPP x 3 metal pitches
-inline constexpr double kRomArrayEfficiency = 0.90;  // straps, well taps, edge cells
 inline constexpr double kRomBitlineCellFf = 0.06;    // bitline load per cell at 57 nm CPP
-inline constexpr double kProductLineLayers = 4;      // layers a cell-select column's lines use
 inline constexpr double kSramMacroEfficiency = 0.70;
 inline constexpr int64_t kSramRows = 512;          // rows per KV SRAM macro (high-density)
-inline constexpr double kLogicUtilisation = 0.60;  // placed density / peak library density
 inline constexpr int kLoraBits = 8;                // contract::lora's A and B are int8
 inline constexpr int kResidualBits = 32;  // the residual stream is binary32 (contract::add)
-inline constexpr double kOverheadFraction = 0.12;  // power grid, clock spine, whitespace
 inline constexpr double kChipLinkMm2 = 6.0;        // one chip-to-chip SerDes link
 
 // Transistors of the circuits the datapath is built from (static CMOS).
@@ -59,18 +53,14 @@ inline constexpr double kMult8J = 0.2e-12;
 inline constexpr double kAdd32J = 0.1e-12;
 inline constexpr double kSram8kBitJ = 10e-12 / 64;  // 64-bit read of an 8 KB SRAM
 
-// Leakage of ROM cells and SRAM cells relative to a logic transistor.
-inline constexpr double kRomLeakShare = 0.1;
-inline constexpr double kSramLeakShare = 0.02;
-
-// Card and system.
-inline constexpr double kRegulatorEfficiency = 0.88;
-inline constexpr double kBoardW = 10;
-inline constexpr double kHostServerW = 1000;  // host of a 10-card server: CPUs, DRAM, NICs, fans
+// Card and system: the first hardwired chip's published server, ten cards in 2.5 kW, each card
+// about 200 W, so the host (CPUs, DRAM, NICs, fans) draws 500 W, 50 W per card.
+inline constexpr double kServerW = 2500;
 inline constexpr double kCardsPerServer = 10;
+inline constexpr double kPublishedCardW = 200;
+inline constexpr double kHostShareW = (kServerW - kCardsPerServer * kPublishedCardW) / kCardsPerServer;
 inline constexpr double kHostInterfaceW = 6;
 inline constexpr double kChipLinkW = 2;
-inline constexpr double kControlShare = 0.10;  // clock spine and control, of dynamic power
 
 inline constexpr double kLinkLatencyS = 150e-9;  // one chip-to-chip hop
 inline constexpr double kLinkBytesPerS = 100e9;

@@ -51,9 +51,10 @@ std::string render_text(const Plan& p) {
       p.bits_per_weight);
   out += fmt::format(
       "  {} tokens per user ({} prompt + {} answer), KV SRAM for {} tokens, LoRA rank {}; "
-      "circuit {}\n\n",
+      "circuit {}, {} bit{} per ROM transistor\n\n",
       in.context, in.prompt_tokens, in.answer_tokens, t.kv_tokens, in.lora_rank,
-      circuit_name(in.circuit));
+      circuit_name(in.circuit), in.rom_bits_per_transistor,
+      in.rom_bits_per_transistor == 1 ? "" : "s");
 
   if (p.chip_count() == 1) {
     const Chip& c = p.chips.front();
@@ -98,14 +99,41 @@ std::string render_text(const Plan& p) {
                      grouped(t.tokens_per_second_aggregate));
 
   const auto& w = p.power;
+  const std::string load =
+      fmt::format("{} user{} in flight of {} pipeline stages", t.users_in_flight,
+                  t.users_in_flight == 1 ? "" : "s", t.pipeline_stages);
+  const double n = p.chip_count();
+  out += fmt::format("\nPower        at {}\n", load);
   out += fmt::format(
-      "\nPower        chip {:.0f} W (dynamic {:.1f}, leakage {:.1f}, I/O {:.1f}); card {:.0f} W; "
-      "{:.0f} W per card as deployed\n",
-      w.chip_w, w.dynamic_w / p.chip_count(), w.leakage_w / p.chip_count(), w.io_w / p.chip_count(),
-      w.card_w, w.power_w);
+      "  chip       {:.0f} W (dynamic {:.1f}, clock tree and wires {:.1f}, leakage {:.1f}, I/O "
+      "{:.1f})\n",
+      w.chip_w, w.dynamic_w / n, w.clock_w / n, w.leakage_w / n, w.io_w / n);
   out += fmt::format(
-      "  energy     {:.2f} mJ per token, {:.0f} tokens per joule (as deployed, full load)\n",
-      w.energy_per_token_j * 1e3, w.tokens_per_joule);
+      "  card       {:.0f} W (chip through its regulators, board); {:.0f} W per card as deployed "
+      "(host share {:.0f} W)\n",
+      w.card_w, w.power_w, w.power_w - w.card_w);
+  out += fmt::format("  energy     {:.2f} mJ per token, {:.0f} tokens per joule (as deployed, at {})\n",
+                     w.energy_per_token_j * 1e3, w.tokens_per_joule, load);
+
+  const auto& r = p.ranges;
+  out +=
+      "\nRanges       low / expected / high over the estimates' ranges, the model's chips and "
+      "cards together (docs/planner.md)\n";
+  const auto range = [&](const char* what, const FigureRange& f, double scale, const char* unit,
+                         const char* format) {
+    out += fmt::format("  {:<22} ", what);
+    out += fmt::format(fmt::runtime(format), f.low * scale) + " / " +
+           fmt::format(fmt::runtime(format), f.expected * scale) + " / " +
+           fmt::format(fmt::runtime(format), f.high * scale) + unit + "\n";
+  };
+  range("silicon", r.area_mm2, 1, " mm²", "{:.0f}");
+  range("transistors", r.transistors, 1e-9, " B", "{:.1f}");
+  range("chips", r.chips, 1, "", "{:.0f}");
+  range("tokens/s per user", r.tokens_per_second_per_user, 1, "", "{:.0f}");
+  range("tokens/s aggregate", r.tokens_per_second_aggregate, 1, "", "{:.0f}");
+  range("cards", r.cards_w, 1, " W", "{:.0f}");
+  range("cards as deployed", r.deployed_w, 1, " W", "{:.0f}");
+  range("energy per token", r.energy_per_token_j, 1e3, " mJ", "{:.2f}");
 
   const auto& c = p.cost;
   out += fmt::format(
@@ -114,23 +142,30 @@ std::string render_text(const Plan& p) {
   out += fmt::format("  card {}, system {} ({} card{} and host share); model masks (NRE) {}\n",
                      money(c.card_usd), money(c.system_usd), p.chip_count(),
                      p.chip_count() == 1 ? "" : "s", money(c.mask_nre_usd));
-  out += fmt::format("  {} per million tokens (3-year life, 50% utilisation)\n",
-                     money(c.per_million_tokens_usd));
+  out += fmt::format("  {} per million tokens (3-year life, 50% utilisation, at {})\n",
+                     money(c.per_million_tokens_usd), load);
 
   out += "\nGPUs         same model, roofline (80% of memory bandwidth, 60% of peak FLOPS)\n";
-  out += fmt::format("  {:<5} {:<6} {:>4} {:>10} {:>6} {:>10} {:>9} {:>9}   {:>8} {:>8} {:>8}\n",
-                     "GPU", "format", "GPUs", "tok/s/user", "batch", "tok/s", "mJ/token", "$/Mtok",
-                     "x faster", "x energy", "x cost");
+  out += fmt::format(
+      "  {:<5} {:<6} {:>4} {:>10} {:>6} {:>10} {:>9} {:>9}   {:>8} {:>15} {:>15}\n", "GPU",
+      "format", "GPUs", "tok/s/user", "batch", "tok/s", "mJ/token", "$/Mtok", "x faster",
+      "x energy", "x cost");
+  const auto both = [](double same, double best) {
+    return fmt::format("{:.1f} / {:.1f}", same, best);
+  };
   for (const auto& g : p.gpus)
     out += fmt::format(
-        "  {:<5} {:<6} {:>4} {:>10} {:>6} {:>10} {:>9.2f} {:>9.4f}   {:>8.1f} {:>8.1f} {:>8.1f}\n",
+        "  {:<5} {:<6} {:>4} {:>10} {:>6} {:>10} {:>9.2f} {:>9.4f}   {:>8.1f} {:>15} {:>15}\n",
         g.gpu, g.format, g.gpus, grouped(g.tokens_per_second_user), g.batch,
         grouped(g.tokens_per_second_aggregate), g.energy_per_token_j * 1e3,
-        g.per_million_tokens_usd, g.chip_speedup_per_user, g.chip_energy_advantage,
-        g.chip_cost_advantage);
-  out +=
-      "  x faster: per user; x energy: GPU J/token over the chip's; x cost: GPU $/Mtok over the "
-      "chip's\n";
+        g.per_million_tokens_usd, g.chip_speedup_per_user,
+        both(g.chip_energy_advantage_same_users, g.chip_energy_advantage),
+        both(g.chip_cost_advantage_same_users, g.chip_cost_advantage));
+  out += fmt::format(
+      "  tok/s, mJ/token, $/Mtok: the GPU at its best throughput (batch). x faster: per user; x "
+      "energy, x cost: GPU J/token and $/Mtok over the chip's, with the GPU at the chip's {} "
+      "user{} / at its batch (the chip at its plan's load)\n",
+      t.users_in_flight, t.users_in_flight == 1 ? "" : "s");
   return out;
 }
 

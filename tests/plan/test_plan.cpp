@@ -6,6 +6,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <string>
 #include <utility>
 
@@ -29,35 +32,57 @@ void expect_within(double value, double target, double tolerance, const char* wh
 }
 
 // The public figures of the first hardwired-model chip: Llama 3.1 8B on one 815 mm² die
-// at 6 nm, 53 B transistors, about 17,000 tokens/s per user (1k prompt, 1k answer),
-// 200-250 W per card. The chip planned here computes contract v2 (16-bit activations and KV
-// cache, the contract's tile units). Its timing and power land on the public figures, and
-// everything but the multiply-select-add datapaths alone takes the public chip's transistors;
-// the datapaths do not fit, in either circuit (docs/planner.md, "Calibration", says why).
+// at 6 nm, 53 B transistors, about 17,000 tokens/s per user (1k prompt, 1k answer), a card of
+// about 200 W, ten cards in a 2.5 kW server (250 W per card as deployed). Its designers
+// describe four bits stored in one ROM transistor, so the calibration plans 4 bits per
+// transistor. The chip planned here computes contract v2 (16-bit activations and KV cache, the
+// contract's tile units); docs/planner.md, "Calibration", says which figures land and why the
+// others cannot.
 PlanInput calibration(Circuit circuit) {
   PlanInput in = input("llama-3.1-8b");
   in.circuit = circuit;
+  in.rom_bits_per_transistor = 4;
   return in;
 }
 
-TEST(PlanCalibration, Llama31_8bAt6nmMatchesTheFirstHardwiredChipBesideItsDatapath) {
+TEST(PlanCalibration, Llama31_8bAt6nmMatchesTheFirstHardwiredChipWhereItHonestlyCan) {
   for (const Circuit circuit : {Circuit::kDigitalSelect, Circuit::kCellSelect}) {
     SCOPED_TRACE(circuit_name(circuit));
     const Plan p = make_plan(calibration(circuit));
+    // Within 15%: the ROM depth and the clock fix it, both in their stated ranges.
     expect_within(p.timing.tokens_per_second_per_user, 17000, 0.15, "tokens/s per user");
-    EXPECT_GE(p.power.power_w, 200 * 0.85);
-    EXPECT_LE(p.power.power_w, 250 * 1.15);
     EXPECT_LE(p.bits_per_weight, 3.5);
     EXPECT_GT(p.bits_per_weight, 3.45);
+    // The host share is the published server's: 2.5 kW less ten 200 W cards, per card.
+    EXPECT_DOUBLE_EQ(p.power.power_w - p.power.card_w, 50);
   }
-  // Digital-select: without the tile datapaths (ROM, KV SRAM, ROM periphery, attention,
-  // buffers and I/O) the plan has the public chip's transistors; the datapaths are about as
-  // many again, so the design needs two reticle dies.
+  // Power like for like, within 30%, for digital-select: the cards that hold the model (one
+  // public card; the plan needs one card per die, two here) against 200 W, and as deployed
+  // (with their host share) against 250 W. Per card the plan is half the public card: its
+  // dies are two. Cell-select needs four dies, so four cards (434 W): the circuit, not the
+  // power model, is what is off there.
+  const Plan d = make_plan(calibration(Circuit::kDigitalSelect));
+  expect_within(d.power.card_w * d.chip_count(), 200, 0.30, "card power of the model");
+  expect_within(d.power.total_w, 250, 0.30, "power of the model as deployed");
+  expect_within(d.power.card_w, 97, 0.05, "power per card (honest: half the public card)");
+  EXPECT_EQ(make_plan(calibration(Circuit::kCellSelect)).chip_count(), 4);
+  // Digital-select: the honest figures. Four bits per ROM transistor bring the ROM to 7 B
+  // transistors, but contract v2's tile datapaths are 50 B on their own, so the design is
+  // 1.5-1.7 times the public chip's transistors and silicon, on two reticle dies.
   const Plan digital = make_plan(calibration(Circuit::kDigitalSelect));
-  expect_within(digital.transistors.total() - digital.transistors.datapath, 53e9, 0.15,
-                "transistors besides the datapaths");
-  EXPECT_GT(digital.transistors.datapath, 0.4 * digital.transistors.total());
   EXPECT_EQ(digital.chip_count(), 2);
+  EXPECT_NEAR(digital.transistors.rom, static_cast<double>(digital.rom_bits) / 4, 1);
+  EXPECT_GT(digital.transistors.total(), 1.45 * 53e9);
+  EXPECT_LT(digital.transistors.total(), 1.7 * 53e9);
+  EXPECT_GT(digital.area.total(), 1.45 * 815);
+  EXPECT_LT(digital.area.total(), 1.7 * 815);
+  EXPECT_GT(digital.transistors.datapath, 0.55 * digital.transistors.total());
+  // Everything but the datapaths is well below the public count: what it leaves for the
+  // arithmetic is under 2.5 transistors per weight, where contract v2's tile needs 4.3 per
+  // hc3 weight and 22 per hc6 weight.
+  const double besides = digital.transistors.total() - digital.transistors.datapath;
+  EXPECT_LT(besides, 0.7 * 53e9);
+  EXPECT_LT((53e9 - besides) / static_cast<double>(digital.input.weights.weights()), 2.5);
 }
 
 // Cell-select, the public reading of the first chip, saves the ROM bits of every code and the
@@ -65,17 +90,45 @@ TEST(PlanCalibration, Llama31_8bAt6nmMatchesTheFirstHardwiredChipBesideItsDatapa
 // keeping the ROM's 512 cycles per product takes 29 times the (bit-serial) datapaths. It
 // moves the plan away from the public die, not towards it.
 TEST(PlanCalibration, SelectingInTheRomCellDoesNotFitTheFirstChipEither) {
-  const Plan digital = make_plan(calibration(Circuit::kDigitalSelect));
-  const Plan cell = make_plan(calibration(Circuit::kCellSelect));
+  const Plan digital = make_plan(input("llama-3.1-8b"));
+  PlanInput in = input("llama-3.1-8b");
+  in.circuit = Circuit::kCellSelect;
+  const Plan cell = make_plan(in);
   EXPECT_LT(cell.transistors.rom, 0.4 * digital.transistors.rom);
   EXPECT_GT(cell.transistors.datapath, 2 * digital.transistors.datapath);
   EXPECT_GT(cell.transistors.total(), 3 * 53e9);
   EXPECT_GT(cell.area.total(), 3 * 815.0);
-  // Everything but the datapaths is well below the public count: what is left for the
-  // arithmetic is under 2.5 transistors per weight.
-  const double besides = cell.transistors.total() - cell.transistors.datapath;
-  EXPECT_LT(besides, 0.7 * 53e9);
-  EXPECT_LT((53e9 - besides) / static_cast<double>(cell.input.weights.weights()), 2.5);
+}
+
+// The published designs as regression points, each with its band and the band's reason.
+TEST(PlanPublished, RomaThreeBillionAtFourBitsOnOneDie) {
+  // ROMA (Wang et al., arXiv 2503.12988): LLaMA 3.2 3B at 4 bits in ROM on one 7 nm die of
+  // about 500 mm², above 20,000 tokens/s per user. Its ROM-and-SRAM fused cells are not
+  // contract v2's datapath, so only what both share is held: one die, and tokens/s per user
+  // within 25% of 20,000 (the same ROM-depth and clock argument as the calibration).
+  PlanInput in = input("llama-3.2-3b", 7);
+  in.weights = weights_for_recipe(in.model, "fp4");
+  const Plan p = make_plan(in);
+  EXPECT_EQ(p.chip_count(), 1);
+  expect_within(p.timing.tokens_per_second_per_user, 20000, 0.25, "tokens/s per user");
+}
+
+TEST(PlanPublished, HnlpuGptOss120bOnSixteenChipsAt5nm) {
+  // HNLPU (Liu et al., arXiv 2508.16151): gpt-oss 120B at 5 nm on 16 chips, 13,232 mm²,
+  // 249,960 tokens/s aggregate, 36 tokens/J. Its weights are in metal wires (15x the density
+  // of a ROM cell), so the plan's silicon is held within 35% and its chip count within 16 +-
+  // 4; the aggregate depends on how many users the KV SRAM holds, and here the plan is sized
+  // to the 161... stages' worth of users the pipeline keeps busy: within a factor of three.
+  PlanInput in = input("gpt-oss-120b", 5);
+  in.weights = weights_for_recipe(in.model, "fp4");
+  in.context = 1024;
+  in.users = 8;
+  const Plan p = make_plan(in);
+  EXPECT_GE(p.chip_count(), 12);
+  EXPECT_LE(p.chip_count(), 20);
+  expect_within(p.area.total(), 13232, 0.35, "silicon");
+  EXPECT_GT(p.timing.tokens_per_second_aggregate, 249960 / 3.0);
+  EXPECT_LT(p.timing.tokens_per_second_aggregate, 249960 * 3.0);
 }
 
 TEST(PlanProperties, MoreBitsPerWeightNeedMoreRom) {
@@ -276,13 +329,38 @@ TEST(PlanDatapath, PerTileCountsAreTheContracts) {
 TEST(PlanArea, RomAreaIsBitsTimesTheCell) {
   const Plan p = make_plan(input("llama-3.1-8b"));
   const auto& n = detail::find_node(6);
-  const double cell_um2 = n.cpp_nm * detail::kRomCellPitches * n.mp_nm * 1e-6;
-  EXPECT_NEAR(p.area.rom, p.transistors.rom * cell_um2 / detail::kRomArrayEfficiency * 1e-6, 1e-6);
+  const Estimates est;
+  const double cell_um2 = n.cpp_nm * est.rom_cell_pitches * n.mp_nm * 1e-6;
+  EXPECT_NEAR(p.area.rom, p.transistors.rom * cell_um2 / est.rom_array_efficiency * 1e-6, 1e-6);
   // One transistor per ROM bit.
   EXPECT_EQ(p.transistors.rom, static_cast<double>(p.rom_bits));
   EXPECT_EQ(p.rom_bits, p.input.weights.rom_bits());
   const double sum = p.area.rom + p.area.compute + p.area.kv_sram + p.area.sram + p.area.io;
-  EXPECT_NEAR(p.area.overhead, sum * detail::kOverheadFraction, 1e-6);
+  EXPECT_NEAR(p.area.overhead, sum * est.overhead_fraction, 1e-6);
+}
+
+// A multi-level cell holds b bits in one transistor: its via picks one of 2^b level lines, so
+// it spans its bitline and 2^b lines over four routing layers (5 pitches for 4 bits, the
+// one-bit cell's 3 for 2 or 3 bits), and each bitline is sensed against 2^b - 1 levels.
+TEST(PlanArea, MultiBitCellsHoldTheRomInFewerTransistors) {
+  const auto& n = detail::find_node(6);
+  const Estimates est;
+  const Plan one = make_plan(input("llama-3.2-1b"));
+  for (const auto& [bits, pitches] : {std::pair{2, 3.0}, std::pair{3, 3.0}, std::pair{4, 5.0}}) {
+    PlanInput in = input("llama-3.2-1b");
+    in.rom_bits_per_transistor = bits;
+    const Plan p = make_plan(in);
+    EXPECT_EQ(p.rom_bits, one.rom_bits);
+    EXPECT_NEAR(p.transistors.rom, static_cast<double>(p.rom_bits) / bits, 1) << bits;
+    const double cell_mm2 = n.cpp_nm * pitches * n.mp_nm * 1e-12 / est.rom_array_efficiency;
+    EXPECT_NEAR(p.area.rom, p.transistors.rom * cell_mm2, 1e-6) << bits;
+    EXPECT_LT(p.area.rom, one.area.rom) << bits;
+  }
+  PlanInput in = input("llama-3.2-1b");
+  in.rom_bits_per_transistor = 5;
+  EXPECT_THROW(make_plan(in), Error);
+  in.rom_bits_per_transistor = 0;
+  EXPECT_THROW(make_plan(in), Error);
 }
 
 // Cell-select stores each weight's code as one cell (its via picks one of 2^K product lines);
@@ -291,8 +369,8 @@ TEST(PlanArea, RomAreaIsBitsTimesTheCell) {
 // routing layers, at least the one-bit cell's three pitches: 3 pitches for hc3, 17 for hc6.
 TEST(PlanArea, CellSelectIsOneCellPerWeightAcrossItsProductLines) {
   const auto& n = detail::find_node(6);
-  const double bit_cell_mm2 =
-      n.cpp_nm * detail::kRomCellPitches * n.mp_nm * 1e-12 / detail::kRomArrayEfficiency;
+  const Estimates est;
+  const double bit_cell_mm2 = n.cpp_nm * est.rom_cell_pitches * n.mp_nm * 1e-12 / est.rom_array_efficiency;
   for (const auto& [recipe, pitches] : {std::pair{"hc3", 3.0}, std::pair{"hc6", 17.0}}) {
     PlanInput in = input("llama-3.2-1b");
     in.weights = weights_for_recipe(in.model, recipe);
@@ -326,8 +404,8 @@ TEST(PlanArea, KvSramGrowsWithUsersAndContext) {
 TEST(PlanTiming, CyclesFollowTheRomDepthAndTheClock) {
   const Plan p = make_plan(input("llama-3.2-3b"));
   const auto& t = p.timing;
-  EXPECT_EQ(t.rom_rows, detail::kRomRows);
-  EXPECT_GT(t.cycles_per_layer, 4 * detail::kRomRows);  // four matrix products in series
+  EXPECT_EQ(t.rom_rows, 512);
+  EXPECT_GT(t.cycles_per_layer, 4 * t.rom_rows);  // four matrix products in series
   EXPECT_EQ(t.clock_hz, detail::find_node(6).clock_ghz * 1e9);
   EXPECT_NEAR(t.tokens_per_second_per_user, t.clock_hz / t.cycles_per_token, 1e-6);
   EXPECT_EQ(t.pipeline_stages, 5 * 28 + 1);
@@ -349,12 +427,15 @@ TEST(PlanPower, EnergyAndLeakageAddUp) {
   const Plan eight = make_plan(in);
   EXPECT_GT(eight.power.dynamic_w, 7 * one.power.dynamic_w);
   const auto& w = one.power;
-  EXPECT_NEAR(w.chip_w, w.dynamic_w + w.leakage_w + w.io_w, 1e-9);
-  EXPECT_NEAR(w.card_w, w.chip_w / detail::kRegulatorEfficiency + detail::kBoardW, 1e-9);
+  const Estimates est;
+  EXPECT_NEAR(w.chip_w, w.dynamic_w + w.clock_w + w.leakage_w + w.io_w, 1e-9);
+  EXPECT_NEAR(w.clock_w, w.dynamic_w * est.clock_tree_share, 1e-9);
+  EXPECT_NEAR(w.card_w, w.chip_w / est.regulator_efficiency + est.board_w, 1e-9);
+  EXPECT_NEAR(w.power_w, w.card_w + 50, 1e-9);  // the host share of the published server
   EXPECT_NEAR(w.energy_per_token_j * one.timing.tokens_per_second_aggregate, w.total_w, 1e-6);
   // A smaller node spends less energy on the same token.
-  const auto e28 = detail::energies(detail::find_node(28));
-  const auto e5 = detail::energies(detail::find_node(5));
+  const auto e28 = detail::energies(detail::find_node(28), est);
+  const auto e5 = detail::energies(detail::find_node(5), est);
   EXPECT_GT(e28.rom_bit, e5.rom_bit);
   EXPECT_GT(e28.add16, e5.add16);
 }
@@ -479,6 +560,93 @@ TEST(PlanSweep, VariesOneParameter) {
   EXPECT_THROW(run_sweep(in, "node=4"), Error);
   EXPECT_THROW(run_sweep(in, "context=0"), Error);
   EXPECT_THROW(run_sweep(in, "bpw"), Error);
+}
+
+// Every figure's range holds its expected value, and each estimate moved alone to either end
+// of its range gives a figure inside the range.
+TEST(PlanRanges, EveryEstimateAtEitherEndStaysInsideTheRange) {
+  const PlanInput in = input("llama-3.2-3b");
+  const Plan p = make_plan(in);
+  const auto inside = [](const FigureRange& f, double x, const std::string& what) {
+    EXPECT_LE(f.low, x * (1 + 1e-12)) << what;
+    EXPECT_GE(f.high, x * (1 - 1e-12)) << what;
+  };
+  inside(p.ranges.area_mm2, p.area.total(), "expected area");
+  inside(p.ranges.tokens_per_second_per_user, p.timing.tokens_per_second_per_user, "tok/s");
+  EXPECT_LT(p.ranges.cards_w.low, p.ranges.cards_w.high);
+  for (const auto& e : estimate_table()) {
+    EXPECT_LE(e.low, Estimates{}.*e.member) << e.key;
+    EXPECT_GE(e.high, Estimates{}.*e.member) << e.key;
+    EXPECT_LE(e.high, e.bound) << e.key;
+    for (const double end : {e.low, e.high}) {
+      PlanInput moved = in;
+      moved.estimates.*e.member = end;
+      const Plan q = make_plan(moved);
+      inside(p.ranges.area_mm2, q.area.total(), e.key);
+      inside(p.ranges.transistors, q.transistors.total(), e.key);
+      inside(p.ranges.tokens_per_second_per_user, q.timing.tokens_per_second_per_user, e.key);
+      inside(p.ranges.cards_w, q.power.card_w * q.chip_count(), e.key);
+      inside(p.ranges.deployed_w, q.power.total_w, e.key);
+      inside(p.ranges.energy_per_token_j, q.power.energy_per_token_j, e.key);
+    }
+  }
+  const auto j = nlohmann::json::parse(render_json(p));
+  EXPECT_EQ(j["ranges"]["cards_w"]["expected"].get<double>(), p.power.card_w);
+  EXPECT_EQ(j["estimates"].size(), estimate_table().size());
+}
+
+// docs/planner.md's sensitivity table is the planner's own output for the calibration design,
+// pasted: a change to the model that moves it fails here until the docs are regenerated
+// (etch plan --preset llama-3.1-8b --rom-bits-per-transistor 4 --sensitivity).
+TEST(PlanRanges, TheDocsSensitivityTableIsThePlannersOutput) {
+  const PlanInput in = calibration(Circuit::kDigitalSelect);
+  const std::string table = render_sensitivity(in, sensitivity(in));
+  const auto docs =
+      std::filesystem::path(__FILE__).parent_path().parent_path().parent_path() / "docs" /
+      "planner.md";
+  std::ifstream file(docs);
+  ASSERT_TRUE(file) << docs;
+  std::stringstream text;
+  text << file.rdbuf();
+  EXPECT_NE(text.str().find(table), std::string::npos)
+      << "regenerate the table in " << docs << ":\n"
+      << table;
+  // Halving the ROM depth doubles the datapaths and nearly doubles tokens/s.
+  const auto rows = sensitivity(in);
+  const auto depth = std::find_if(rows.begin(), rows.end(), [](const SensitivityRow& r) {
+    return std::string(r.estimate->key) == "rom_rows";
+  });
+  ASSERT_NE(depth, rows.end());
+  EXPECT_GT(depth->half.tokens_per_second_per_user.expected, 0.6);
+  EXPECT_LT(depth->twice.tokens_per_second_per_user.expected, -0.4);
+}
+
+// Users are a first-class axis: the KV SRAM is sized for them, each added user (up to one per
+// pipeline stage) adds a user's tokens/s to the aggregate at the same per-user rate, and the
+// fixed leakage is shared by more tokens, so energy per token falls.
+TEST(PlanUsers, MoreUsersInFlightShareTheChip) {
+  const Sweep s = run_sweep(input("llama-3.1-8b"), "users=1,2,4,8");
+  ASSERT_EQ(s.plans.size(), 4u);
+  for (size_t i = 1; i < s.plans.size(); ++i) {
+    const Plan& a = s.plans[i - 1];
+    const Plan& b = s.plans[i];
+    EXPECT_EQ(b.timing.users_in_flight, 2 * a.timing.users_in_flight);
+    EXPECT_NEAR(b.timing.tokens_per_second_aggregate / b.timing.tokens_per_second_per_user,
+                static_cast<double>(b.timing.users_in_flight), 1e-9);
+    EXPECT_GT(b.power.total_w, a.power.total_w);
+    EXPECT_LT(b.power.energy_per_token_j, a.power.energy_per_token_j);
+    EXPECT_GT(b.area.kv_sram, a.area.kv_sram);
+  }
+  // The GPUs are compared at the chip's users and at their own best batch.
+  for (const auto& g : s.plans[2].gpus) {
+    EXPECT_EQ(g.same_users, std::min<int64_t>(4, g.batch));
+    EXPECT_LE(g.same_users_tokens_per_second_aggregate, g.tokens_per_second_aggregate * 1.000001);
+    EXPECT_GE(g.same_users_energy_per_token_j, g.energy_per_token_j * 0.999999);
+  }
+  const std::string svg = render_sweep_svg(s);
+  for (const char* panel : {"tokens/s per user", "tokens/s aggregate", "power per card",
+                            "energy per token"})
+    EXPECT_NE(svg.find(panel), std::string::npos) << panel;
 }
 
 TEST(PlanInputs, RejectsNonsense) {
