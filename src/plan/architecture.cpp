@@ -158,7 +158,8 @@ Energies energies(const Node& node, const Estimates& estimates) {
   Energies e;
   const double cell_ff = kRomBitlineCellFf * node.cpp_nm / 57.0;
   // Precharged bitline: about half the cells read discharge it.
-  e.rom_bit = 0.5 * static_cast<double>(rom_rows(estimates)) * cell_ff * 1e-15 * node.vdd * node.vdd;
+  e.rom_bit =
+      0.5 * static_cast<double>(rom_rows(estimates)) * cell_ff * 1e-15 * node.vdd * node.vdd;
   const double scale = node.energy_scale * estimates.energy_scale;
   e.add16 = kAdd16J * scale;
   e.add32 = kAdd32J * scale;
@@ -178,8 +179,8 @@ std::vector<Tile> map_tiles(const PlanInput& in, const Node& node, int64_t kv_to
   // b-bit code, and its bitline is sensed against 2^b - 1 reference levels, a comparator (a
   // sense latch) per level.
   const double bits_per_cell = in.rom_bits_per_transistor;
-  const double multibit_cell_um2 = node.cpp_nm * node.mp_nm * 1e-6 *
-                                   line_cell_pitches(in.rom_bits_per_transistor, est);
+  const double multibit_cell_um2 =
+      node.cpp_nm * node.mp_nm * 1e-6 * line_cell_pitches(in.rom_bits_per_transistor, est);
   const double sense_t = kRomSenseT * (std::exp2(bits_per_cell) - 1);
   const double sram_um2 = node.sram_cell_um2 / kSramMacroEfficiency;
   const int64_t avg_context = std::min(in.context, in.prompt_tokens + in.answer_tokens / 2);
@@ -224,8 +225,7 @@ std::vector<Tile> map_tiles(const PlanInput& in, const Node& node, int64_t kv_to
     add_bit_cells(t, bit_cells);
     t.transistors.rom += code_cells;
     t.area.rom += code_cells * node.cpp_nm * node.mp_nm * 1e-6 *
-                  line_cell_pitches(x.format.bits, est) /
-                  est.rom_array_efficiency * 1e-6;
+                  line_cell_pitches(x.format.bits, est) / est.rom_array_efficiency * 1e-6;
     // The code cells' sense latches are the cell-select datapath's selectors.
     logic += datapaths * d.transistors() + rom_periphery(bit_cells) +
              code_cells / kRomColumns * kRomDriverT;

@@ -78,18 +78,27 @@ Ranges relative(const Plan& moved, const Plan& expected) {
 namespace detail {
 
 Ranges estimate_ranges(const PlanInput& input, const Plan& expected) {
-  Ranges r;
-  for (const auto& [figure, value] : figures())
-    (r.*figure).low = (r.*figure).expected = (r.*figure).high = value(expected);
+  // The estimates are independent, so a figure's deviations combine in root-sum-square, in
+  // log space (a figure is a product of factors, and stays positive): low = expected x
+  // exp(-sqrt(sum of ln(lowering ratio)^2)), high likewise with the raising ratios.
+  Ranges r, down, up;
+  for (const auto& [figure, value] : figures()) (r.*figure).expected = value(expected);
   for (const auto& e : estimate_table()) {
     const Plan low = plan_with(input, e, e.low);
     const Plan high = plan_with(input, e, e.high);
     for (const auto& [figure, value] : figures()) {
-      FigureRange& f = r.*figure;
-      const double down = value(low) - f.expected, up = value(high) - f.expected;
-      f.low += std::min({0.0, down, up});
-      f.high += std::max({0.0, down, up});
+      const double base = (r.*figure).expected;
+      if (base <= 0) continue;
+      const double a = std::log(value(low) / base), b = std::log(value(high) / base);
+      const double lower = std::min({0.0, a, b}), higher = std::max({0.0, a, b});
+      (down.*figure).expected += lower * lower;
+      (up.*figure).expected += higher * higher;
     }
+  }
+  for (const auto& [figure, value] : figures()) {
+    FigureRange& f = r.*figure;
+    f.low = f.expected * std::exp(-std::sqrt((down.*figure).expected));
+    f.high = f.expected * std::exp(std::sqrt((up.*figure).expected));
   }
   return r;
 }

@@ -57,25 +57,24 @@ nlohmann::json plan_json(const Plan& p) {
   const auto& t = p.timing;
   nlohmann::json gpus = nlohmann::json::array();
   for (const auto& g : p.gpus)
-    gpus.push_back({{"gpu", g.gpu},
-                    {"format", g.format},
-                    {"gpus", g.gpus},
-                    {"tokens_per_second_per_user", g.tokens_per_second_user},
-                    {"batch", g.batch},
-                    {"tokens_per_second_aggregate", g.tokens_per_second_aggregate},
-                    {"energy_per_token_j", g.energy_per_token_j},
-                    {"cost_per_million_tokens_usd", g.per_million_tokens_usd},
-                    {"same_users", g.same_users},
-                    {"same_users_tokens_per_second_aggregate",
-                     g.same_users_tokens_per_second_aggregate},
-                    {"same_users_energy_per_token_j", g.same_users_energy_per_token_j},
-                    {"same_users_cost_per_million_tokens_usd",
-                     g.same_users_per_million_tokens_usd},
-                    {"chip_speedup_per_user", g.chip_speedup_per_user},
-                    {"chip_energy_advantage_same_users", g.chip_energy_advantage_same_users},
-                    {"chip_cost_advantage_same_users", g.chip_cost_advantage_same_users},
-                    {"chip_energy_advantage", g.chip_energy_advantage},
-                    {"chip_cost_advantage", g.chip_cost_advantage}});
+    gpus.push_back(
+        {{"gpu", g.gpu},
+         {"format", g.format},
+         {"gpus", g.gpus},
+         {"tokens_per_second_per_user", g.tokens_per_second_user},
+         {"batch", g.batch},
+         {"tokens_per_second_aggregate", g.tokens_per_second_aggregate},
+         {"energy_per_token_j", g.energy_per_token_j},
+         {"cost_per_million_tokens_usd", g.per_million_tokens_usd},
+         {"same_users", g.same_users},
+         {"same_users_tokens_per_second_aggregate", g.same_users_tokens_per_second_aggregate},
+         {"same_users_energy_per_token_j", g.same_users_energy_per_token_j},
+         {"same_users_cost_per_million_tokens_usd", g.same_users_per_million_tokens_usd},
+         {"chip_speedup_per_user", g.chip_speedup_per_user},
+         {"chip_energy_advantage_same_users", g.chip_energy_advantage_same_users},
+         {"chip_cost_advantage_same_users", g.chip_cost_advantage_same_users},
+         {"chip_energy_advantage", g.chip_energy_advantage},
+         {"chip_cost_advantage", g.chip_cost_advantage}});
   nlohmann::json chips = nlohmann::json::array();
   for (const auto& c : p.chips)
     chips.push_back({{"index", c.index},

@@ -64,7 +64,7 @@ std::vector<GpuComparison> compare_gpus(const Plan& plan);
 // Per-node energies of the datapath's operations, in joules.
 struct Energies {
   double rom_bit;  // one ROM cell read (a bitline of `rom_rows` cells)
-  double add16;  // scales with width: a w-bit add costs add16 * w / 16
+  double add16;    // scales with width: a w-bit add costs add16 * w / 16
   double add32;
   double mult8;  // scales with partial products: an m x n multiply costs mult8 * m * n / 64
   double sram_bit;

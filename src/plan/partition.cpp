@@ -131,8 +131,8 @@ std::vector<Chip> partition(std::vector<Tile> tiles, const PlanInput& input, con
     }
     if (chip.first_layer < 0) chip.first_layer = chip.end_layer = 0;
     chip.area.io = io_area(c, starts.size(), node);
-    chip.area.overhead = overhead * (chip.area.rom + chip.area.compute +
-                                              chip.area.kv_sram + chip.area.sram + chip.area.io);
+    chip.area.overhead = overhead * (chip.area.rom + chip.area.compute + chip.area.kv_sram +
+                                     chip.area.sram + chip.area.io);
     // SerDes PHYs are mostly analog: about a tenth of placed logic density.
     chip.transistors.logic += chip.area.io * node.logic_mtr_mm2 * 1e6 * est.logic_utilisation * 0.1;
     const double area = chip.area.total();

@@ -115,18 +115,18 @@ constexpr int64_t kMaxKvTokens = int64_t{1} << 27;
 // range docs/planner.md argues for (estimate_table); make_plan reads them from its input, so
 // the ranges it reports and the sensitivity table re-run the same model with one moved.
 struct Estimates {
-  double rom_rows = 512;  // cells per ROM bitline: the cycles of a matrix-vector product
-  double clock_scale = 1.0;           // x the node's sustained datapath clock
-  double logic_utilisation = 0.60;    // placed density / peak library density
-  double overhead_fraction = 0.12;    // power grid, clock spine, whitespace, of the blocks
-  double rom_array_efficiency = 0.90; // cells / ROM array area (straps, taps, edge cells)
-  double rom_cell_pitches = 3;        // metal pitches across a one-bit ROM cell
-  double line_layers = 4;  // routing layers over a ROM array for level or product lines
-  double leakage_scale = 1.0;         // x the node's leakage per logic transistor
-  double rom_leak_share = 0.10;       // a ROM cell's leakage / a logic transistor's
-  double sram_leak_share = 0.02;      // an SRAM transistor's leakage / a logic transistor's
-  double energy_scale = 1.0;          // x the node's energy per operation
-  double clock_tree_share = 0.30;     // clock tree and wires, of the datapath's dynamic power
+  double rom_rows = 512;            // cells per ROM bitline: the cycles of a matrix-vector product
+  double clock_scale = 1.0;         // x the node's sustained datapath clock
+  double logic_utilisation = 0.60;  // placed density / peak library density
+  double overhead_fraction = 0.12;  // power grid, clock spine, whitespace, of the blocks
+  double rom_array_efficiency = 0.90;  // cells / ROM array area (straps, taps, edge cells)
+  double rom_cell_pitches = 3;         // metal pitches across a one-bit ROM cell
+  double line_layers = 4;              // routing layers over a ROM array for level or product lines
+  double leakage_scale = 1.0;          // x the node's leakage per logic transistor
+  double rom_leak_share = 0.10;        // a ROM cell's leakage / a logic transistor's
+  double sram_leak_share = 0.02;       // an SRAM transistor's leakage / a logic transistor's
+  double energy_scale = 1.0;           // x the node's energy per operation
+  double clock_tree_share = 0.30;      // clock tree and wires, of the datapath's dynamic power
   double regulator_efficiency = 0.88;
   double board_w = 10;  // fans, PCIe retimer, management controller, board losses
 };
@@ -281,9 +281,9 @@ struct GpuComparison {
   double chip_cost_advantage = 0;
 };
 
-// A figure at the expected values of the estimates and at the ends of their ranges: each
-// estimate moved alone to the end of its range that lowers (raises) the figure, the changes
-// added (a linear bound over the estimates, docs/planner.md, "Ranges").
+// A figure at the expected values of the estimates and low and high over their ranges: each
+// estimate moved alone to either end of its range, the changes of the figure combined in
+// root-sum-square (docs/planner.md, "Estimates and their ranges").
 struct FigureRange {
   double low = 0;
   double expected = 0;

@@ -25,13 +25,13 @@ struct Node {
 const Node& find_node(int nm);
 
 // Reference-architecture constants (the estimates among them are in plan::Estimates).
-inline constexpr int64_t kRomColumns = 1024;         // bitlines per ROM wordline
-inline constexpr double kRomBitlineCellFf = 0.06;    // bitline load per cell at 57 nm CPP
+inline constexpr int64_t kRomColumns = 1024;       // bitlines per ROM wordline
+inline constexpr double kRomBitlineCellFf = 0.06;  // bitline load per cell at 57 nm CPP
 inline constexpr double kSramMacroEfficiency = 0.70;
-inline constexpr int64_t kSramRows = 512;          // rows per KV SRAM macro (high-density)
-inline constexpr int kLoraBits = 8;                // contract::lora's A and B are int8
-inline constexpr int kResidualBits = 32;  // the residual stream is binary32 (contract::add)
-inline constexpr double kChipLinkMm2 = 6.0;        // one chip-to-chip SerDes link
+inline constexpr int64_t kSramRows = 512;    // rows per KV SRAM macro (high-density)
+inline constexpr int kLoraBits = 8;          // contract::lora's A and B are int8
+inline constexpr int kResidualBits = 32;     // the residual stream is binary32 (contract::add)
+inline constexpr double kChipLinkMm2 = 6.0;  // one chip-to-chip SerDes link
 
 // Transistors of the circuits the datapath is built from (static CMOS).
 inline constexpr double kAndT = 6;         // NAND2 and inverter
@@ -58,7 +58,8 @@ inline constexpr double kSram8kBitJ = 10e-12 / 64;  // 64-bit read of an 8 KB SR
 inline constexpr double kServerW = 2500;
 inline constexpr double kCardsPerServer = 10;
 inline constexpr double kPublishedCardW = 200;
-inline constexpr double kHostShareW = (kServerW - kCardsPerServer * kPublishedCardW) / kCardsPerServer;
+inline constexpr double kHostShareW =
+    (kServerW - kCardsPerServer * kPublishedCardW) / kCardsPerServer;
 inline constexpr double kHostInterfaceW = 6;
 inline constexpr double kChipLinkW = 2;
 

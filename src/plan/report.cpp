@@ -112,8 +112,9 @@ std::string render_text(const Plan& p) {
       "  card       {:.0f} W (chip through its regulators, board); {:.0f} W per card as deployed "
       "(host share {:.0f} W)\n",
       w.card_w, w.power_w, w.power_w - w.card_w);
-  out += fmt::format("  energy     {:.2f} mJ per token, {:.0f} tokens per joule (as deployed, at {})\n",
-                     w.energy_per_token_j * 1e3, w.tokens_per_joule, load);
+  out += fmt::format(
+      "  energy     {:.2f} mJ per token, {:.0f} tokens per joule (as deployed, at {})\n",
+      w.energy_per_token_j * 1e3, w.tokens_per_joule, load);
 
   const auto& r = p.ranges;
   out +=
@@ -146,10 +147,9 @@ std::string render_text(const Plan& p) {
                      money(c.per_million_tokens_usd), load);
 
   out += "\nGPUs         same model, roofline (80% of memory bandwidth, 60% of peak FLOPS)\n";
-  out += fmt::format(
-      "  {:<5} {:<6} {:>4} {:>10} {:>6} {:>10} {:>9} {:>9}   {:>8} {:>15} {:>15}\n", "GPU",
-      "format", "GPUs", "tok/s/user", "batch", "tok/s", "mJ/token", "$/Mtok", "x faster",
-      "x energy", "x cost");
+  out += fmt::format("  {:<5} {:<6} {:>4} {:>10} {:>6} {:>10} {:>9} {:>9}   {:>8} {:>15} {:>15}\n",
+                     "GPU", "format", "GPUs", "tok/s/user", "batch", "tok/s", "mJ/token", "$/Mtok",
+                     "x faster", "x energy", "x cost");
   const auto both = [](double same, double best) {
     return fmt::format("{:.1f} / {:.1f}", same, best);
   };

@@ -100,35 +100,41 @@ TEST(PlanCalibration, SelectingInTheRomCellDoesNotFitTheFirstChipEither) {
   EXPECT_GT(cell.area.total(), 3 * 815.0);
 }
 
-// The published designs as regression points, each with its band and the band's reason.
+// The published designs as regression points, each with its band and the band's reason
+// (docs/planner.md, "Published designs").
 TEST(PlanPublished, RomaThreeBillionAtFourBitsOnOneDie) {
   // ROMA (Wang et al., arXiv 2503.12988): LLaMA 3.2 3B at 4 bits in ROM on one 7 nm die of
-  // about 500 mm², above 20,000 tokens/s per user. Its ROM-and-SRAM fused cells are not
-  // contract v2's datapath, so only what both share is held: one die, and tokens/s per user
-  // within 25% of 20,000 (the same ROM-depth and clock argument as the calibration).
+  // about 500 mm², above 20,000 tokens/s per user. Held: one die, and tokens/s per user within
+  // 20% of 20,000 (the ROM depth and the clock, as in the calibration). Its area is not held:
+  // ROMA's fused ROM cells compute 4-bit integer MACs, contract v2's tiles are larger, and the
+  // plan's die is about 1.4 times ROMA's (asserted as the honest figure).
   PlanInput in = input("llama-3.2-3b", 7);
   in.weights = weights_for_recipe(in.model, "fp4");
   const Plan p = make_plan(in);
   EXPECT_EQ(p.chip_count(), 1);
-  expect_within(p.timing.tokens_per_second_per_user, 20000, 0.25, "tokens/s per user");
+  expect_within(p.timing.tokens_per_second_per_user, 20000, 0.20, "tokens/s per user");
+  expect_within(p.die_area_mm2(), 1.4 * 500, 0.10, "die area (honest: 1.4 x ROMA's)");
 }
 
 TEST(PlanPublished, HnlpuGptOss120bOnSixteenChipsAt5nm) {
-  // HNLPU (Liu et al., arXiv 2508.16151): gpt-oss 120B at 5 nm on 16 chips, 13,232 mm²,
-  // 249,960 tokens/s aggregate, 36 tokens/J. Its weights are in metal wires (15x the density
-  // of a ROM cell), so the plan's silicon is held within 35% and its chip count within 16 +-
-  // 4; the aggregate depends on how many users the KV SRAM holds, and here the plan is sized
-  // to the 161... stages' worth of users the pipeline keeps busy: within a factor of three.
+  // HNLPU (Liu et al., arXiv 2508.16151): gpt-oss 120B at 5 nm on 16 chips, 13,232 mm² in all,
+  // 249,960 tokens/s aggregate, 36 tokens/J. The plan holds KV SRAM for 20 users at 1k tokens,
+  // the load at which its own per-user rate gives HNLPU's aggregate, so the aggregate tests the
+  // per-user rate of the multi-chip pipeline (17 hops) within 25%. Silicon within 25% and chips
+  // 16 +- 4: HNLPU embeds weights in metal wires, denser than ROM cells, and the plan's
+  // datapaths are contract v2's. Tokens per joule within a factor of 2.5: the published
+  // figure's power boundary (chips, cards or system) is not stated in its abstract.
   PlanInput in = input("gpt-oss-120b", 5);
   in.weights = weights_for_recipe(in.model, "fp4");
   in.context = 1024;
-  in.users = 8;
+  in.users = 20;
   const Plan p = make_plan(in);
   EXPECT_GE(p.chip_count(), 12);
   EXPECT_LE(p.chip_count(), 20);
-  expect_within(p.area.total(), 13232, 0.35, "silicon");
-  EXPECT_GT(p.timing.tokens_per_second_aggregate, 249960 / 3.0);
-  EXPECT_LT(p.timing.tokens_per_second_aggregate, 249960 * 3.0);
+  expect_within(p.area.total(), 13232, 0.25, "silicon");
+  expect_within(p.timing.tokens_per_second_aggregate, 249960, 0.25, "aggregate tokens/s");
+  EXPECT_GT(p.power.tokens_per_joule, 36 / 2.5);
+  EXPECT_LT(p.power.tokens_per_joule, 36 * 2.5);
 }
 
 TEST(PlanProperties, MoreBitsPerWeightNeedMoreRom) {
@@ -370,7 +376,8 @@ TEST(PlanArea, MultiBitCellsHoldTheRomInFewerTransistors) {
 TEST(PlanArea, CellSelectIsOneCellPerWeightAcrossItsProductLines) {
   const auto& n = detail::find_node(6);
   const Estimates est;
-  const double bit_cell_mm2 = n.cpp_nm * est.rom_cell_pitches * n.mp_nm * 1e-12 / est.rom_array_efficiency;
+  const double bit_cell_mm2 =
+      n.cpp_nm * est.rom_cell_pitches * n.mp_nm * 1e-12 / est.rom_array_efficiency;
   for (const auto& [recipe, pitches] : {std::pair{"hc3", 3.0}, std::pair{"hc6", 17.0}}) {
     PlanInput in = input("llama-3.2-1b");
     in.weights = weights_for_recipe(in.model, recipe);
@@ -601,9 +608,7 @@ TEST(PlanRanges, EveryEstimateAtEitherEndStaysInsideTheRange) {
 TEST(PlanRanges, TheDocsSensitivityTableIsThePlannersOutput) {
   const PlanInput in = calibration(Circuit::kDigitalSelect);
   const std::string table = render_sensitivity(in, sensitivity(in));
-  const auto docs =
-      std::filesystem::path(__FILE__).parent_path().parent_path().parent_path() / "docs" /
-      "planner.md";
+  const auto docs = std::filesystem::path(ETCH_SOURCE_DIR) / "docs" / "planner.md";
   std::ifstream file(docs);
   ASSERT_TRUE(file) << docs;
   std::stringstream text;
@@ -644,8 +649,8 @@ TEST(PlanUsers, MoreUsersInFlightShareTheChip) {
     EXPECT_GE(g.same_users_energy_per_token_j, g.energy_per_token_j * 0.999999);
   }
   const std::string svg = render_sweep_svg(s);
-  for (const char* panel : {"tokens/s per user", "tokens/s aggregate", "power per card",
-                            "energy per token"})
+  for (const char* panel :
+       {"tokens/s per user", "tokens/s aggregate", "power per card", "energy per token"})
     EXPECT_NE(svg.find(panel), std::string::npos) << panel;
 }
 
