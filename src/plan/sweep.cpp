@@ -62,6 +62,7 @@ const std::vector<Metric>& metrics() {
       {"users in flight", "",
        [](const Plan& p) { return static_cast<double>(p.timing.users_in_flight); }},
       {"power per card, as deployed", "W", [](const Plan& p) { return p.power.power_w; }},
+      {"power of all cards, as deployed", "W", [](const Plan& p) { return p.power.total_w; }},
       {"energy per token, as deployed", "mJ",
        [](const Plan& p) { return p.power.energy_per_token_j * 1e3; }},
       {"cost per Mtok", "$", [](const Plan& p) { return p.cost.per_million_tokens_usd; }},
@@ -109,23 +110,23 @@ std::string render_sweep_text(const Sweep& s) {
   std::string out =
       fmt::format("etch plan: {} ({}) swept over {}\n\n", s.plans.front().input.model.name,
                   circuit_name(s.plans.front().input.circuit), s.param);
-  out += fmt::format("{:>8} {:>6} {:>9} {:>8} {:>11} {:>6} {:>7} {:>12} {:>8} {:>9} {:>9}\n",
+  out += fmt::format("{:>8} {:>6} {:>9} {:>8} {:>11} {:>6} {:>7} {:>12} {:>8} {:>8} {:>9} {:>9}\n",
                      s.param, "chips", "die mm²", "Btr/die", "tok/s/user", "users", "flight",
-                     "tok/s total", "W/card", "mJ/token", "$/Mtok");
+                     "tok/s total", "W/card", "W total", "mJ/token", "$/Mtok");
   for (size_t i = 0; i < s.plans.size(); ++i) {
     const Plan& p = s.plans[i];
     out += fmt::format(
-        "{:>8} {:>6} {:>9.0f} {:>8.1f} {:>11.0f} {:>6} {:>7} {:>12.0f} {:>8.0f} {:>9.2f} "
+        "{:>8} {:>6} {:>9.0f} {:>8.1f} {:>11.0f} {:>6} {:>7} {:>12.0f} {:>8.0f} {:>8.0f} {:>9.2f} "
         "{:>9.4f}\n",
         s.values[i], p.chip_count(), p.die_area_mm2(), p.die_transistors() / 1e9,
         p.timing.tokens_per_second_per_user, p.timing.users_max, p.timing.users_in_flight,
-        p.timing.tokens_per_second_aggregate, p.power.power_w, p.power.energy_per_token_j * 1e3,
-        p.cost.per_million_tokens_usd);
+        p.timing.tokens_per_second_aggregate, p.power.power_w, p.power.total_w,
+        p.power.energy_per_token_j * 1e3, p.cost.per_million_tokens_usd);
   }
   out +=
       "\nusers: what the KV SRAM holds at the context; flight: users decoding at once (at most "
       "one per pipeline stage). Power, energy and cost hold at that load; W/card is per card as "
-      "deployed (with its host share).\n";
+      "deployed (with its host share), W total all cards as deployed.\n";
   return out;
 }
 
