@@ -213,7 +213,7 @@ struct Chip {
   Transistors transistors;
   double width_mm = 0;
   double height_mm = 0;
-  double power_w = 0;  // chip power at full load
+  double power_w = 0;  // chip power at the plan's load
 };
 
 struct Timing {

@@ -65,5 +65,39 @@ TEST(CliPlan, AnUnknownRecipeIsRefusedByPlanAndBuildAlike) {
   EXPECT_FALSE(std::filesystem::exists(out));
 }
 
+// Users are an axis of their own: the sweep prints per-user and aggregate tokens/s, power and
+// energy per token at each count, and plots them.
+TEST(CliPlan, AUsersSweepPrintsAndPlotsTheLoad) {
+  const std::string svg = (temp_dir("cli-plan") / "users.svg").string();
+  const auto r = run_etch("plan --preset llama-3.1-8b --sweep users=1,2,4,8 --svg " + quote(svg));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  for (const char* column : {"tok/s/user", "tok/s total", "W/card", "W total", "mJ/token"})
+    EXPECT_NE(r.out.find(column), std::string::npos) << column;
+  const std::string plot = testing::read_text(svg);
+  for (const char* panel : {"tokens/s per user", "tokens/s aggregate", "energy per token"})
+    EXPECT_NE(plot.find(panel), std::string::npos) << panel;
+}
+
+// The sensitivity table, the ranges and the multi-bit ROM as a user reaches them; a bit count
+// the planner does not model is refused in one line.
+TEST(CliPlan, SensitivityRangesAndMultiBitRom) {
+  const auto table = run_etch("plan --preset llama-3.2-1b --sensitivity");
+  ASSERT_EQ(table.exit_code, 0) << table.err;
+  EXPECT_NE(table.out.find("| `rom_rows` (ROM cells per bitline) | 512 | 256 / 1024 |"),
+            std::string::npos)
+      << table.out;
+  const auto plan = json_of("plan --preset llama-3.2-1b --rom-bits-per-transistor 4");
+  EXPECT_EQ(plan["rom_bits_per_transistor"], 4);
+  const auto& area = plan["ranges"]["total_area_mm2"];
+  EXPECT_LE(area["low"].get<double>(), area["expected"].get<double>());
+  EXPECT_GE(area["high"].get<double>(), area["expected"].get<double>());
+  const auto refused = run_etch("plan --preset llama-3.2-1b --rom-bits-per-transistor 5");
+  EXPECT_EQ(refused.exit_code, 2);  // a usage error, as every option range (docs/cli.md)
+  EXPECT_NE(refused.err.find("--rom-bits-per-transistor: 5 is out of range"), std::string::npos)
+      << refused.err;
+  const auto both = run_etch("plan --preset llama-3.2-1b --sensitivity --json");
+  EXPECT_EQ(both.exit_code, 1);
+}
+
 }  // namespace
 }  // namespace etch
