@@ -120,21 +120,22 @@ std::string render_text(const Plan& p) {
   out +=
       "\nRanges       low / expected / high over the estimates' ranges, the model's chips and "
       "cards together (docs/planner.md)\n";
-  const auto range = [&](const char* what, const FigureRange& f, double scale, const char* unit,
-                         const char* format) {
-    out += fmt::format("  {:<22} ", what);
-    out += fmt::format(fmt::runtime(format), f.low * scale) + " / " +
-           fmt::format(fmt::runtime(format), f.expected * scale) + " / " +
-           fmt::format(fmt::runtime(format), f.high * scale) + unit + "\n";
+  const auto range = [&](const char* what, const FigureRange& f, const auto& show) {
+    out +=
+        fmt::format("  {:<22} {} / {} / {}\n", what, show(f.low), show(f.expected), show(f.high));
   };
-  range("silicon", r.area_mm2, 1, " mm²", "{:.0f}");
-  range("transistors", r.transistors, 1e-9, " B", "{:.1f}");
-  range("chips", r.chips, 1, "", "{:.0f}");
-  range("tokens/s per user", r.tokens_per_second_per_user, 1, "", "{:.0f}");
-  range("tokens/s aggregate", r.tokens_per_second_aggregate, 1, "", "{:.0f}");
-  range("cards", r.cards_w, 1, " W", "{:.0f}");
-  range("cards as deployed", r.deployed_w, 1, " W", "{:.0f}");
-  range("energy per token", r.energy_per_token_j, 1e3, " mJ", "{:.2f}");
+  const auto mm2 = [](double x) { return fmt::format("{:.0f} mm²", x); };
+  const auto count = [](double x) { return grouped(x); };
+  const auto watts = [](double x) { return fmt::format("{:.0f} W", x); };
+  range("silicon", r.area_mm2, mm2);
+  range("transistors", r.transistors, billions);
+  range("chips", r.chips, count);
+  range("tokens/s per user", r.tokens_per_second_per_user, count);
+  range("tokens/s aggregate", r.tokens_per_second_aggregate, count);
+  range("cards", r.cards_w, watts);
+  range("cards as deployed", r.deployed_w, watts);
+  range("energy per token", r.energy_per_token_j,
+        [](double j) { return fmt::format("{:.2f} mJ", j * 1e3); });
 
   const auto& c = p.cost;
   out += fmt::format(
