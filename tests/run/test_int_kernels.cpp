@@ -274,6 +274,24 @@ TEST(KernelSets, PackedRowsEqualTheContractUnitInEveryFormat) {
     }
 }
 
+// Packed rows at the widths' extremes: every product at its largest, on rows long enough to
+// fill the vector sets' 32-bit blocks many times over, whole chunks and the tail alike.
+TEST(KernelSets, PackedRowsAtTheirLargestStayExact) {
+  FloatSource src(11);
+  for (int bits : {3, 6, 8}) {
+    const contract::Format format = contract::make_format(contract::WeightFormat::kHc, bits);
+    PackedTile tile = random_tile(src, format, 2, 4099);
+    std::fill(tile.matrix.levels.begin(), tile.matrix.levels.end(), int8_t{-128});
+    std::fill(tile.matrix.multipliers.begin(), tile.matrix.multipliers.end(), uint8_t{15});
+    const compile::MatrixView view = tile.matrix.view();
+    const PackedMatrix packed(view);
+    const std::vector<int16_t> x(4099, -32768);
+    for (const Kernels* k : variants())
+      EXPECT_EQ(k->packed_dot(x.data(), packed, 1), int64_t{32768} * 128 * 15 * 4099)
+          << k->name << " hc" << bits;
+  }
+}
+
 // The width bound the vector sets rely on is checked when a matrix is read, not assumed.
 TEST(PackedMatrix, RefusesLevelsAndMultipliersNoFormatHas) {
   FloatSource src(3);
