@@ -13,6 +13,7 @@
 #include <array>
 #include <cstdint>
 #include <span>
+#include <vector>
 
 namespace etch::compile {
 struct MatrixView;
@@ -30,6 +31,13 @@ struct PackedMatrix {
   // contract::multiplier_value of each code (all 1 without multipliers): |value| <= 2^7 and
   // |level| <= 2^7 in every format, so level * value fits the 2^11 of dot_expanded's weights.
   std::array<int16_t, 256> multiplier_values;
+  // Codes up to 6 bits: per tile and multiplier code, the 64 products level[k mod 2^bits] *
+  // multiplier (as 16-bit words), so that a vector set selects a weight with one word permute
+  // whatever bits above the code its index holds; empty for 8-bit codes. About 1 KiB per
+  // 64-row tile with 4-bit multiplier codes: some 2% of an hc3 matrix.
+  std::vector<int16_t> product_tables;
+  int64_t multiplier_codes = 1;  // 2^multiplier_bits, 1 without multipliers
+  static constexpr int64_t kProductTable = 64;
 };
 
 struct Kernels {
