@@ -192,10 +192,11 @@ ETCH_SET("avx2")
 }  // namespace avx2
 
 // GCC 12's AVX-512 headers seed results with _mm512_undefined_*(), which
-// -Wmaybe-uninitialized reports wrongly (GCC bug 105593, fixed in GCC 13).
+// -Wmaybe-uninitialized and -Wuninitialized report wrongly (GCC bug 105593, fixed in GCC 13).
 #if !defined(__clang__)
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
 #endif
 namespace avx512 {
 #define ETCH_TARGET \
