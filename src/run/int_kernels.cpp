@@ -104,6 +104,11 @@ int64_t packed_dot(const int16_t* x, const PackedMatrix& m, int64_t r) {
       v.group);
 }
 
+void packed_dots(const int16_t* x, const PackedMatrix& m, int64_t first_row, int64_t rows,
+                 int64_t* out) {
+  for (int64_t i = 0; i < rows; ++i) out[i] = packed_dot(x, m, first_row + i);
+}
+
 void expand_row(const PackedMatrix& m, int64_t r, int16_t* out) {
   const compile::MatrixView& v = *m.view;
   thread_local std::vector<int8_t> levels;
@@ -149,8 +154,8 @@ void attention_output(const float* scores, int64_t positions, const int16_t* v, 
       v_stride, {sv, p}, {out, static_cast<size_t>(head_dim)});
 }
 
-const Kernels kSet{"scalar",      quantize, msa_row,   packed_dot, expand_row, dot16,
-                   dot_expanded4, dot16,    exp_units, swiglu,     rms_norm,   attention_output};
+const Kernels kSet{"scalar",      quantize, msa_row,   packed_dots, expand_row, dot16,
+                   dot_expanded4, dot16,    exp_units, swiglu,      rms_norm,   attention_output};
 
 }  // namespace scalar_set
 
@@ -162,10 +167,10 @@ using contract::kExpInput;
 // ties to even, in every vector set.
 constexpr float kRoundMagic = 12582912.0f;
 
-#define ETCH_SET(label)                                                         \
-  const Kernels kSet{                                                           \
-      label,         quantize, msa_row,   packed_dot, expand_row, dot_expanded, \
-      dot_expanded4, dot16,    exp_units, swiglu,     rms_norm,   attention_output};
+#define ETCH_SET(label)                                                          \
+  const Kernels kSet{                                                            \
+      label,         quantize, msa_row,   packed_dots, expand_row, dot_expanded, \
+      dot_expanded4, dot16,    exp_units, swiglu,      rms_norm,   attention_output};
 
 namespace baseline {
 #define ETCH_TARGET

@@ -49,8 +49,10 @@ struct Kernels {
   // the tile's levels; group is 1..kMaxGroup.
   int64_t (*msa_row)(const int16_t* x, const uint8_t* codes, const int8_t* levels,
                      int64_t level_count, const int32_t* mult, int64_t n, int64_t group);
-  // contract::msa_row of x (m's cols codes) with row r of m, straight from its packed codes.
-  int64_t (*packed_dot)(const int16_t* x, const PackedMatrix& m, int64_t r);
+  // out[i] = contract::msa_row of x (m's cols codes) with row first_row + i of m, i < rows,
+  // straight from its packed codes.
+  void (*packed_dots)(const int16_t* x, const PackedMatrix& m, int64_t first_row, int64_t rows,
+                      int64_t* out);
   // out[j] = levels[code(r, j)] * multiplier(r, j / group) over row r of m: the weights that
   // dot_expanded takes, decoded once for many tokens.
   void (*expand_row)(const PackedMatrix& m, int64_t r, int16_t* out);

@@ -129,22 +129,26 @@ struct IntegerEngine::State {
         const int64_t lo = std::max(begin, base) - base,
                       hi = std::min(end, base + job_blocks) - base;
         base += job_blocks;
-        for (int64_t b = lo; b < hi; ++b)
-          for (int64_t r = b * kRows; r < std::min(rows, (b + 1) * kRows); ++r) {
-            const float scale = v.scales[static_cast<size_t>(r)];
-            auto store = [&](int64_t t, int64_t acc) {
-              job.out[t * rows + r] =
-                  static_cast<float>(acc) * (scale * xs[static_cast<size_t>(t)]);
-            };
-            // One token reads the codes directly; several decode the row once (into a
-            // thread's buffer) and share it. The scalar set keeps the contract's unit per token.
-            if (scalar || tokens == 1) {
-              for (int64_t t = 0; t < tokens; ++t)
-                store(t, k.packed_dot(xq.data() + t * cols, *job.m, r));
-              continue;
+        auto store = [&](int64_t t, int64_t r, int64_t acc) {
+          job.out[t * rows + r] = static_cast<float>(acc) *
+                                  (v.scales[static_cast<size_t>(r)] * xs[static_cast<size_t>(t)]);
+        };
+        for (int64_t b = lo; b < hi; ++b) {
+          const int64_t first = b * kRows, count = std::min(rows, first + kRows) - first;
+          // One token reads the codes directly, a block of rows at a time; several decode each
+          // row once (into a thread's buffer) and share it. The scalar set keeps the
+          // contract's unit per token.
+          if (scalar || tokens == 1) {
+            for (int64_t t = 0; t < tokens; ++t) {
+              int64_t acc[kRows];
+              k.packed_dots(xq.data() + t * cols, *job.m, first, count, acc);
+              for (int64_t i = 0; i < count; ++i) store(t, first + i, acc[i]);
             }
-            thread_local std::vector<int16_t> w;
-            w.resize(static_cast<size_t>(cols));
+            continue;
+          }
+          thread_local std::vector<int16_t> w;
+          w.resize(static_cast<size_t>(cols));
+          for (int64_t r = first; r < first + count; ++r) {
             k.expand_row(*job.m, r, w.data());
             int64_t t = 0;
             for (; t + 4 <= tokens; t += 4) {
@@ -152,10 +156,12 @@ struct IntegerEngine::State {
                                       xq.data() + (t + 2) * cols, xq.data() + (t + 3) * cols};
               int64_t acc[4];
               k.dot_expanded4(x4, w.data(), cols, acc);
-              for (int u = 0; u < 4; ++u) store(t + u, acc[u]);
+              for (int u = 0; u < 4; ++u) store(t + u, r, acc[u]);
             }
-            for (; t < tokens; ++t) store(t, k.dot_expanded(xq.data() + t * cols, w.data(), cols));
+            for (; t < tokens; ++t)
+              store(t, r, k.dot_expanded(xq.data() + t * cols, w.data(), cols));
           }
+        }
       }
     });
   }

@@ -250,6 +250,7 @@ TEST(KernelSets, PackedRowsEqualTheContractUnitInEveryFormat) {
       const std::vector<int16_t> x = codes(src, cols);
       const size_t table = size_t{1} << format.bits;
       std::vector<int16_t> expanded(static_cast<size_t>(cols));
+      std::vector<int64_t> want_rows(static_cast<size_t>(rows));
       for (int64_t r = 0; r < rows; ++r) {
         std::vector<int32_t> mult(static_cast<size_t>(view.groups()), 1);
         if (format.multiplier_bits > 0)
@@ -261,8 +262,11 @@ TEST(KernelSets, PackedRowsEqualTheContractUnitInEveryFormat) {
             table);
         const int64_t want =
             contract::msa_row(x, tile.codes[static_cast<size_t>(r)], levels, mult, format.group);
+        want_rows[static_cast<size_t>(r)] = want;
         for (const Kernels* k : variants()) {
-          ASSERT_EQ(k->packed_dot(x.data(), packed, r), want) << k->name << " row " << r;
+          int64_t got = 0;
+          k->packed_dots(x.data(), packed, r, 1, &got);
+          ASSERT_EQ(got, want) << k->name << " row " << r;
           k->expand_row(packed, r, expanded.data());
           for (int64_t j = 0; j < cols; ++j)
             ASSERT_EQ(expanded[static_cast<size_t>(j)],
@@ -271,6 +275,14 @@ TEST(KernelSets, PackedRowsEqualTheContractUnitInEveryFormat) {
                 << k->name << " row " << r << " col " << j;
         }
       }
+      // Many rows in one call, from row 0 and from row 1 (the sets take rows in pairs).
+      for (const Kernels* k : variants())
+        for (int64_t from : {int64_t{0}, std::min<int64_t>(1, rows - 1)}) {
+          std::vector<int64_t> got(static_cast<size_t>(rows - from));
+          k->packed_dots(x.data(), packed, from, rows - from, got.data());
+          ASSERT_TRUE(std::equal(got.begin(), got.end(), want_rows.begin() + from))
+              << k->name << " from row " << from;
+        }
     }
 }
 
@@ -286,9 +298,12 @@ TEST(KernelSets, PackedRowsAtTheirLargestStayExact) {
     const compile::MatrixView view = tile.matrix.view();
     const PackedMatrix packed(view);
     const std::vector<int16_t> x(4099, -32768);
-    for (const Kernels* k : variants())
-      EXPECT_EQ(k->packed_dot(x.data(), packed, 1), int64_t{32768} * 128 * 15 * 4099)
-          << k->name << " hc" << bits;
+    for (const Kernels* k : variants()) {
+      int64_t got[2];
+      k->packed_dots(x.data(), packed, 0, 2, got);
+      for (int64_t g : got)
+        EXPECT_EQ(g, int64_t{32768} * 128 * 15 * 4099) << k->name << " hc" << bits;
+    }
   }
 }
 
