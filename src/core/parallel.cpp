@@ -63,7 +63,8 @@ void ThreadPool::parallel_for(int64_t count, const std::function<void(int64_t, i
     body(0, count);
     return;
   }
-  const int64_t chunks = std::min(count, parts * kChunksPerThread);
+  // The claim word holds chunk counts below 2^16.
+  const int64_t chunks = std::min({count, parts * kChunksPerThread, int64_t{0xffff}});
   body_ = &body;
   count_ = count;
   grain_ = (count + chunks - 1) / chunks;
