@@ -86,8 +86,9 @@ llama_figure() {
   if [[ $kind == prompt ]]; then args="-p 256 -n 0"; else args="-p 0 -n 128"; fi
   # shellcheck disable=SC2086
   "$llama_bench" -m "$gguf" -t "$threads" $args -r 3 -o csv 2>/dev/null |
-    awk -F, 'NR == 1 { for (i = 1; i <= NF; ++i) if ($i == "\"avg_ts\"") c = i; next }
-             c { gsub(/"/, "", $c); print $c; exit }'
+    awk -F, '{ gsub(/"/, "") }
+             NR == 1 { for (i = 1; i <= NF; ++i) if ($i == "avg_ts") c = i; next }
+             c { print $c; exit }'
 }
 
 # One `etch bench` figure; $3: sequences decoded together (decode only).
