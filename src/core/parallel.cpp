@@ -6,51 +6,54 @@ namespace etch {
 
 namespace {
 
-void slice(int64_t count, int parts, int index, int64_t& begin, int64_t& end) {
-  const int64_t base = count / parts;
-  const int64_t extra = count % parts;
-  begin = index * base + std::min<int64_t>(index, extra);
-  end = begin + base + (index < extra ? 1 : 0);
-}
-
 inline void cpu_relax() {
 #if defined(__x86_64__) || defined(__i386__)
   __builtin_ia32_pause();
 #endif
 }
 
-// Spins until pred() holds, then sleeps on `word` changing from `seen`. A few tens of µs of
-// spinning covers the gap between consecutive loops of one forward pass.
-template <typename T, typename Pred>
-void await(const std::atomic<T>& word, Pred pred) {
-  for (int i = 0; i < 4000; ++i) {
-    if (pred()) return;
-    cpu_relax();
-  }
-  while (!pred()) {
-    const T seen = word.load(std::memory_order_acquire);
-    if (pred()) return;
-    word.wait(seen, std::memory_order_acquire);
-  }
-}
+// About 10-30 µs of pause instructions: long enough to bridge the gap between consecutive
+// loops of one forward pass, short enough not to steal much from another process.
+constexpr int kSpins = 256;
+
+// More chunks than threads, so that a thread that is not running leaves little for others to
+// wait on; few enough that claiming stays cheap.
+constexpr int64_t kChunksPerThread = 8;
 
 }  // namespace
 
 ThreadPool::ThreadPool(int threads) {
   const int n = std::max(1, threads);
   workers_.reserve(n - 1);
-  for (int i = 1; i < n; ++i) workers_.emplace_back([this, i] { worker_loop(i); });
+  for (int i = 1; i < n; ++i) workers_.emplace_back([this] { worker_loop(); });
 }
 
 ThreadPool::~ThreadPool() {
-  stopping_.store(true, std::memory_order_release);
-  generation_.fetch_add(1, std::memory_order_acq_rel);
+  stopping_.store(true);
+  generation_.fetch_add(1);
   generation_.notify_all();
   for (auto& t : workers_) t.join();
 }
 
 int ThreadPool::default_threads() {
   return std::max(1u, std::thread::hardware_concurrency());
+}
+
+void ThreadPool::run_chunks(uint32_t generation) {
+  uint64_t word = claim_.load(std::memory_order_acquire);
+  for (;;) {
+    const auto next = static_cast<int64_t>((word >> 16) & 0xffff);
+    const auto chunks = static_cast<int64_t>(word & 0xffff);
+    if (static_cast<uint32_t>(word >> 32) != generation || next >= chunks) return;
+    if (!claim_.compare_exchange_weak(word, word + (uint64_t{1} << 16), std::memory_order_acq_rel,
+                                      std::memory_order_acquire))
+      continue;
+    const int64_t begin = next * grain_;
+    (*body_)(begin, std::min(count_, begin + grain_));
+    if (static_cast<int64_t>(chunks_done_.fetch_add(1)) + 1 == chunks && caller_sleeping_.load())
+      chunks_done_.notify_one();
+    word = claim_.load(std::memory_order_acquire);
+  }
 }
 
 void ThreadPool::parallel_for(int64_t count, const std::function<void(int64_t, int64_t)>& body) {
@@ -60,28 +63,44 @@ void ThreadPool::parallel_for(int64_t count, const std::function<void(int64_t, i
     body(0, count);
     return;
   }
+  // The claim word holds chunk counts below 2^16.
+  const int64_t chunks = std::min({count, parts * kChunksPerThread, int64_t{0xffff}});
   body_ = &body;
   count_ = count;
-  pending_.store(parts - 1, std::memory_order_release);
-  generation_.fetch_add(1, std::memory_order_acq_rel);
-  generation_.notify_all();
-  int64_t begin, end;
-  slice(count, parts, 0, begin, end);
-  if (begin < end) body(begin, end);
-  await(pending_, [this] { return pending_.load(std::memory_order_acquire) == 0; });
-  body_ = nullptr;
+  grain_ = (count + chunks - 1) / chunks;
+  const auto used = static_cast<uint32_t>((count + grain_ - 1) / grain_);
+  chunks_done_.store(0, std::memory_order_relaxed);
+  const uint32_t generation = generation_.load(std::memory_order_relaxed) + 1;
+  claim_.store(uint64_t{generation} << 32 | used, std::memory_order_release);
+  generation_.store(generation);  // seq_cst with sleeping_workers_: no sleeper is missed
+  if (sleeping_workers_.load() > 0) generation_.notify_all();
+  run_chunks(generation);
+  for (int i = 0; i < kSpins; ++i) {
+    if (chunks_done_.load(std::memory_order_acquire) == used) return;
+    cpu_relax();
+  }
+  // A worker still runs a chunk (or was descheduled inside one): sleep until it is done.
+  caller_sleeping_.store(1);
+  for (uint32_t done; (done = chunks_done_.load()) != used;) chunks_done_.wait(done);
+  caller_sleeping_.store(0);
 }
 
-void ThreadPool::worker_loop(int index) {
-  uint64_t seen = 0;
+void ThreadPool::worker_loop() {
+  uint32_t seen = 0;
   for (;;) {
-    await(generation_, [&] { return generation_.load(std::memory_order_acquire) != seen; });
-    seen = generation_.load(std::memory_order_acquire);
+    uint32_t now = generation_.load(std::memory_order_acquire);
+    for (int i = 0; i < kSpins && now == seen; ++i) {
+      cpu_relax();
+      now = generation_.load(std::memory_order_acquire);
+    }
+    if (now == seen) {
+      sleeping_workers_.fetch_add(1);
+      while ((now = generation_.load()) == seen) generation_.wait(seen);
+      sleeping_workers_.fetch_sub(1);
+    }
+    seen = now;
     if (stopping_.load(std::memory_order_acquire)) return;
-    int64_t begin, end;
-    slice(count_, size(), index, begin, end);
-    if (begin < end) (*body_)(begin, end);
-    if (pending_.fetch_sub(1, std::memory_order_acq_rel) == 1) pending_.notify_one();
+    run_chunks(seen);
   }
 }
 

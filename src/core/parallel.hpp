@@ -10,9 +10,10 @@ namespace etch {
 
 // A fixed set of worker threads that runs one data-parallel loop at a time. The calling
 // thread takes part, so a pool of N threads has N-1 workers. An engine issues dozens of
-// loops per token, so hand-off is by spinning on atomics (falling back to sleeping on them
-// after a short while) rather than by condition variables, whose wake-up latency would
-// dominate small models.
+// loops per token, so a waiting thread spins for a few microseconds before it sleeps on a
+// futex (std::atomic::wait), and a loop's chunks are claimed, not assigned: when another
+// process holds a core and a worker is not running, the caller takes the worker's chunks
+// instead of waiting for it to be scheduled, so N threads are never much slower than one.
 class ThreadPool {
  public:
   explicit ThreadPool(int threads);
@@ -23,20 +24,32 @@ class ThreadPool {
   int size() const { return static_cast<int>(workers_.size()) + 1; }
 
   // Calls body(begin, end) over disjoint chunks covering [0, count); returns when all are done.
-  // Chunks are static (thread i takes the i-th slice), so results never depend on timing.
+  // The chunk bounds depend only on count and size(), and each chunk runs start to end on one
+  // thread, so results that are computed per index never depend on timing.
   void parallel_for(int64_t count, const std::function<void(int64_t, int64_t)>& body);
 
   // Number of threads to use when the user did not say: the hardware's, at least 1.
   static int default_threads();
 
  private:
-  void worker_loop(int index);
+  void worker_loop();
+  // Claims and runs chunks of the loop `generation` until none is left.
+  void run_chunks(uint32_t generation);
 
   std::vector<std::thread> workers_;
+  // Set by the caller before it publishes a loop's claim word; read by a thread only after it
+  // claimed a chunk of that loop.
   const std::function<void(int64_t, int64_t)>* body_ = nullptr;
   int64_t count_ = 0;
-  std::atomic<uint64_t> generation_{0};
-  std::atomic<int> pending_{0};
+  int64_t grain_ = 0;
+  // The loop being run: generation (high 32 bits), next chunk (16 bits), chunk count (low 16
+  // bits). A thread claims a chunk by compare-exchange, so a thread that wakes late for a
+  // finished loop finds no chunk left and cannot touch the next loop's state.
+  std::atomic<uint64_t> claim_{0};
+  std::atomic<uint32_t> generation_{0};  // workers sleep on it
+  std::atomic<uint32_t> sleeping_workers_{0};
+  std::atomic<uint32_t> chunks_done_{0};  // the caller sleeps on it
+  std::atomic<uint32_t> caller_sleeping_{0};
   std::atomic<bool> stopping_{false};
 };
 

@@ -3,9 +3,12 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <cstring>
 #include <vector>
 
+#include "compile/compile.hpp"
 #include "contract/contract.hpp"
+#include "core/error.hpp"
 
 #if defined(__x86_64__)
 #include <immintrin.h>
@@ -17,7 +20,63 @@
 
 namespace etch::run::int_kernels {
 
+PackedMatrix::PackedMatrix(const compile::MatrixView& v) : view(&v), multiplier_values{} {
+  multiplier_values.fill(1);
+  const int codes = v.multiplier_bits == 0 ? 0 : 1 << v.multiplier_bits;
+  int32_t largest_multiplier = 1;
+  for (int c = 0; c < codes; ++c) {
+    const int32_t value = contract::multiplier_value(v.format, static_cast<uint32_t>(c));
+    multiplier_values[static_cast<size_t>(c)] = static_cast<int16_t>(value);
+    largest_multiplier = std::max(largest_multiplier, value);
+  }
+  for (const uint8_t c : v.multipliers)
+    if (c >= codes)
+      fail("tensor '{}': multiplier code {} does not fit {} bits (a damaged .etch file)", v.name, c,
+           v.multiplier_bits);
+  int32_t largest_level = 0;
+  for (const int8_t l : v.levels) largest_level = std::max(largest_level, std::abs(int32_t{l}));
+  multiplier_codes = std::max(codes, 1);
+  if (v.bits <= 6) {
+    const int64_t level_count = int64_t{1} << v.bits;
+    product_tables.resize(static_cast<size_t>(v.tiles() * multiplier_codes * kProductTable));
+    int16_t* out = product_tables.data();
+    for (int64_t tile = 0; tile < v.tiles(); ++tile)
+      for (int64_t c = 0; c < multiplier_codes; ++c)
+        for (int64_t k = 0; k < kProductTable; ++k)
+          *out++ = static_cast<int16_t>(
+              v.levels[static_cast<size_t>(tile * level_count + k % level_count)] *
+              multiplier_values[static_cast<size_t>(c)]);
+  }
+  // The vector kernels sum level * multiplier products in 32-bit lanes for this bound.
+  if (largest_level * largest_multiplier >= 2048)
+    fail(
+        "tensor '{}': level {} times multiplier {} is outside every {} format (a damaged .etch "
+        "file)",
+        v.name, largest_level, largest_multiplier, contract::format_name(v.format));
+}
+
 namespace {
+
+// Codes [first, first + count) of a row packed `bits` wide, LSB first: eight at a time (bits
+// bytes) from a byte boundary, else bit by bit.
+inline void unpack_codes(const uint8_t* row, int bits, int64_t first, int64_t count, uint8_t* out) {
+  const uint32_t mask = (1u << bits) - 1;
+  int64_t i = 0;
+  if ((first * bits) % 8 == 0) {
+    const uint8_t* p = row + first * bits / 8;
+    for (; i + 8 <= count; i += 8, p += bits) {
+      uint64_t word = 0;
+      std::memcpy(&word, p, static_cast<size_t>(bits));
+      for (int c = 0; c < 8; ++c, word >>= bits) out[i + c] = static_cast<uint8_t>(word & mask);
+    }
+  }
+  for (; i < count; ++i) {
+    const uint64_t bit = static_cast<uint64_t>(first + i) * static_cast<uint64_t>(bits);
+    uint32_t pair = row[bit / 8];
+    if (bit % 8 + static_cast<uint64_t>(bits) > 8) pair |= uint32_t{row[bit / 8 + 1]} << 8;
+    out[i] = static_cast<uint8_t>((pair >> (bit % 8)) & mask);
+  }
+}
 
 // ---- scalar: the contract's units ----
 
@@ -27,19 +86,36 @@ float quantize(const float* x, int64_t n, int16_t* q) {
   return contract::quantize({x, static_cast<size_t>(n)}, {q, static_cast<size_t>(n)});
 }
 
-// int8's fixed levels: a weight's own bits are its code.
-const std::array<int8_t, 256> kInt8Levels = [] {
-  std::array<int8_t, 256> levels{};
-  const contract::Format int8 = contract::make_format(contract::WeightFormat::kInt8, 8);
-  for (uint32_t c = 0; c < 256; ++c) levels[c] = contract::fixed_level(int8, c);
-  return levels;
-}();
+// The contract's unit on the row's codes as MatrixView reads them one by one.
+int64_t packed_dot(const int16_t* x, const PackedMatrix& m, int64_t r) {
+  const compile::MatrixView& v = *m.view;
+  const auto cols = static_cast<size_t>(v.cols);
+  thread_local std::vector<uint8_t> codes;
+  thread_local std::vector<int32_t> mult;
+  codes.resize(cols);
+  mult.resize(static_cast<size_t>(v.groups()));
+  for (size_t j = 0; j < cols; ++j)
+    codes[j] = static_cast<uint8_t>(v.code(r, static_cast<int64_t>(j)));
+  for (int64_t g = 0; g < v.groups(); ++g) mult[static_cast<size_t>(g)] = v.multiplier(r, g);
+  const size_t table = size_t{1} << v.bits;
+  return contract::msa_row(
+      {x, cols}, codes,
+      {v.levels.data() + static_cast<size_t>(r / contract::kTileRows) * table, table}, mult,
+      v.group);
+}
 
-int64_t dot_grouped(const int16_t* x, const int8_t* w, const int32_t* mult, int64_t n,
-                    int64_t group) {
-  const auto count = static_cast<size_t>(n);
-  return contract::msa_row({x, count}, {reinterpret_cast<const uint8_t*>(w), count}, kInt8Levels,
-                           {mult, static_cast<size_t>((n + group - 1) / group)}, group);
+void packed_dots(const int16_t* x, const PackedMatrix& m, int64_t first_row, int64_t rows,
+                 int64_t* out) {
+  for (int64_t i = 0; i < rows; ++i) out[i] = packed_dot(x, m, first_row + i);
+}
+
+void expand_row(const PackedMatrix& m, int64_t r, int16_t* out) {
+  const compile::MatrixView& v = *m.view;
+  thread_local std::vector<int8_t> levels;
+  levels.resize(static_cast<size_t>(v.cols));
+  v.decode_row(r, levels.data());
+  for (int64_t j = 0; j < v.cols; ++j)
+    out[j] = static_cast<int16_t>(v.multiplier(r, j / v.group) * levels[static_cast<size_t>(j)]);
 }
 
 int64_t msa_row(const int16_t* x, const uint8_t* codes, const int8_t* levels, int64_t level_count,
@@ -78,8 +154,8 @@ void attention_output(const float* scores, int64_t positions, const int16_t* v, 
       v_stride, {sv, p}, {out, static_cast<size_t>(head_dim)});
 }
 
-const Kernels kSet{"scalar", quantize,  dot_grouped, msa_row,  dot16,           dot_expanded4,
-                   dot16,    exp_units, swiglu,      rms_norm, attention_output};
+const Kernels kSet{"scalar",      quantize, msa_row,   packed_dots, expand_row, dot16,
+                   dot_expanded4, dot16,    exp_units, swiglu,      rms_norm,   attention_output};
 
 }  // namespace scalar_set
 
@@ -91,9 +167,10 @@ using contract::kExpInput;
 // ties to even, in every vector set.
 constexpr float kRoundMagic = 12582912.0f;
 
-#define ETCH_SET(label)                                                                       \
-  const Kernels kSet{label, quantize,  dot_grouped, msa_row,  dot_expanded,    dot_expanded4, \
-                     dot16, exp_units, swiglu,      rms_norm, attention_output};
+#define ETCH_SET(label)                                                          \
+  const Kernels kSet{                                                            \
+      label,         quantize, msa_row,   packed_dots, expand_row, dot_expanded, \
+      dot_expanded4, dot16,    exp_units, swiglu,      rms_norm,   attention_output};
 
 namespace baseline {
 #define ETCH_TARGET
@@ -120,10 +197,11 @@ ETCH_SET("avx2")
 }  // namespace avx2
 
 // GCC 12's AVX-512 headers seed results with _mm512_undefined_*(), which
-// -Wmaybe-uninitialized reports wrongly (GCC bug 105593, fixed in GCC 13).
+// -Wmaybe-uninitialized and -Wuninitialized report wrongly (GCC bug 105593, fixed in GCC 13).
 #if !defined(__clang__)
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
 #endif
 namespace avx512 {
 #define ETCH_TARGET \

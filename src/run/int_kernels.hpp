@@ -10,26 +10,54 @@
 // element, in the contract's order, so the sets cannot differ.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <span>
+#include <vector>
+
+namespace etch::compile {
+struct MatrixView;
+}
 
 namespace etch::run::int_kernels {
+
+// A matrix as the kernels read it: in place, in the .etch layout (codes `bits` wide, LSB
+// first, each row padded to a byte; one level table per tile; one multiplier code per group),
+// with the integer of every multiplier code at hand so that no kernel calls into the contract
+// per group. The view must outlive it.
+struct PackedMatrix {
+  explicit PackedMatrix(const compile::MatrixView& view);
+  const compile::MatrixView* view;
+  // contract::multiplier_value of each code (all 1 without multipliers): |value| <= 2^7 and
+  // |level| <= 2^7 in every format, so level * value fits the 2^11 of dot_expanded's weights.
+  std::array<int16_t, 256> multiplier_values;
+  // Codes up to 6 bits: per tile and multiplier code, the 64 products level[k mod 2^bits] *
+  // multiplier (as 16-bit words), so that a vector set selects a weight with one word permute
+  // whatever bits above the code its index holds; empty for 8-bit codes. About 1 KiB per
+  // 64-row tile with 4-bit multiplier codes: some 2% of an hc3 matrix.
+  std::vector<int16_t> product_tables;
+  int64_t multiplier_codes = 1;  // 2^multiplier_bits, 1 without multipliers
+  static constexpr int64_t kProductTable = 64;
+};
 
 struct Kernels {
   const char* name;
 
   // contract::quantize of x[0..n) into q; returns the scale.
   float (*quantize)(const float* x, int64_t n, int16_t* q);
-  // contract::msa_row over weights given as their int8 levels, one group multiplier per
-  // `group` (1..kMaxGroup) elements.
-  int64_t (*dot_grouped)(const int16_t* x, const int8_t* w, const int32_t* mult, int64_t n,
-                         int64_t group);
   // contract::msa_row itself: codes[i] < level_count (2^bits of the format, at most 256) index
   // the tile's levels; group is 1..kMaxGroup.
   int64_t (*msa_row)(const int16_t* x, const uint8_t* codes, const int8_t* levels,
                      int64_t level_count, const int32_t* mult, int64_t n, int64_t group);
+  // out[i] = contract::msa_row of x (m's cols codes) with row first_row + i of m, i < rows,
+  // straight from its packed codes.
+  void (*packed_dots)(const int16_t* x, const PackedMatrix& m, int64_t first_row, int64_t rows,
+                      int64_t* out);
+  // out[j] = levels[code(r, j)] * multiplier(r, j / group) over row r of m: the weights that
+  // dot_expanded takes, decoded once for many tokens.
+  void (*expand_row)(const PackedMatrix& m, int64_t r, int16_t* out);
   // contract::dot with weights pre-multiplied by their group multiplier (|w| < 2^11): the
-  // same integer as dot_grouped by distributivity.
+  // same integer as msa_row by distributivity.
   int64_t (*dot_expanded)(const int16_t* x, const int16_t* w, int64_t n);
   // dot_expanded of one weight row with four activation rows: out[t] = dot_expanded(xs[t], w, n).
   void (*dot_expanded4)(const int16_t* const* xs, const int16_t* w, int64_t n, int64_t* out);

@@ -20,49 +20,6 @@ namespace {
 
 constexpr int64_t kMicroBatch = 64;
 
-// A matrix as the engine multiplies it: codes decoded through the level tables (the
-// software form of multiply-select-add). The scalar kernels keep the spec's form (levels and
-// group multipliers apart); the fast ones multiply each level by its group's multiplier once
-// here, which gives the same integer sums and one multiply-add per weight.
-struct DecodedMatrix {
-  const compile::MatrixView* view = nullptr;
-  std::vector<int8_t> weights;       // [rows][cols], scalar kernels
-  std::vector<int32_t> multipliers;  // [rows][groups], scalar kernels
-  std::vector<int16_t> expanded;     // [rows][cols] level * multiplier, fast kernels
-};
-
-DecodedMatrix decode(const compile::MatrixView& v, bool expand) {
-  DecodedMatrix d;
-  d.view = &v;
-  if (expand) {
-    std::vector<int8_t> row(static_cast<size_t>(v.cols));
-    d.expanded.resize(static_cast<size_t>(v.rows * v.cols));
-    for (int64_t r = 0; r < v.rows; ++r) {
-      v.decode_row(r, row.data());
-      for (int64_t j = 0; j < v.cols; ++j)
-        d.expanded[static_cast<size_t>(r * v.cols + j)] =
-            static_cast<int16_t>(v.multiplier(r, j / v.group) * row[static_cast<size_t>(j)]);
-    }
-    return d;
-  }
-  d.weights.resize(static_cast<size_t>(v.rows * v.cols));
-  d.multipliers.resize(static_cast<size_t>(v.rows * v.groups()));
-  for (int64_t r = 0; r < v.rows; ++r) {
-    v.decode_row(r, d.weights.data() + r * v.cols);
-    for (int64_t g = 0; g < v.groups(); ++g)
-      d.multipliers[static_cast<size_t>(r * v.groups() + g)] = v.multiplier(r, g);
-  }
-  return d;
-}
-
-// Weight j of row r times its group multiplier, from whichever form the matrix holds.
-int32_t weight(const DecodedMatrix& m, int64_t r, int64_t j) {
-  const compile::MatrixView& v = *m.view;
-  if (!m.expanded.empty()) return m.expanded[static_cast<size_t>(r * v.cols + j)];
-  return m.multipliers[static_cast<size_t>(r * v.groups() + j / v.group)] *
-         m.weights[static_cast<size_t>(r * v.cols + j)];
-}
-
 }  // namespace
 
 struct IntegerEngine::State {
@@ -75,7 +32,9 @@ struct IntegerEngine::State {
   int64_t q_dim, kv_dim, pairs;
   float rms_eps;
   contract::RopeLayout rope_layout;
-  std::vector<DecodedMatrix> matrices;
+  // The weights stay as the .etch maps them (the software form of multiply-select-add reads
+  // the codes in place); a step of several tokens decodes each row once for all of them.
+  std::vector<int_kernels::PackedMatrix> matrices;
 
   // KV cache in SRAM: int16 values and one float32 scale per (sequence, layer, position, kv
   // head), rows as slots.cache_row() lays them out.
@@ -106,7 +65,11 @@ struct IntegerEngine::State {
     rope_layout = config.rope.layout == import::RopeLayout::kInterleaved
                       ? contract::RopeLayout::kInterleaved
                       : contract::RopeLayout::kHalfSplit;
-    for (const auto& mv : model.matrices) matrices.push_back(decode(mv, !scalar));
+    try {
+      for (const auto& mv : model.matrices) matrices.emplace_back(mv);
+    } catch (const Error& e) {
+      fail_file(model.path, "{}", e.what());
+    }
     const auto cache = static_cast<size_t>(slots.cache_rows() * kv_dim);
     k_cache.assign(cache, 0);
     v_cache.assign(cache, 0);
@@ -150,7 +113,7 @@ struct IntegerEngine::State {
 
   // out[t][r] = float(acc) * (scale[r] * xs[t]) for the jobs' matrices over xq (width cols).
   struct Job {
-    const DecodedMatrix* m;
+    const int_kernels::PackedMatrix* m;
     float* out;
   };
   void matmul(std::initializer_list<Job> jobs, int64_t tokens) {
@@ -161,34 +124,44 @@ struct IntegerEngine::State {
       int64_t base = 0;
       for (const auto& job : jobs) {
         const compile::MatrixView& v = *job.m->view;
-        const int64_t rows = v.rows, cols = v.cols, groups = v.groups();
+        const int64_t rows = v.rows, cols = v.cols;
         const int64_t job_blocks = (rows + kRows - 1) / kRows;
         const int64_t lo = std::max(begin, base) - base,
                       hi = std::min(end, base + job_blocks) - base;
         base += job_blocks;
-        for (int64_t b = lo; b < hi; ++b)
-          for (int64_t r = b * kRows; r < std::min(rows, (b + 1) * kRows); ++r) {
-            const float scale = v.scales[static_cast<size_t>(r)];
-            auto store = [&](int64_t t, int64_t acc) {
-              job.out[t * rows + r] =
-                  static_cast<float>(acc) * (scale * xs[static_cast<size_t>(t)]);
-            };
+        auto store = [&](int64_t t, int64_t r, int64_t acc) {
+          job.out[t * rows + r] = static_cast<float>(acc) *
+                                  (v.scales[static_cast<size_t>(r)] * xs[static_cast<size_t>(t)]);
+        };
+        for (int64_t b = lo; b < hi; ++b) {
+          const int64_t first = b * kRows, count = std::min(rows, first + kRows) - first;
+          // One token reads the codes directly, a block of rows at a time; several decode each
+          // row once (into a thread's buffer) and share it. The scalar set keeps the
+          // contract's unit per token.
+          if (scalar || tokens == 1) {
+            for (int64_t t = 0; t < tokens; ++t) {
+              int64_t acc[kRows];
+              k.packed_dots(xq.data() + t * cols, *job.m, first, count, acc);
+              for (int64_t i = 0; i < count; ++i) store(t, first + i, acc[i]);
+            }
+            continue;
+          }
+          thread_local std::vector<int16_t> w;
+          w.resize(static_cast<size_t>(cols));
+          for (int64_t r = first; r < first + count; ++r) {
+            k.expand_row(*job.m, r, w.data());
             int64_t t = 0;
-            if (!scalar) {
-              const int16_t* w = job.m->expanded.data() + r * cols;
-              for (; t + 4 <= tokens; t += 4) {
-                const int16_t* x4[4] = {xq.data() + t * cols, xq.data() + (t + 1) * cols,
-                                        xq.data() + (t + 2) * cols, xq.data() + (t + 3) * cols};
-                int64_t acc[4];
-                k.dot_expanded4(x4, w, cols, acc);
-                for (int u = 0; u < 4; ++u) store(t + u, acc[u]);
-              }
-              for (; t < tokens; ++t) store(t, k.dot_expanded(xq.data() + t * cols, w, cols));
+            for (; t + 4 <= tokens; t += 4) {
+              const int16_t* x4[4] = {xq.data() + t * cols, xq.data() + (t + 1) * cols,
+                                      xq.data() + (t + 2) * cols, xq.data() + (t + 3) * cols};
+              int64_t acc[4];
+              k.dot_expanded4(x4, w.data(), cols, acc);
+              for (int u = 0; u < 4; ++u) store(t + u, r, acc[u]);
             }
             for (; t < tokens; ++t)
-              store(t, k.dot_grouped(xq.data() + t * cols, job.m->weights.data() + r * cols,
-                                     job.m->multipliers.data() + r * groups, cols, v.group));
+              store(t, r, k.dot_expanded(xq.data() + t * cols, w.data(), cols));
           }
+        }
       }
     });
   }
@@ -242,16 +215,16 @@ struct IntegerEngine::State {
   void forward(std::span<const StepToken> tokens, float* logits_out) {
     const auto n = static_cast<int64_t>(tokens.size());
     const int64_t d = config.hidden_size, f = config.ffn_size;
-    const DecodedMatrix& embedding = matrices.front();
+    const int_kernels::PackedMatrix& embedding = matrices.front();
     for (int64_t t = 0; t < n; ++t) {
       const int64_t id = tokens[static_cast<size_t>(t)].id;
-      const compile::MatrixView& e = *embedding.view;
+      k.expand_row(embedding, id, xq.data());
+      const float scale = embedding.view->scales[static_cast<size_t>(id)];
       for (int64_t j = 0; j < d; ++j)
-        x[static_cast<size_t>(t * d + j)] =
-            static_cast<float>(weight(embedding, id, j)) * e.scales[static_cast<size_t>(id)];
+        x[static_cast<size_t>(t * d + j)] = static_cast<float>(xq[static_cast<size_t>(j)]) * scale;
     }
     for (int64_t l = 0; l < config.layers; ++l) {
-      auto m = [&](import::Role role) -> const DecodedMatrix& {
+      auto m = [&](import::Role role) -> const int_kernels::PackedMatrix& {
         return matrices[compile::matrix_index(role, l, config.layers)];
       };
       norm_quantize(x.data(), model.attn_norms[static_cast<size_t>(l)], n);

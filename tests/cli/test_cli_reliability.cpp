@@ -193,6 +193,7 @@ TEST(CliOptions, OutOfRangeValuesAreArgumentErrorsInEveryCommand) {
       {"run " + model + " -p hi -t -1", "--threads: -1 is out of range: give 0 to 65536"},
       {"perplexity " + model + " -f x -c 2", "--ctx: 2 is out of range: give 4 to 16777216"},
       {"bench " + model + " -r 0", "--repetitions: 0 is out of range: give 1 to 1000"},
+      {"bench " + model + " -s 0", "--sequences: 0 is out of range: give 1 to 4096"},
       {"build " + model + " -o x.etch --bpw nan", "--bpw: nan is out of range: give 3 to 8"},
       {"plan --preset llama-3.1-8b --bpw -1", "--bpw: -1 is out of range: give 3 to 8"},
       {"plan --preset llama-3.1-8b --context 99999999999",

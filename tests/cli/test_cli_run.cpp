@@ -139,6 +139,12 @@ TEST(Cli, BenchReportsBothRates) {
   const auto result = nlohmann::json::parse(r.out);
   EXPECT_GT(result["prompt_tokens_per_second"].get<double>(), 0);
   EXPECT_GT(result["decode_tokens_per_second"].get<double>(), 0);
+  // Batched decode: several sequences a step, counted together.
+  const auto batched = run_etch("bench " + kjv_gguf() + " -p 8 -n 4 -r 1 -s 3 --json");
+  ASSERT_EQ(batched.exit_code, 0) << batched.err;
+  const auto b = nlohmann::json::parse(batched.out);
+  EXPECT_EQ(b["sequences"].get<int>(), 3);
+  EXPECT_GT(b["decode_tokens_per_second"].get<double>(), 0);
 }
 
 TEST(Cli, ErrorsAreOneLineNamingTheProblem) {

@@ -41,7 +41,7 @@ TEST(Half, Bf16) {
 TEST(ThreadPool, CoversEveryIndexOnceForAnyCount) {
   for (int threads : {1, 2, 3, 8}) {
     ThreadPool pool(threads);
-    for (int64_t count : {0, 1, 2, 7, 1000}) {
+    for (int64_t count : {0, 1, 2, 7, 1000, 100003}) {
       std::vector<std::atomic<int>> hits(static_cast<size_t>(count));
       for (int round = 0; round < 50; ++round)
         pool.parallel_for(count, [&](int64_t b, int64_t e) {

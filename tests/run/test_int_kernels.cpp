@@ -5,8 +5,10 @@
 
 #include <cstring>
 
+#include "compile/compile.hpp"
 #include "contract/contract.hpp"
 #include "contract/oracle.hpp"
+#include "core/error.hpp"
 #include "run/int_kernels.hpp"
 
 namespace etch::run::int_kernels {
@@ -79,21 +81,13 @@ TEST(KernelSets, EveryHostSetEqualsTheContractUnits) {
         for (int t = 0; t < 4; ++t)
           ASSERT_EQ(four[t], contract::dot({xs[t], count}, expanded)) << t;
 
-        // multiply-select-add, on int8 weights and on codes into every table size
+        // multiply-select-add on codes into every table size
         for (int64_t group : {int64_t{1}, int64_t{7}, int64_t{16}, int64_t{32}, int64_t{33},
                               int64_t{100}, int64_t{256}}) {
           const auto groups = static_cast<size_t>((n + group - 1) / group);
           std::vector<int32_t> mult(groups);
           for (auto& m : mult)
             m = src.pick(2) ? static_cast<int32_t>(src.pick(16)) : int32_t{1} << src.pick(8);
-          std::vector<int8_t> w(count);
-          for (auto& v : w) v = static_cast<int8_t>(static_cast<int>(src.pick(256)) - 128);
-          std::vector<int8_t> identity(256);
-          for (int v = 0; v < 256; ++v) identity[static_cast<size_t>(v)] = static_cast<int8_t>(v);
-          const std::span<const uint8_t> w_codes(reinterpret_cast<const uint8_t*>(w.data()), count);
-          ASSERT_EQ(k->dot_grouped(a.data(), w.data(), mult.data(), n, group),
-                    contract::msa_row(a, w_codes, identity, mult, group))
-              << group;
           const int bits = static_cast<int>(1 + src.pick(8));
           std::vector<int8_t> levels(size_t{1} << bits);
           for (auto& l : levels) l = static_cast<int8_t>(static_cast<int>(src.pick(256)) - 128);
@@ -166,10 +160,7 @@ TEST(KernelSets, WorstCaseInputsStayExact) {
     SCOPED_TRACE(k->name);
     const int64_t n = 4099;
     std::vector<int16_t> x(static_cast<size_t>(n), -32768), ex(static_cast<size_t>(n), -2047);
-    std::vector<int8_t> w(static_cast<size_t>(n), -128);
     std::vector<int32_t> mult(static_cast<size_t>(n), 128);
-    EXPECT_EQ(k->dot_grouped(x.data(), w.data(), mult.data(), n, 256),
-              int64_t{32768} * 128 * 128 * n);
     const std::vector<uint8_t> zero_codes(static_cast<size_t>(n), 0);
     const int8_t lowest[1] = {-128};
     EXPECT_EQ(k->msa_row(x.data(), zero_codes.data(), lowest, 1, mult.data(), n, 256),
@@ -187,6 +178,144 @@ TEST(KernelSets, WorstCaseInputsStayExact) {
     contract::attention_output(scores, values, head_dim, sv, want);
     EXPECT_TRUE(same(got, want));
   }
+}
+
+// A random matrix of `format` stored as the .etch stores it: codes packed LSB first by this
+// test's own packer, each row padded to a byte.
+struct PackedTile {
+  compile::Matrix matrix;
+  std::vector<std::vector<uint8_t>> codes;  // [row][col], unpacked
+};
+
+PackedTile random_tile(FloatSource& src, const contract::Format& format, int64_t rows,
+                       int64_t cols) {
+  PackedTile t;
+  compile::Matrix& m = t.matrix;
+  m.name = "tile";
+  m.format = format;
+  m.rows = rows;
+  m.cols = cols;
+  const int64_t row_bytes = (cols * format.bits + 7) / 8;
+  m.codes.assign(static_cast<size_t>(rows * row_bytes), 0);
+  t.codes.assign(static_cast<size_t>(rows), std::vector<uint8_t>(static_cast<size_t>(cols)));
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t j = 0; j < cols; ++j) {
+      const auto c = static_cast<uint8_t>(src.pick(uint64_t{1} << format.bits));
+      t.codes[static_cast<size_t>(r)][static_cast<size_t>(j)] = c;
+      for (int b = 0; b < format.bits; ++b)
+        if (c >> b & 1) {
+          const int64_t bit = j * format.bits + b;
+          m.codes[static_cast<size_t>(r * row_bytes + bit / 8)] |=
+              static_cast<uint8_t>(1 << bit % 8);
+        }
+    }
+  const int64_t tiles = (rows + contract::kTileRows - 1) / contract::kTileRows;
+  const int64_t table = int64_t{1} << format.bits;
+  m.levels.resize(static_cast<size_t>(tiles * table));
+  for (int64_t i = 0; i < tiles * table; ++i)
+    m.levels[static_cast<size_t>(i)] =
+        format.fitted_levels ? static_cast<int8_t>(static_cast<int>(src.pick(255)) - 127)
+                             : contract::fixed_level(format, static_cast<uint32_t>(i % table));
+  const int64_t groups = (cols + format.group - 1) / format.group;
+  if (format.multiplier_bits > 0) {
+    m.multipliers.resize(static_cast<size_t>(rows * groups));
+    for (auto& c : m.multipliers)
+      c = static_cast<uint8_t>(src.pick(uint64_t{1} << format.multiplier_bits));
+  }
+  m.scales.assign(static_cast<size_t>(rows), 1.0f);
+  return t;
+}
+
+// Every format's packed rows, through every set, against the contract's unit on the unpacked
+// codes: tiles of several level tables, rows and columns that are no multiple of the vector
+// width, the group or a byte.
+TEST(KernelSets, PackedRowsEqualTheContractUnitInEveryFormat) {
+  std::vector<contract::Format> formats = {contract::make_format(contract::WeightFormat::kInt8, 8),
+                                           contract::make_format(contract::WeightFormat::kFp4, 4)};
+  for (int bits : {2, 3, 4, 5, 6, 8})
+    formats.push_back(contract::make_format(contract::WeightFormat::kHc, bits));
+  FloatSource src(7);
+  for (const contract::Format& format : formats)
+    for (const auto& [rows, cols] : {std::pair<int64_t, int64_t>{1, 1},
+                                     {3, 31},
+                                     {70, 33},
+                                     {130, 256},
+                                     {65, 257},
+                                     {2, 1000},
+                                     {5, 2055}}) {
+      SCOPED_TRACE(format.name() + " " + std::to_string(rows) + "x" + std::to_string(cols));
+      const PackedTile tile = random_tile(src, format, rows, cols);
+      const compile::MatrixView view = tile.matrix.view();
+      const PackedMatrix packed(view);
+      const std::vector<int16_t> x = codes(src, cols);
+      const size_t table = size_t{1} << format.bits;
+      std::vector<int16_t> expanded(static_cast<size_t>(cols));
+      std::vector<int64_t> want_rows(static_cast<size_t>(rows));
+      for (int64_t r = 0; r < rows; ++r) {
+        std::vector<int32_t> mult(static_cast<size_t>(view.groups()), 1);
+        if (format.multiplier_bits > 0)
+          for (int64_t g = 0; g < view.groups(); ++g)
+            mult[static_cast<size_t>(g)] = contract::multiplier_value(
+                format.kind, tile.matrix.multipliers[static_cast<size_t>(r * view.groups() + g)]);
+        const std::span<const int8_t> levels(
+            tile.matrix.levels.data() + static_cast<size_t>(r / contract::kTileRows) * table,
+            table);
+        const int64_t want =
+            contract::msa_row(x, tile.codes[static_cast<size_t>(r)], levels, mult, format.group);
+        want_rows[static_cast<size_t>(r)] = want;
+        for (const Kernels* k : variants()) {
+          int64_t got = 0;
+          k->packed_dots(x.data(), packed, r, 1, &got);
+          ASSERT_EQ(got, want) << k->name << " row " << r;
+          k->expand_row(packed, r, expanded.data());
+          for (int64_t j = 0; j < cols; ++j)
+            ASSERT_EQ(expanded[static_cast<size_t>(j)],
+                      levels[tile.codes[static_cast<size_t>(r)][static_cast<size_t>(j)]] *
+                          mult[static_cast<size_t>(j / format.group)])
+                << k->name << " row " << r << " col " << j;
+        }
+      }
+      // Many rows in one call, from row 0 and from row 1 (the sets take rows in pairs).
+      for (const Kernels* k : variants())
+        for (int64_t from : {int64_t{0}, std::min<int64_t>(1, rows - 1)}) {
+          std::vector<int64_t> got(static_cast<size_t>(rows - from));
+          k->packed_dots(x.data(), packed, from, rows - from, got.data());
+          ASSERT_TRUE(std::equal(got.begin(), got.end(), want_rows.begin() + from))
+              << k->name << " from row " << from;
+        }
+    }
+}
+
+// Packed rows at the widths' extremes: every product at its largest, on rows long enough to
+// fill the vector sets' 32-bit blocks many times over, whole chunks and the tail alike.
+TEST(KernelSets, PackedRowsAtTheirLargestStayExact) {
+  FloatSource src(11);
+  for (int bits : {3, 6, 8}) {
+    const contract::Format format = contract::make_format(contract::WeightFormat::kHc, bits);
+    PackedTile tile = random_tile(src, format, 2, 4099);
+    std::fill(tile.matrix.levels.begin(), tile.matrix.levels.end(), int8_t{-128});
+    std::fill(tile.matrix.multipliers.begin(), tile.matrix.multipliers.end(), uint8_t{15});
+    const compile::MatrixView view = tile.matrix.view();
+    const PackedMatrix packed(view);
+    const std::vector<int16_t> x(4099, -32768);
+    for (const Kernels* k : variants()) {
+      int64_t got[2];
+      k->packed_dots(x.data(), packed, 0, 2, got);
+      for (int64_t g : got)
+        EXPECT_EQ(g, int64_t{32768} * 128 * 15 * 4099) << k->name << " hc" << bits;
+    }
+  }
+}
+
+// The width bound the vector sets rely on is checked when a matrix is read, not assumed.
+TEST(PackedMatrix, RefusesLevelsAndMultipliersNoFormatHas) {
+  FloatSource src(3);
+  PackedTile tile = random_tile(src, contract::make_format(contract::WeightFormat::kFp4, 4), 2, 64);
+  tile.matrix.levels[3] = 100;  // fp4's levels are at most 12; times 2^7 overflows 2^11
+  EXPECT_THROW(PackedMatrix{tile.matrix.view()}, Error);
+  tile = random_tile(src, contract::make_format(contract::WeightFormat::kHc, 3), 2, 64);
+  tile.matrix.multipliers[1] = 16;  // a 4-bit code
+  EXPECT_THROW(PackedMatrix{tile.matrix.view()}, Error);
 }
 
 }  // namespace
