@@ -194,19 +194,18 @@ void build(const import::Model& model, const Calibration* calibration, const Bui
       chosen[static_cast<size_t>(best)] = best_choice;
     }
     for (int64_t i = 0; i < n; ++i)
-      contents.matrices.push_back(std::move(
-          quantized[static_cast<size_t>(i)][chosen[static_cast<size_t>(i)]]));
+      contents.matrices.push_back(
+          std::move(quantized[static_cast<size_t>(i)][chosen[static_cast<size_t>(i)]]));
   } else {
     for (auto& q : quantized) contents.matrices.push_back(std::move(q[0]));
   }
 
   contents.config = cfg;
   contents.vocab = model.vocab;
-  contents.recipe = recipe.mixed
-                        ? fmt::format("{} ({}..{}, budget {} bits per weight)", recipe.name,
-                                      recipe.base.name(), recipe.upgrade.name(),
-                                      budget_bits_per_weight)
-                        : recipe.name;
+  contents.recipe =
+      recipe.mixed ? fmt::format("{} ({}..{}, budget {} bits per weight)", recipe.name,
+                                 recipe.base.name(), recipe.upgrade.name(), budget_bits_per_weight)
+                   : recipe.name;
   contents.calibration =
       calibration ? fmt::format("{} ({} tokens)", options.calibration_name, calibration->tokens())
                   : "none";

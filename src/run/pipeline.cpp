@@ -124,20 +124,20 @@ void log_softmax(std::span<const float> logits, std::vector<double>& out) {
 }
 
 // The tensor of `model` stored at `matrix` in a .etch (compile::matrix_index order).
-import::Tensor& matrix_tensor(import::Model& model, size_t matrix) {
-  const int64_t layers = model.config.layers;
-  if (matrix == compile::matrix_index(import::Role::kTokenEmbedding, -1, layers))
-    return model.token_embedding;
-  if (matrix == compile::matrix_index(import::Role::kOutput, -1, layers)) return model.output;
-  for (int64_t l = 0; l < layers; ++l)
-    for (import::Role role : import::kLayerMatrices)
-      if (matrix == compile::matrix_index(role, l, layers))
-        // `model` is the caller's own copy: its layer tensors may be repointed.
-        return const_cast<import::Tensor&>(model.layers[static_cast<size_t>(l)].matrix(role));
-  fail("internal: no matrix {} in a model of {} layers", matrix, layers);
-}
-
+import::Tensor& matrix_tensor(import::Model& model,
+                              size_t matrix){const int64_t layers = model.config.layers;
+if (matrix == compile::matrix_index(import::Role::kTokenEmbedding, -1, layers))
+  return model.token_embedding;
+if (matrix == compile::matrix_index(import::Role::kOutput, -1, layers)) return model.output;
+for (int64_t l = 0; l < layers; ++l)
+  for (import::Role role : import::kLayerMatrices)
+    if (matrix == compile::matrix_index(role, l, layers))
+      // `model` is the caller's own copy: its layer tensors may be repointed.
+      return const_cast<import::Tensor&>(model.layers[static_cast<size_t>(l)].matrix(role));
+fail("internal: no matrix {} in a model of {} layers", matrix, layers);
 }  // namespace
+
+}  // namespace etch::run
 
 compile::Calibration calibrate(const import::Model& model, std::span<const int32_t> text,
                                int64_t budget, int threads,
