@@ -96,7 +96,7 @@ void add_build_command(CLI::App& app) {
       "build", "Quantize a model into the chip's numeric contract and write a .etch file");
   cmd->add_option("MODEL", options->model, "GGUF file or Hugging Face folder")->required();
   cmd->add_option("-o,--output", options->output, "The .etch file to write")->required();
-  cmd->add_option("--recipe", options->recipe, "hc1 (3/6-bit mix), hc2..hc6, hc8, int8 or fp4")
+  cmd->add_option("--recipe", options->recipe, "hc1 (3- to 6-bit mix), hc2..hc6, hc8, int8 or fp4")
       ->capture_default_str();
   cmd->add_option("--bpw", options->bits_per_weight, "hc1's budget in ROM bits per weight")
       ->check(number_range(3.0, 8.0))
