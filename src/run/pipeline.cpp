@@ -206,7 +206,7 @@ compile::LossProbe loss_probe(const import::Model& model, std::span<const int32_
           divergence += std::exp(static_cast<double>(ref[v])) * (ref[v] - row[v]);
       }
     }
-    return divergence / static_cast<double>(position);
+    return position > 0 ? divergence / static_cast<double>(position) : 0.0;
   };
 }
 

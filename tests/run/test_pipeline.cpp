@@ -103,8 +103,8 @@ TEST(Calibrate, SpendsTheTokenBudgetAndReportsProgress) {
   EXPECT_THROW(run::calibrate(model, Ids{}, 300, 1, nullptr), Error);
 }
 
-// The probe's divergence is 0 for the model's own weights, and for an all-zero output head
-// (uniform next-token distributions) it is KL(p || uniform) = log(vocab) - entropy(p),
+// The probe's divergence is 0 for the model's own weights (to rounding), and for an all-zero output
+// head (uniform next-token distributions) it is KL(p || uniform) = log(vocab) - entropy(p),
 // computed here from the float engine's own logits.
 TEST(LossProbe, MeasuresTheDivergenceFromTheFloatModel) {
   const import::Model model =
@@ -118,7 +118,9 @@ TEST(LossProbe, MeasuresTheDivergenceFromTheFloatModel) {
   std::vector<float> weights(static_cast<size_t>(model.output.elements()));
   for (int64_t r = 0; r < model.output.rows(); ++r)
     model.output.dequantize_row(r, weights.data() + r * model.output.cols());
-  EXPECT_EQ(probe(head, weights), 0.0);
+  // The same values as float32 rows take the engine's f32 kernel, not its bf16 one: equal to
+  // within the float sums' rounding, far below the zero head's divergence (about 5 nats).
+  EXPECT_NEAR(probe(head, weights), 0.0, 1e-7);
 
   run::FloatEngine engine(model, {.threads = 1, .context = 64});
   Ids chunk = {model.vocab.bos_id};
