@@ -1,8 +1,10 @@
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <chrono>
 #include <memory>
 #include <optional>
+#include <vector>
 
 #include "cli/commands.hpp"
 #include "cli/common.hpp"
@@ -28,12 +30,17 @@ struct BuildCommandOptions {
   int threads = 0;
 };
 
-compile::Calibration calibrate_on_file(const run::LoadedModel& loaded, const std::string& path,
-                                       int64_t budget, int threads) {
-  const import::Model& model = loaded.float_model();
-  const tokenize::Tokenizer tokenizer = loaded.tokenizer();
-  const std::vector<int32_t> text = tokenizer.encode(read_file_text(path), false);
+// hc1's loss probe runs the float model once per matrix over this many calibration tokens.
+constexpr int64_t kProbeTokens = 1024;
+
+std::vector<int32_t> calibration_text(const run::LoadedModel& loaded, const std::string& path) {
+  const std::vector<int32_t> text = loaded.tokenizer().encode(read_file_text(path), false);
   if (text.empty()) fail_file(path, "calibration text has no tokens");
+  return text;
+}
+
+compile::Calibration calibrate_on_text(const import::Model& model, std::span<const int32_t> text,
+                                       int64_t budget, int threads) {
   std::optional<Progress> progress;
   compile::Calibration calibration =
       run::calibrate(model, text, budget, threads, [&](int64_t used, int64_t total) {
@@ -53,8 +60,14 @@ void execute(const BuildCommandOptions& o) {
   const import::Model& model = loaded.float_model();
   import::check_finite(model, o.threads);
   std::optional<compile::Calibration> calibration;
-  if (!o.calib.empty()) calibration = calibrate_on_file(loaded, o.calib, o.calib_tokens, o.threads);
   compile::BuildOptions options;
+  if (!o.calib.empty()) {
+    const std::vector<int32_t> text = calibration_text(loaded, o.calib);
+    calibration = calibrate_on_text(model, text, o.calib_tokens, o.threads);
+    if (contract::find_recipe(o.recipe).mixed)
+      options.loss_probe =
+          run::loss_probe(model, text, std::min(o.calib_tokens, kProbeTokens), o.threads);
+  }
   options.recipe = o.recipe;
   options.bits_per_weight = o.bits_per_weight;
   options.calibration_name = o.calib;
@@ -83,7 +96,7 @@ void add_build_command(CLI::App& app) {
       "build", "Quantize a model into the chip's numeric contract and write a .etch file");
   cmd->add_option("MODEL", options->model, "GGUF file or Hugging Face folder")->required();
   cmd->add_option("-o,--output", options->output, "The .etch file to write")->required();
-  cmd->add_option("--recipe", options->recipe, "hc1 (3/6-bit mix), hc2..hc6, hc8, int8 or fp4")
+  cmd->add_option("--recipe", options->recipe, "hc1 (3- to 6-bit mix), hc2..hc6, hc8, int8 or fp4")
       ->capture_default_str();
   cmd->add_option("--bpw", options->bits_per_weight, "hc1's budget in ROM bits per weight")
       ->check(number_range(3.0, 8.0))

@@ -24,22 +24,34 @@ std::vector<float> to_floats(const import::Tensor& t) {
   return out;
 }
 
+// The float weights a quantized matrix stands for: scale * multiplier * level.
+std::vector<float> dequantized(const MatrixView& v) {
+  std::vector<float> out(static_cast<size_t>(v.rows * v.cols));
+  std::vector<int8_t> ints(static_cast<size_t>(v.cols));
+  for (int64_t r = 0; r < v.rows; ++r) {
+    v.decode_row(r, ints.data());
+    for (int64_t j = 0; j < v.cols; ++j)
+      out[static_cast<size_t>(r * v.cols + j)] =
+          static_cast<float>(static_cast<double>(v.scales[static_cast<size_t>(r)]) *
+                             v.multiplier(r, j / v.group) * ints[static_cast<size_t>(j)]);
+  }
+  return out;
+}
+
 // Output error a quantized matrix causes, relative to the output itself: sum over rows of
 // d^T H d / w^T H w with d the weight error (H = identity without calibration).
 double relative_error(const Matrix& q, const std::vector<float>& w, const InputStatistics* stats) {
   const MatrixView v = q.view();
   const int64_t cols = v.cols;
   const bool use_h = stats && stats->dim == cols;
-  std::vector<int8_t> ints(static_cast<size_t>(cols));
+  const std::vector<float> approx = dequantized(v);
   std::vector<double> d(static_cast<size_t>(cols));
   double error = 0, signal = 0;
   for (int64_t r = 0; r < v.rows; ++r) {
-    v.decode_row(r, ints.data());
     const float* wr = w.data() + r * cols;
     for (int64_t j = 0; j < cols; ++j)
-      d[static_cast<size_t>(j)] = wr[j] - static_cast<double>(v.scales[static_cast<size_t>(r)]) *
-                                              v.multiplier(r, j / v.group) *
-                                              ints[static_cast<size_t>(j)];
+      d[static_cast<size_t>(j)] =
+          static_cast<double>(wr[j]) - approx[static_cast<size_t>(r * cols + j)];
     if (!use_h) {
       for (int64_t j = 0; j < cols; ++j) {
         error += d[static_cast<size_t>(j)] * d[static_cast<size_t>(j)];
@@ -60,6 +72,16 @@ double relative_error(const Matrix& q, const std::vector<float>& w, const InputS
     }
   }
   return signal > 0 ? error / signal : 0;
+}
+
+// The formats a matrix may take: the recipe's base alone, or for a mixed recipe every code
+// width from the base's to the upgrade's.
+std::vector<contract::Format> format_choices(const contract::Recipe& recipe) {
+  if (!recipe.mixed) return {recipe.base};
+  std::vector<contract::Format> out;
+  for (int bits = recipe.base.bits; bits <= recipe.upgrade.bits; ++bits)
+    out.push_back(contract::make_format(recipe.base.kind, bits));
+  return out;
 }
 
 }  // namespace
@@ -83,17 +105,18 @@ void build(const import::Model& model, const Calibration* calibration, const Bui
   sources.push_back(
       {etch_name(import::Role::kOutput), &model.output, stats(import::Role::kOutput, -1), {}});
 
-  const bool mixed = recipe.mixed;
-  const contract::Format& base = recipe.base;
-  const contract::Format& upgrade = recipe.upgrade;
+  const std::vector<contract::Format> choices = format_choices(recipe);
   const double budget_bits_per_weight =
       options.bits_per_weight > 0 ? options.bits_per_weight : recipe.default_budget;
   const auto n = static_cast<int64_t>(sources.size());
-  std::vector<Matrix> low(static_cast<size_t>(n)), high(mixed ? static_cast<size_t>(n) : 0);
-  std::vector<double> low_error(static_cast<size_t>(n)), high_error(static_cast<size_t>(n));
+  const auto c = static_cast<int64_t>(choices.size());
+  // quantized[i][k]: matrix i in choices[k]; loss[i][k]: what that choice is estimated to cost.
+  std::vector<std::vector<Matrix>> quantized(static_cast<size_t>(n));
+  std::vector<std::vector<double>> loss(static_cast<size_t>(n));
 
   ThreadPool pool(options.threads > 0 ? options.threads : ThreadPool::default_threads());
-  const int64_t total = n * (mixed ? 2 : 1);
+  const bool probe = recipe.mixed && options.loss_probe;
+  const int64_t total = n * c + (probe ? n : 0);
   int64_t done = 0;
   // Matrices in batches of one per thread, so progress can be reported between batches.
   for (int64_t begin = 0; begin < n; begin += pool.size()) {
@@ -103,65 +126,86 @@ void build(const import::Model& model, const Calibration* calibration, const Bui
         Source& s = sources[static_cast<size_t>(i)];
         s.weights = to_floats(*s.tensor);
         const int64_t rows = s.tensor->rows(), cols = s.tensor->cols();
-        low[static_cast<size_t>(i)] = quantize(s.name, s.weights, rows, cols, base, s.statistics);
-        if (mixed) {
-          high[static_cast<size_t>(i)] =
-              quantize(s.name, s.weights, rows, cols, upgrade, s.statistics);
-          low_error[static_cast<size_t>(i)] =
-              relative_error(low[static_cast<size_t>(i)], s.weights, s.statistics);
-          high_error[static_cast<size_t>(i)] =
-              relative_error(high[static_cast<size_t>(i)], s.weights, s.statistics);
+        for (const contract::Format& format : choices) {
+          quantized[static_cast<size_t>(i)].push_back(
+              quantize(s.name, s.weights, rows, cols, format, s.statistics));
+          if (recipe.mixed)
+            loss[static_cast<size_t>(i)].push_back(
+                relative_error(quantized[static_cast<size_t>(i)].back(), s.weights, s.statistics));
         }
         s.weights = {};
       }
     });
-    done += count * (mixed ? 2 : 1);
+    done += count * c;
     if (options.on_progress) options.on_progress(done, total);
   }
 
   EtchContents contents;
-  if (mixed) {
-    // Greedy under the budget: upgrade the matrices whose relative output error falls most
-    // per added ROM bit, until the next one no longer fits.
+  if (recipe.mixed) {
+    if (probe) {
+      // The loss a matrix's base-format rounding causes, measured on the model; the other
+      // widths are taken to cost in proportion to their relative output error.
+      for (int64_t i = 0; i < n; ++i) {
+        std::vector<double>& l = loss[static_cast<size_t>(i)];
+        const double measured = options.loss_probe(
+            static_cast<size_t>(i), dequantized(quantized[static_cast<size_t>(i)][0].view()));
+        const double base = l[0];
+        for (double& e : l) e = base > 0 ? std::max(measured, 0.0) * e / base : 0;
+        if (options.on_progress) options.on_progress(++done, total);
+      }
+    }
+    // Greedy under the budget: take the widening (a matrix to any wider choice) that saves
+    // the most estimated loss per added ROM bit, until none that still fits saves any.
     uint64_t params = 0, bits = 0;
-    for (const auto& m : low) {
-      params += static_cast<uint64_t>(m.rows * m.cols);
-      bits += m.view().rom_bits();
+    for (const auto& q : quantized) {
+      params += static_cast<uint64_t>(q[0].rows * q[0].cols);
+      bits += q[0].view().rom_bits();
     }
     const auto budget = static_cast<uint64_t>(budget_bits_per_weight * static_cast<double>(params));
     if (bits > budget)
       fail("{}: {} codes alone need {:.3f} bits per weight, over the budget of {}", recipe.name,
-           base.name(), static_cast<double>(bits) / static_cast<double>(params),
+           recipe.base.name(), static_cast<double>(bits) / static_cast<double>(params),
            budget_bits_per_weight);
-    std::vector<int64_t> order(static_cast<size_t>(n));
-    for (int64_t i = 0; i < n; ++i) order[static_cast<size_t>(i)] = i;
-    auto gain = [&](int64_t i) {
-      const auto extra = static_cast<double>(high[static_cast<size_t>(i)].view().rom_bits() -
-                                             low[static_cast<size_t>(i)].view().rom_bits());
-      return (low_error[static_cast<size_t>(i)] - high_error[static_cast<size_t>(i)]) / extra;
+    std::vector<size_t> chosen(static_cast<size_t>(n), 0);
+    auto rom = [&](int64_t i, size_t k) {
+      return quantized[static_cast<size_t>(i)][k].view().rom_bits();
     };
-    std::sort(order.begin(), order.end(), [&](int64_t a, int64_t b) { return gain(a) > gain(b); });
-    std::vector<bool> upgraded(static_cast<size_t>(n), false);
-    for (int64_t i : order) {
-      const uint64_t extra = high[static_cast<size_t>(i)].view().rom_bits() -
-                             low[static_cast<size_t>(i)].view().rom_bits();
-      if (bits + extra > budget) continue;
-      bits += extra;
-      upgraded[static_cast<size_t>(i)] = true;
+    for (;;) {
+      double best_gain = 0;
+      int64_t best = -1;
+      size_t best_choice = 0;
+      for (int64_t i = 0; i < n; ++i) {
+        const size_t from = chosen[static_cast<size_t>(i)];
+        for (size_t k = from + 1; k < static_cast<size_t>(c); ++k) {
+          const uint64_t extra = rom(i, k) - rom(i, from);
+          if (bits + extra > budget) continue;
+          const double gain =
+              (loss[static_cast<size_t>(i)][from] - loss[static_cast<size_t>(i)][k]) /
+              static_cast<double>(extra);
+          if (gain > best_gain) {
+            best_gain = gain;
+            best = i;
+            best_choice = k;
+          }
+        }
+      }
+      if (best < 0) break;
+      bits += rom(best, best_choice) - rom(best, chosen[static_cast<size_t>(best)]);
+      chosen[static_cast<size_t>(best)] = best_choice;
     }
     for (int64_t i = 0; i < n; ++i)
-      contents.matrices.push_back(std::move(upgraded[static_cast<size_t>(i)]
-                                                ? high[static_cast<size_t>(i)]
-                                                : low[static_cast<size_t>(i)]));
+      contents.matrices.push_back(
+          std::move(quantized[static_cast<size_t>(i)][chosen[static_cast<size_t>(i)]]));
   } else {
-    contents.matrices = std::move(low);
+    for (auto& q : quantized) contents.matrices.push_back(std::move(q[0]));
   }
 
   contents.config = cfg;
   contents.vocab = model.vocab;
-  contents.recipe = mixed ? fmt::format("{} ({}/{}, budget {} bits per weight)", recipe.name,
-                                        base.name(), upgrade.name(), budget_bits_per_weight)
-                          : recipe.name;
+  contents.recipe =
+      recipe.mixed ? fmt::format("{} ({}..{}, budget {} bits per weight)", recipe.name,
+                                 recipe.base.name(), recipe.upgrade.name(), budget_bits_per_weight)
+                   : recipe.name;
   contents.calibration =
       calibration ? fmt::format("{} ({} tokens)", options.calibration_name, calibration->tokens())
                   : "none";

@@ -100,11 +100,19 @@ class Calibration {
 Matrix quantize(const std::string& name, std::span<const float> weights, int64_t rows, int64_t cols,
                 const contract::Format& format, const InputStatistics* statistics);
 
+// The model's divergence from its float self on calibration text when the matrix at
+// `matrix` (matrix_index order) is replaced by `weights` (rows x cols, row-major): what hc1
+// weighs each matrix's rounding by (run::loss_probe measures it with the float engine).
+using LossProbe = std::function<double(size_t matrix, std::span<const float> weights)>;
+
 struct BuildOptions {
   std::string recipe = "hc1";    // a name in contract::recipes(); another is refused
   double bits_per_weight = 0;    // a mixed recipe's budget; 0: the recipe's default_budget
   std::string calibration_name;  // recorded in the metadata
   int threads = 0;
+  // hc1: with a probe, a matrix's sensitivity is the loss its base-format rounding causes;
+  // without, its own relative output error.
+  LossProbe loss_probe;
   std::function<void(int64_t done, int64_t total)> on_progress;
 };
 

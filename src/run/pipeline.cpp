@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cmath>
+#include <memory>
 #include <vector>
 
 #include "core/error.hpp"
@@ -77,17 +79,18 @@ const import::Model& LoadedModel::float_model() const {
   return *model_;
 }
 
-compile::Calibration calibrate(const import::Model& model, std::span<const int32_t> text,
-                               int64_t budget, int threads,
-                               const std::function<void(int64_t, int64_t)>& on_progress) {
+namespace {
+
+// Calibration text cut into chunks of up to 256 tokens that each start with BOS (when the
+// vocabulary has one), over at most `budget` tokens in all.
+std::vector<std::vector<int32_t>> calibration_chunks(const import::Model& model,
+                                                     std::span<const int32_t> text,
+                                                     int64_t budget) {
   if (text.empty()) fail("calibration text has no tokens");
-  compile::Calibration calibration;
   const int64_t chunk =
       std::min<int64_t>(256, model.config.context_length > 0 ? model.config.context_length : 256);
-  FloatEngine engine(model, {.threads = threads, .context = chunk},
-                     [&](const std::string& input, const float* rows, int64_t count,
-                         int64_t width) { calibration.observe(input, rows, count, width); });
   const int64_t total = std::min<int64_t>(budget, static_cast<int64_t>(text.size()));
+  std::vector<std::vector<int32_t>> chunks;
   int64_t used = 0;
   for (int64_t at = 0; used < total; at += chunk - 1) {
     std::vector<int32_t> ids;
@@ -98,6 +101,56 @@ compile::Calibration calibrate(const import::Model& model, std::span<const int32
          ++i)
       ids.push_back(text[static_cast<size_t>(i)]);
     if (ids.size() < 2) break;
+    used += static_cast<int64_t>(ids.size());
+    chunks.push_back(std::move(ids));
+  }
+  return chunks;
+}
+
+int64_t chunk_context(const std::vector<std::vector<int32_t>>& chunks) {
+  size_t longest = 1;
+  for (const auto& c : chunks) longest = std::max(longest, c.size());
+  return static_cast<int64_t>(longest);
+}
+
+// Natural-log softmax of one row of logits, in double.
+void log_softmax(std::span<const float> logits, std::vector<double>& out) {
+  const double top = *std::max_element(logits.begin(), logits.end());
+  double sum = 0;
+  for (float v : logits) sum += std::exp(static_cast<double>(v) - top);
+  const double log_sum = top + std::log(sum);
+  out.resize(logits.size());
+  for (size_t i = 0; i < logits.size(); ++i) out[i] = static_cast<double>(logits[i]) - log_sum;
+}
+
+// The tensor of `model` stored at `matrix` in a .etch (compile::matrix_index order).
+import::Tensor& matrix_tensor(import::Model& model,
+                              size_t matrix){const int64_t layers = model.config.layers;
+if (matrix == compile::matrix_index(import::Role::kTokenEmbedding, -1, layers))
+  return model.token_embedding;
+if (matrix == compile::matrix_index(import::Role::kOutput, -1, layers)) return model.output;
+for (int64_t l = 0; l < layers; ++l)
+  for (import::Role role : import::kLayerMatrices)
+    if (matrix == compile::matrix_index(role, l, layers))
+      // `model` is the caller's own copy: its layer tensors may be repointed.
+      return const_cast<import::Tensor&>(model.layers[static_cast<size_t>(l)].matrix(role));
+fail("internal: no matrix {} in a model of {} layers", matrix, layers);
+}  // namespace
+
+}  // namespace etch::run
+
+compile::Calibration calibrate(const import::Model& model, std::span<const int32_t> text,
+                               int64_t budget, int threads,
+                               const std::function<void(int64_t, int64_t)>& on_progress) {
+  const std::vector<std::vector<int32_t>> chunks = calibration_chunks(model, text, budget);
+  int64_t total = 0;
+  for (const auto& c : chunks) total += static_cast<int64_t>(c.size());
+  compile::Calibration calibration;
+  FloatEngine engine(model, {.threads = threads, .context = chunk_context(chunks)},
+                     [&](const std::string& input, const float* rows, int64_t count,
+                         int64_t width) { calibration.observe(input, rows, count, width); });
+  int64_t used = 0;
+  for (const auto& ids : chunks) {
     engine.reset();
     // Every token's logits, so that the output matrix's input is observed at every token too,
     // not only at each chunk's last.
@@ -107,6 +160,54 @@ compile::Calibration calibrate(const import::Model& model, std::span<const int32
   }
   calibration.set_tokens(used);
   return calibration;
+}
+
+compile::LossProbe loss_probe(const import::Model& model, std::span<const int32_t> text,
+                              int64_t budget, int threads) {
+  auto chunks = std::make_shared<const std::vector<std::vector<int32_t>>>(
+      calibration_chunks(model, text, budget));
+  const int64_t context = chunk_context(*chunks);
+  const auto vocab = static_cast<size_t>(model.config.vocab_size);
+  // The float model's log-probabilities at every position, row after row.
+  auto reference = std::make_shared<std::vector<float>>();
+  {
+    FloatEngine engine(model, {.threads = threads, .context = context});
+    std::vector<double> row;
+    for (const auto& ids : *chunks) {
+      engine.reset();
+      const std::span<const float> logits = engine.eval(ids, true);
+      for (size_t p = 0; p < ids.size(); ++p) {
+        log_softmax(logits.subspan(p * vocab, vocab), row);
+        reference->insert(reference->end(), row.begin(), row.end());
+      }
+    }
+  }
+  return [&model, chunks, reference, context, vocab, threads](size_t matrix,
+                                                              std::span<const float> weights) {
+    import::Model replaced = model;
+    import::Tensor& tensor = matrix_tensor(replaced, matrix);
+    if (static_cast<int64_t>(weights.size()) != tensor.elements())
+      fail("internal: {} weights for matrix {} of {}", weights.size(), matrix, tensor.elements());
+    tensor.type = import::TensorType::kF32;
+    tensor.data = reinterpret_cast<const uint8_t*>(weights.data());
+    tensor.bytes = weights.size() * sizeof(float);
+    FloatEngine engine(replaced, {.threads = threads, .context = context});
+    // Mean KL divergence of the replaced model's next-token distribution from the float one's.
+    std::vector<double> row;
+    double divergence = 0;
+    size_t position = 0;
+    for (const auto& ids : *chunks) {
+      engine.reset();
+      const std::span<const float> logits = engine.eval(ids, true);
+      for (size_t p = 0; p < ids.size(); ++p, ++position) {
+        log_softmax(logits.subspan(p * vocab, vocab), row);
+        const float* ref = reference->data() + position * vocab;
+        for (size_t v = 0; v < vocab; ++v)
+          divergence += std::exp(static_cast<double>(ref[v])) * (ref[v] - row[v]);
+      }
+    }
+    return position > 0 ? divergence / static_cast<double>(position) : 0.0;
+  };
 }
 
 }  // namespace etch::run

@@ -57,4 +57,10 @@ compile::Calibration calibrate(const import::Model& model, std::span<const int32
                                int64_t budget, int threads,
                                const std::function<void(int64_t, int64_t)>& on_progress);
 
+// compile::BuildOptions::loss_probe on the same chunks of calibration text as calibrate(): the
+// mean over their tokens of the KL divergence of the float model's next-token distribution from
+// the one with a matrix replaced. Keeps a reference to `model`, which must outlive the probe.
+compile::LossProbe loss_probe(const import::Model& model, std::span<const int32_t> text,
+                              int64_t budget, int threads);
+
 }  // namespace etch::run

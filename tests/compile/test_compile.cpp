@@ -18,6 +18,7 @@ namespace {
 namespace fs = std::filesystem;
 
 using testing::tiny_model;
+using testing::TinyModel;
 using testing::write_tiny_etch;
 
 std::string bytes_of(const std::string& path) {
@@ -173,6 +174,37 @@ TEST(EtchBuild, BiasesAreStoredAsTheModelHasThem) {
   EXPECT_TRUE(plain.biases[0].q.empty() && plain.biases[1].o.empty());
   // Biases live beside the norms: they add their float32 bytes to the SRAM count.
   EXPECT_EQ(m.sram_bytes(64) - plain.sram_bytes(64), 2u * (64 + 32 + 32 + 64) * 4);
+}
+
+// hc1 weighs each matrix by the loss the probe measures for its hc3 rounding: a matrix the
+// probe finds sensitive is widened as far as the budget allows, one it finds harmless stays at
+// hc3 however large its own rounding error.
+TEST(EtchBuild, Hc1WidensWhatTheLossProbeFindsSensitive) {
+  const TinyModel& tiny = tiny_model(false);
+  const size_t sensitive = compile::matrix_index(import::Role::kAttnV, 1, 2);
+  std::vector<size_t> probed;
+  compile::BuildOptions options;
+  options.recipe = "hc1";
+  options.bits_per_weight = 4.0;
+  options.threads = 2;
+  options.loss_probe = [&](size_t matrix, std::span<const float> weights) {
+    probed.push_back(matrix);
+    // The probe sees the hc3 matrix: as many weights as the source, none far from it.
+    const import::Tensor& source =
+        matrix == 0 ? tiny.model.token_embedding
+        : matrix == 1 + 2 * 7
+            ? tiny.model.output
+            : tiny.model.layers[(matrix - 1) / 7].matrix(import::kLayerMatrices[(matrix - 1) % 7]);
+    EXPECT_EQ(static_cast<int64_t>(weights.size()), source.elements());
+    return matrix == sensitive ? 1.0 : 0.0;
+  };
+  const std::string path = (testing::temp_dir("etch") / "hc1-probe.etch").string();
+  compile::build(tiny.model, nullptr, options, path);
+  EXPECT_EQ(probed.size(), 1u + 2 * 7 + 1);
+  const compile::EtchModel m = compile::read_etch(path);
+  for (size_t i = 0; i < m.matrices.size(); ++i)
+    EXPECT_EQ(m.matrices[i].bits, i == sensitive ? 6 : 3) << m.matrices[i].name;
+  EXPECT_LE(static_cast<double>(m.rom_bits()), 4.0 * static_cast<double>(m.parameters()));
 }
 
 TEST(EtchBuild, RefusesARecipeOutsideTheContract) {

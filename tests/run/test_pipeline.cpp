@@ -2,6 +2,8 @@
 // logits, bit for bit, as that engine built by hand), and calibration's token budget.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <memory>
 #include <utility>
@@ -99,6 +101,49 @@ TEST(Calibrate, SpendsTheTokenBudgetAndReportsProgress) {
     EXPECT_EQ(statistics->tokens, 300);
   }
   EXPECT_THROW(run::calibrate(model, Ids{}, 300, 1, nullptr), Error);
+}
+
+// The probe's divergence is 0 for the model's own weights (to rounding), and for an all-zero output
+// head (uniform next-token distributions) it is KL(p || uniform) = log(vocab) - entropy(p),
+// computed here from the float engine's own logits.
+TEST(LossProbe, MeasuresTheDivergenceFromTheFloatModel) {
+  const import::Model model =
+      import::load_model((testing::model_dir("kjv-8m") / "kjv-8m-bf16.gguf").string());
+  const tokenize::Tokenizer tokenizer(model.vocab);
+  Ids text =
+      tokenizer.encode(testing::read_text(testing::fixtures() / "models" / "kjv-calib.txt"), false);
+  text.resize(100);
+  const compile::LossProbe probe = run::loss_probe(model, text, 40, 1);
+  const size_t head = compile::matrix_index(import::Role::kOutput, -1, model.config.layers);
+  std::vector<float> weights(static_cast<size_t>(model.output.elements()));
+  for (int64_t r = 0; r < model.output.rows(); ++r)
+    model.output.dequantize_row(r, weights.data() + r * model.output.cols());
+  // The same values as float32 rows take the engine's f32 kernel, not its bf16 one: equal to
+  // within the float sums' rounding, far below the zero head's divergence (about 5 nats).
+  EXPECT_NEAR(probe(head, weights), 0.0, 1e-7);
+
+  run::FloatEngine engine(model, {.threads = 1, .context = 64});
+  Ids chunk = {model.vocab.bos_id};
+  chunk.insert(chunk.end(), text.begin(), text.begin() + 39);
+  const auto logits = engine.eval(chunk, true);
+  const auto vocab = static_cast<size_t>(model.config.vocab_size);
+  double expected = 0;
+  for (size_t p = 0; p < chunk.size(); ++p) {
+    const float* row = logits.data() + p * vocab;
+    const double top = *std::max_element(row, row + vocab);
+    double sum = 0, weighted = 0;
+    for (size_t v = 0; v < vocab; ++v) {
+      const double e = std::exp(row[v] - top);
+      sum += e;
+      weighted += e * (row[v] - top);
+    }
+    const double entropy = std::log(sum) - weighted / sum;
+    expected += std::log(static_cast<double>(vocab)) - entropy;
+  }
+  expected /= static_cast<double>(chunk.size());
+  std::fill(weights.begin(), weights.end(), 0.0f);
+  EXPECT_NEAR(probe(head, weights), expected, 1e-9 * expected);
+  EXPECT_THROW(probe(head, std::span<const float>(weights).first(10)), Error);
 }
 
 }  // namespace
