@@ -78,9 +78,16 @@ void Session::start(std::span<const int32_t> prompt, const GenerationOptions& op
     if (id < 0 || id >= vocab) fail("token id {} is outside the vocabulary (0..{})", id, vocab - 1);
   TextStream text(options.stop);
 
-  const size_t shared =
+  size_t shared =
       std::mismatch(cached_.begin(), cached_.end(), prompt.begin(), prompt.end()).first -
       cached_.begin();
+  if (options.adapter_scales) {
+    const std::span<const float> now = engine_.adapter_scales(sequence_);
+    if (!std::ranges::equal(now, *options.adapter_scales)) {
+      engine_.set_adapter_scales(sequence_, *options.adapter_scales);
+      shared = 0;
+    }
+  }
   const size_t keep = std::min(shared, prompt.size() - 1);
   engine_.truncate_sequence(sequence_, static_cast<int64_t>(keep));
   cached_.resize(keep);
