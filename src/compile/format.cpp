@@ -417,8 +417,10 @@ EtchModel parse_etch(SharedMappedFile file) {
       v.tokens.emplace_back(reinterpret_cast<const char*>(token_bytes.data() + at), n);
       at += n;
     }
+    // The embedding may have more rows than the tokenizer has tokens (a padded vocabulary).
     const auto vocab_n = static_cast<size_t>(cfg.vocab_size);
-    if (v.tokens.size() != vocab_n || v.scores.size() != vocab_n || v.types.size() != vocab_n)
+    if (v.tokens.size() > vocab_n || v.scores.size() != v.tokens.size() ||
+        v.types.size() != v.tokens.size())
       fail_file(path, "tokenizer has {} tokens, {} scores, {} types for a vocabulary of {}",
                 v.tokens.size(), v.scores.size(), v.types.size(), vocab_n);
     std::vector<int32_t> ids = {v.bos_id, v.eos_id, v.unk_id, v.pad_id};

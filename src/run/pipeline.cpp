@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
+#include <filesystem>
 #include <vector>
 
 #include "core/error.hpp"
@@ -92,13 +93,27 @@ std::unique_ptr<Engine> LoadedModel::engine(EngineOptions options) const {
   return std::make_unique<IntegerEngine>(*etch_, std::move(options));
 }
 
-tokenize::Tokenizer LoadedModel::tokenizer() const {
-  const tokenize::Vocabulary& v = vocab();
-  if (v.size() == 0)
-    fail_file(path_,
+namespace {
+
+tokenize::Tokenizer tokenizer_of(const tokenize::Vocabulary& vocab, const std::string& path) {
+  if (vocab.size() == 0)
+    fail_file(path,
               "the model has no tokenizer (no tokenizer.model or tokenizer.json, or no "
               "tokenizer.* metadata), so it cannot read or write text");
-  return tokenize::Tokenizer(v);
+  return tokenize::Tokenizer(vocab);
+}
+
+}  // namespace
+
+tokenize::Tokenizer LoadedModel::tokenizer() const {
+  return tokenizer_of(vocab(), path_);
+}
+
+tokenize::Tokenizer load_tokenizer(const std::string& path) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec) || compile::is_etch_file(path))
+    return LoadedModel(path).tokenizer();
+  return tokenizer_of(import::load_gguf_vocabulary(path), path);
 }
 
 const import::Model& LoadedModel::float_model() const {

@@ -73,6 +73,11 @@ class LoadedModel {
   std::vector<AdapterEntry> adapter_entries_;
 };
 
+// The tokenizer of a model file without its weights: of a GGUF file only the tokenizer.* keys
+// are read, so vocabulary-only files (llama.cpp's ggml-vocab-*.gguf, any architecture, no
+// tensors) tokenize. Throws Error naming the file when it has no tokenizer.
+tokenize::Tokenizer load_tokenizer(const std::string& path);
+
 // Runs the float model over calibration text, in chunks of up to 256 tokens that each start
 // with BOS (when the vocabulary has one), over at most `budget` tokens in all, and collects
 // the second moments of every matrix input for compile::build. on_progress(done, total)

@@ -133,7 +133,10 @@ SessionStep Session::advance(std::span<const float> logits) {
   if (options_.max_tokens == 0)
     reason_ = StopReason::kLength;
   else
-    sample(logits.last(static_cast<size_t>(engine_.config().vocab_size)), result);
+    // Only real tokens are drawn: a padded vocabulary's extra rows have no text.
+    sample(logits.last(static_cast<size_t>(engine_.config().vocab_size))
+               .first(static_cast<size_t>(tokenizer_.vocab().size())),
+           result);
   return result;
 }
 
