@@ -45,6 +45,12 @@ TEST(CliLora, RunAppliesTheAdapter) {
   EXPECT_EQ(not_adapter.err, "etch: " + gguf +
                                  ": is a GGUF model, not an adapter (general.type is not "
                                  "\"adapter\")\n");
+  const std::string adapter_file = (kjv / "lora-r8" / "kjv-8m-lora-r8.gguf").string();
+  const auto as_model = run_etch("run " + quote(adapter_file) + " -p hi");
+  EXPECT_EQ(as_model.exit_code, 1);
+  EXPECT_EQ(as_model.err, "etch: " + adapter_file +
+                              ": is an adapter, not a model: give it to --lora beside its base "
+                              "model\n");
 }
 
 TEST(CliLora, BuildFoldsTheAdapterIntoTheEtch) {
