@@ -18,6 +18,7 @@ namespace {
 
 struct BenchOptions {
   std::string model;
+  std::vector<std::string> lora;
   int threads = 0;
   int64_t prompt_tokens = 512;
   int64_t gen_tokens = 128;
@@ -40,7 +41,7 @@ Stat summarize(const std::vector<double>& v) {
 }
 
 void execute(const BenchOptions& o) {
-  const run::LoadedModel model = open_model(o.model);
+  const run::LoadedModel model = open_model(o.model, o.lora);
   const int64_t trained = model.trained_context();
   const int64_t context = trained > 0 ? std::min(o.prompt_tokens + o.gen_tokens, trained)
                                       : o.prompt_tokens + o.gen_tokens;
@@ -127,6 +128,7 @@ void add_bench_command(CLI::App& app) {
   cmd->add_option("MODEL", options->model, "GGUF file, Hugging Face folder or .etch file")
       ->required();
   add_threads_option(*cmd, options->threads);
+  add_lora_option(*cmd, options->lora);
   add_count_option(*cmd, "-p,--prompt-tokens", options->prompt_tokens, "Prompt length", 1,
                    kMaxTokens);
   add_count_option(*cmd, "-n,--gen-tokens", options->gen_tokens, "Tokens decoded one at a time", 1,

@@ -22,6 +22,7 @@ namespace {
 
 struct BuildCommandOptions {
   std::string model;
+  std::vector<std::string> lora;
   std::string output;
   std::string recipe = "hc1";
   double bits_per_weight = 3.5;
@@ -56,7 +57,7 @@ void execute(const BuildCommandOptions& o) {
   contract::find_recipe(o.recipe);
   check_output_path(o.output, {o.model});
   const auto start = std::chrono::steady_clock::now();
-  const run::LoadedModel loaded = open_model(o.model);
+  const run::LoadedModel loaded = open_model(o.model, o.lora);
   const import::Model& model = loaded.float_model();
   import::check_finite(model, o.threads);
   std::optional<compile::Calibration> calibration;
@@ -72,6 +73,12 @@ void execute(const BuildCommandOptions& o) {
   options.bits_per_weight = o.bits_per_weight;
   options.calibration_name = o.calib;
   options.threads = o.threads;
+  std::optional<compile::SramAdapter> adapter;
+  if (!loaded.given_adapters().empty()) {
+    const run::AdapterUse& use = loaded.given_adapters().front();
+    adapter = compile::quantize_adapter(*use.adapter, use.scale);
+    options.adapter = &*adapter;
+  }
   std::optional<Progress> progress;
   options.on_progress = [&](int64_t done, int64_t total) {
     if (!progress) progress.emplace("quantize", total, "matrix passes");
@@ -106,6 +113,10 @@ void add_build_command(CLI::App& app) {
   add_count_option(*cmd, "--calib-tokens", options->calib_tokens, "Calibration tokens", 1,
                    int64_t{1} << 30);
   add_threads_option(*cmd, options->threads);
+  add_lora_option(*cmd, options->lora)
+      ->expected(1)
+      ->description(
+          "A default LoRA adapter FILE_OR_FOLDER[:SCALE] to fold into the .etch's SRAM (int8)");
   cmd->callback([options] { execute(*options); });
 }
 

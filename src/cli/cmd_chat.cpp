@@ -26,6 +26,7 @@ namespace {
 
 struct ChatOptions {
   std::string model;
+  std::vector<std::string> lora;
   std::string system;
   std::string chat_template;
   int64_t tokens = 512;
@@ -73,7 +74,7 @@ std::vector<int32_t> fit_conversation(std::vector<tokenize::ChatMessage>& messag
 }
 
 void execute(const ChatOptions& o) {
-  const run::LoadedModel model = open_model(o.model);
+  const run::LoadedModel model = open_model(o.model, o.lora);
   const tokenize::Vocabulary& vocab = model.vocab();
   const tokenize::Tokenizer tokenizer = model.tokenizer();
   // Decided before the engine is built, so that a bad --chat-template fails at once.
@@ -141,6 +142,7 @@ void add_chat_command(CLI::App& app) {
   add_count_option(*cmd, "-n,--tokens", options->tokens, "Most tokens per reply", 1, kMaxTokens);
   options->sampling.add_to(*cmd);
   add_threads_option(*cmd, options->threads);
+  add_lora_option(*cmd, options->lora);
   add_count_option(*cmd, "-c,--ctx", options->context,
                    "KV cache length (0: the model's trained context, at most 4096)", 0, kMaxTokens);
   cmd->callback([options] { execute(*options); });

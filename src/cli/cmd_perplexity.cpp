@@ -15,6 +15,7 @@ namespace {
 
 struct PerplexityOptions {
   std::string model;
+  std::vector<std::string> lora;
   std::string file;
   int64_t ctx = 512;
   int threads = 0;
@@ -22,7 +23,7 @@ struct PerplexityOptions {
 };
 
 void execute(const PerplexityOptions& o) {
-  const run::LoadedModel model = open_model(o.model);
+  const run::LoadedModel model = open_model(o.model, o.lora);
   const tokenize::Tokenizer tokenizer = model.tokenizer();
   // The engine first: a context past the model's is refused before the text is read.
   const std::unique_ptr<run::Engine> engine =
@@ -65,6 +66,7 @@ void add_perplexity_command(CLI::App& app) {
   add_count_option(*cmd, "-c,--ctx", options->ctx,
                    "Tokens per chunk (at most the model's trained context)", 4, kMaxTokens);
   add_threads_option(*cmd, options->threads);
+  add_lora_option(*cmd, options->lora);
   cmd->add_flag("--json", options->json, "Print the result as JSON");
   cmd->callback([options] { execute(*options); });
 }

@@ -1,6 +1,7 @@
 // etch plan: the chip's power, performance, area and cost, and the same model on GPUs.
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cstdio>
 
 #include "cli/commands.hpp"
@@ -49,6 +50,11 @@ void run_plan(const PlanOptions& o) {
     const compile::EtchModel etched = compile::read_etch(o.model);
     in.model = plan::shape_from_config(etched.config, o.model);
     in.weights = plan::weights_of_etch(etched);
+    // Its folded adapter's SRAM is planned beside the KV cache (at the largest rank, on every
+    // matrix, as --lora-rank plans) unless --lora-rank says otherwise.
+    if (etched.adapter)
+      for (const compile::SramLoraMatrix& m : etched.adapter->matrices)
+        in.lora_rank = std::max(in.lora_rank, m.rank);
   } else {
     in.model = plan::shape_from_config(import::load_model(o.model).config, o.model);
     in.weights = plan::weights_for_recipe(in.model, recipe, o.bpw);
@@ -56,7 +62,7 @@ void run_plan(const PlanOptions& o) {
   in.node_nm = o.node;
   in.context = o.context;
   in.users = o.users;
-  in.lora_rank = o.lora_rank;
+  if (o.lora_rank > 0) in.lora_rank = o.lora_rank;
   in.circuit = plan::find_circuit(o.circuit);
   in.rom_bits_per_transistor = static_cast<int>(o.rom_bits_per_transistor);
   in.prompt_tokens = std::min<int64_t>(in.prompt_tokens, o.context / 2);

@@ -18,6 +18,7 @@ namespace {
 
 struct RunOptions {
   std::string model;
+  std::vector<std::string> lora;
   PromptOptions prompt;
   int64_t tokens = 128;
   SamplingOptions sampling;
@@ -36,7 +37,7 @@ void write_logits(const std::string& path, std::span<const float> logits) {
 
 void execute(const RunOptions& o) {
   if (!o.logits_out.empty()) check_output_path(o.logits_out, {o.model});
-  const run::LoadedModel model = open_model(o.model);
+  const run::LoadedModel model = open_model(o.model, o.lora);
   const tokenize::Tokenizer tokenizer = model.tokenizer();
   const bool add_bos = model.vocab().add_bos && !o.no_bos;
   const std::vector<int32_t> prompt = prompt_tokens(o.prompt, tokenizer, add_bos);
@@ -95,6 +96,7 @@ void add_run_command(CLI::App& app) {
                    "Tokens to generate (0: only evaluate the prompt)", 0, kMaxTokens);
   options->sampling.add_to(*cmd);
   add_threads_option(*cmd, options->threads);
+  add_lora_option(*cmd, options->lora);
   add_count_option(*cmd, "-c,--ctx", options->context,
                    "KV cache length (0: prompt + -n; at most the model's trained context)", 0,
                    kMaxTokens);

@@ -30,6 +30,7 @@ void add_serve_command(CLI::App& app) {
   cmd->add_option("--chat-template", options->chat_template,
                   "Chat format instead of the model's own: " + tokenize::known_chat_formats());
   add_threads_option(*cmd, options->threads);
+  add_lora_option(*cmd, options->lora);
   add_count_option(*cmd, "-c,--ctx", options->context,
                    "KV cache length per slot (default: model's, at most 4096)", 0, kMaxTokens);
   cmd->add_option("--max-body", options->max_body_bytes, "Largest request body in bytes (413)")

@@ -19,9 +19,8 @@ struct TokenizeOptions {
 };
 
 void execute(const TokenizeOptions& o) {
-  const run::LoadedModel model(o.model);
-  const tokenize::Tokenizer tokenizer = model.tokenizer();
-  const bool add_bos = model.vocab().add_bos && !o.no_bos;
+  const tokenize::Tokenizer tokenizer = run::load_tokenizer(o.model);
+  const bool add_bos = tokenizer.vocab().add_bos && !o.no_bos;
   // Control tokens written in the text ("<|eot_id|>") become their ids only when asked.
   const bool text_given = !o.prompt.text.empty() || !o.prompt.file.empty();
   const std::vector<int32_t> ids =

@@ -13,9 +13,11 @@
 
 namespace etch::cli {
 
-run::LoadedModel open_model(const std::string& path) {
+run::LoadedModel open_model(const std::string& path, const std::vector<std::string>& lora) {
   const auto start = std::chrono::steady_clock::now();
-  run::LoadedModel model(path);
+  std::vector<run::AdapterSpec> adapters;
+  for (const std::string& spec : lora) adapters.push_back(run::parse_adapter_spec(spec));
+  run::LoadedModel model(path, adapters);
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   fmt::print(stderr, "etch: loaded {} ({}) in {:.2f}s\n", path, model.description(), seconds);

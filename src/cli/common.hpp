@@ -14,9 +14,9 @@
 
 namespace etch::cli {
 
-// Opens MODEL (GGUF file, Hugging Face folder or .etch file) and logs a one-line summary to
-// stderr.
-run::LoadedModel open_model(const std::string& path);
+// Opens MODEL (GGUF file, Hugging Face folder or .etch file) with the --lora adapters and logs
+// a one-line summary to stderr.
+run::LoadedModel open_model(const std::string& path, const std::vector<std::string>& lora = {});
 
 // The text of -p TEXT or -f FILE (exactly one must be given).
 struct PromptOptions {

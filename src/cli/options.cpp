@@ -8,6 +8,9 @@
 #include <random>
 #include <thread>
 
+#include "core/error.hpp"
+#include "run/pipeline.hpp"
+
 namespace etch::cli {
 
 namespace {
@@ -119,6 +122,23 @@ run::SamplingParams SamplingOptions::resolve() const {
   resolved.seed = std::random_device{}();
   if (resolved.temperature > 0) fmt::print(stderr, "etch: seed {}\n", resolved.seed);
   return resolved;
+}
+
+CLI::Option* add_lora_option(CLI::App& command, std::vector<std::string>& specs) {
+  return command
+      .add_option("--lora", specs,
+                  "LoRA adapter FILE_OR_FOLDER[:SCALE] (PEFT folder or GGUF LoRA; scale default 1, "
+                  "0 turns it off); repeatable")
+      ->check(CLI::Validator(
+          [](std::string& text) -> std::string {
+            try {
+              run::parse_adapter_spec(text);
+            } catch (const Error& e) {
+              return e.what();
+            }
+            return "";
+          },
+          "FILE_OR_FOLDER[:SCALE]", "adapter"));
 }
 
 }  // namespace etch::cli

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "run/run.hpp"
 
@@ -34,6 +35,11 @@ CLI::Option* add_count_option(CLI::App& command, const std::string& names, int& 
 // -t/--threads: 0 means all cores; more threads than cores is capped, with a warning, since
 // the extra threads only spin.
 CLI::Option* add_threads_option(CLI::App& command, int& threads);
+
+// --lora FILE_OR_FOLDER[:SCALE], repeatable: LoRA adapters (a PEFT folder or a GGUF LoRA file)
+// applied at SCALE (default 1) times their alpha / rank; the syntax and the scale's range
+// (run::parse_adapter_spec) are checked as arguments.
+CLI::Option* add_lora_option(CLI::App& command, std::vector<std::string>& specs);
 
 // The sampling options of run and chat (--temp, --top-k, --top-p, --min-p, --repeat-penalty,
 // --repeat-last-n, --seed).

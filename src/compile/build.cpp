@@ -236,6 +236,7 @@ void build(const import::Model& model, const Calibration* calibration, const Bui
     }
   contents.vectors.emplace_back("rope.cos", std::move(cos_table));
   contents.vectors.emplace_back("rope.sin", std::move(sin_table));
+  contents.adapter = options.adapter;
   write_etch(path, contents);
 }
 

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -20,7 +21,7 @@ namespace etch::compile {
 // Version of the .etch container. A reader accepts any minor of its major; the numeric
 // contract the file was built for (contract::kVersion) is recorded and checked apart.
 constexpr int kFormatMajor = 1;
-constexpr int kFormatMinor = 1;
+constexpr int kFormatMinor = 2;
 
 // One weight matrix in the chip's format (contract/contract.hpp). A weight is
 //   w[r][j] = scale[r] * multiplier(r, j / group) * levels[r / kTileRows][code(r, j)].
@@ -105,6 +106,27 @@ Matrix quantize(const std::string& name, std::span<const float> weights, int64_t
 // weighs each matrix's rounding by (run::loss_probe measures it with the float engine).
 using LossProbe = std::function<double(size_t matrix, std::span<const float> weights)>;
 
+// A LoRA adapter as the chip holds it in SRAM (contract::lora): A and B int8 with binary32
+// per-row scales.
+struct SramLoraMatrix {
+  import::Role role = import::Role::kAttnQ;
+  int64_t layer = 0, rows = 0, cols = 0, rank = 0;
+  float scale = 0;                        // the adapter's alpha / rank
+  std::vector<int8_t> a, b;               // rank x cols, rows x rank
+  std::vector<float> a_scales, b_scales;  // one per row of A (rank), of B (rows)
+};
+struct SramAdapter {
+  std::string name;
+  float default_scale = 1.0f;  // the scale a run applies unless told otherwise
+  std::vector<SramLoraMatrix> matrices;
+  // The matrix of (role, layer), or nullptr when the adapter leaves it alone.
+  const SramLoraMatrix* find(import::Role role, int64_t layer) const;
+  uint64_t sram_bits() const;  // int8 A and B, binary32 row scales
+};
+// Rounds an adapter to int8, row by row: scale = max |v| / 127 in binary32 (0 for a zero row),
+// code = round_even(v / scale).
+SramAdapter quantize_adapter(const import::Adapter& adapter, float default_scale);
+
 struct BuildOptions {
   std::string recipe = "hc1";    // a name in contract::recipes(); another is refused
   double bits_per_weight = 0;    // a mixed recipe's budget; 0: the recipe's default_budget
@@ -114,6 +136,7 @@ struct BuildOptions {
   // without, its own relative output error.
   LossProbe loss_probe;
   std::function<void(int64_t done, int64_t total)> on_progress;
+  const SramAdapter* adapter = nullptr;  // folded into the .etch's SRAM sections when given
 };
 
 // Quantizes every matrix of `model` per the recipe and writes `path`, with the model's norms,
@@ -142,6 +165,8 @@ struct EtchModel {
   // RoPE as tables: cos and sin of [position][pair], rope_positions rows.
   int64_t rope_positions = 0;
   std::span<const float> rope_cos, rope_sin;
+  // The default adapter `etch build --lora` folded into SRAM, if any.
+  std::optional<SramAdapter> adapter;
   SharedMappedFile file;
 
   const MatrixView& embedding() const { return matrices.front(); }
@@ -150,7 +175,8 @@ struct EtchModel {
   const MatrixView& matrix(import::Role role, int64_t layer = -1) const;
   uint64_t parameters() const;
   uint64_t rom_bits() const;
-  uint64_t sram_bytes(int64_t context) const;  // norms, biases, RoPE tables, KV cache
+  // norms, biases, RoPE tables, KV cache, the adapter
+  uint64_t sram_bytes(int64_t context) const;
 };
 
 EtchModel read_etch(const std::string& path);

@@ -129,6 +129,7 @@ uint64_t EtchModel::sram_bytes(int64_t context) const {
   bytes += static_cast<uint64_t>(rope_positions) * static_cast<uint64_t>(c.rope.dims / 2) * 2 * 4;
   bytes += static_cast<uint64_t>(context) *
            contract::kv_bits_per_token(c.layers, c.kv_heads, c.head_dim) / 8;
+  if (adapter) bytes += adapter->sram_bits() / 8;
   return bytes;
 }
 
@@ -167,6 +168,20 @@ void write_etch(const std::string& path, const EtchContents& contents) {
                        {"rom_bits", m.view().rom_bits()}});
   }
   for (const auto& [name, values] : contents.vectors) add(name, values.data(), values.size() * 4);
+  nlohmann::json adapter;  // null without one
+  if (const SramAdapter* a = contents.adapter) {
+    nlohmann::json matrices = nlohmann::json::array();
+    for (const SramLoraMatrix& lm : a->matrices) {
+      const std::string name = "lora." + etch_name(lm.role, lm.layer);
+      add(name + ".a", lm.a.data(), lm.a.size());
+      add(name + ".a_scales", lm.a_scales.data(), lm.a_scales.size() * 4);
+      add(name + ".b", lm.b.data(), lm.b.size());
+      add(name + ".b_scales", lm.b_scales.data(), lm.b_scales.size() * 4);
+      matrices.push_back(
+          {{"name", etch_name(lm.role, lm.layer)}, {"rank", lm.rank}, {"scale", lm.scale}});
+    }
+    adapter = {{"name", a->name}, {"scale", a->default_scale}, {"matrices", matrices}};
+  }
 
   nlohmann::json config = config_to_json(contents.config);
   config["o_bias"] = contents.o_bias;
@@ -177,6 +192,7 @@ void write_etch(const std::string& path, const EtchContents& contents) {
                          {"calibration", contents.calibration},
                          {"rope_positions", contents.rope_positions},
                          {"tensors", tensors}};
+  if (!adapter.is_null()) meta["adapter"] = adapter;
   uint64_t offset = 0;  // relative to the data start, fixed below
   nlohmann::json list = nlohmann::json::array();
   for (const auto& s : sections) {
@@ -401,8 +417,10 @@ EtchModel parse_etch(SharedMappedFile file) {
       v.tokens.emplace_back(reinterpret_cast<const char*>(token_bytes.data() + at), n);
       at += n;
     }
+    // The embedding may have more rows than the tokenizer has tokens (a padded vocabulary).
     const auto vocab_n = static_cast<size_t>(cfg.vocab_size);
-    if (v.tokens.size() != vocab_n || v.scores.size() != vocab_n || v.types.size() != vocab_n)
+    if (v.tokens.size() > vocab_n || v.scores.size() != v.tokens.size() ||
+        v.types.size() != v.tokens.size())
       fail_file(path, "tokenizer has {} tokens, {} scores, {} types for a vocabulary of {}",
                 v.tokens.size(), v.scores.size(), v.types.size(), vocab_n);
     std::vector<int32_t> ids = {v.bos_id, v.eos_id, v.unk_id, v.pad_id};
@@ -503,6 +521,53 @@ EtchModel parse_etch(SharedMappedFile file) {
         static_cast<uint64_t>(m.rope_positions) * static_cast<uint64_t>(cfg.rope.dims / 2);
     m.rope_cos = floats("rope.cos", rope_n);
     m.rope_sin = floats("rope.sin", rope_n);
+
+    // The default adapter in SRAM (format 1.2), on the layer matrices only.
+    if (const auto a = meta.find("adapter"); a != meta.end()) {
+      SramAdapter adapter;
+      adapter.name = a->at("name").get<std::string>();
+      adapter.default_scale = a->at("scale").get<float>();
+      if (!std::isfinite(adapter.default_scale))
+        fail_file(path, "adapter scale {} is not finite", adapter.default_scale);
+      for (const auto& j : a->at("matrices")) {
+        SramLoraMatrix lm;
+        const auto name = j.at("name").get<std::string>();
+        bool found = false;
+        for (int64_t l = 0; l < cfg.layers && !found; ++l)
+          for (import::Role role : import::kLayerMatrices)
+            if (etch_name(role, l) == name) {
+              lm.role = role;
+              lm.layer = l;
+              found = true;
+              break;
+            }
+        if (!found) fail_file(path, "adapter matrix '{}' names no layer matrix", name);
+        if (adapter.find(lm.role, lm.layer) != nullptr)
+          fail_file(path, "adapter matrix '{}' appears twice", name);
+        const MatrixView& w = m.matrix(lm.role, lm.layer);
+        lm.rows = w.rows;
+        lm.cols = w.cols;
+        lm.rank = j.at("rank").get<int64_t>();
+        if (lm.rank < 1 || lm.rank > 65536)
+          fail_file(path, "adapter matrix '{}' has rank {}, expected 1 to 65536", name, lm.rank);
+        lm.scale = j.at("scale").get<float>();
+        if (!std::isfinite(lm.scale))
+          fail_file(path, "adapter matrix '{}' has a non-finite scale", name);
+        const auto rank = static_cast<uint64_t>(lm.rank), rows = static_cast<uint64_t>(lm.rows),
+                   cols = static_cast<uint64_t>(lm.cols);
+        const auto a_codes = section("lora." + name + ".a", rank * cols);
+        const auto b_codes = section("lora." + name + ".b", rows * rank);
+        lm.a.assign(a_codes.begin(), a_codes.end());
+        lm.b.assign(b_codes.begin(), b_codes.end());
+        const auto a_scales = floats("lora." + name + ".a_scales", rank);
+        const auto b_scales = floats("lora." + name + ".b_scales", rows);
+        lm.a_scales.assign(a_scales.begin(), a_scales.end());
+        lm.b_scales.assign(b_scales.begin(), b_scales.end());
+        adapter.matrices.push_back(std::move(lm));
+      }
+      if (adapter.matrices.empty()) fail_file(path, "the adapter has no matrices");
+      m.adapter = std::move(adapter);
+    }
   } catch (const nlohmann::json::exception& e) {
     fail_file(path, "bad metadata JSON: {}", e.what());
   }

@@ -19,6 +19,7 @@ struct EtchContents {
   std::vector<std::pair<std::string, std::vector<float>>> vectors;
   bool o_bias = false;
   int64_t rope_positions = 0;
+  const SramAdapter* adapter = nullptr;  // the default adapter to fold into SRAM, if any
 };
 
 void write_etch(const std::string& path, const EtchContents& contents);

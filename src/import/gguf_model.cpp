@@ -199,6 +199,8 @@ Model to_model(const File& file) {
   model.format = "gguf";
   if (file.mapping) model.files.push_back(file.mapping);
 
+  if (const auto type = keys.string("general.type"); type && *type == "adapter")
+    fail_file(file.path, "is an adapter, not a model: give it to --lora beside its base model");
   const auto arch = keys.string("general.architecture");
   if (!arch) fail_file(file.path, "missing metadata key general.architecture");
   if (*arch != "llama")

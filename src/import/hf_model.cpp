@@ -10,6 +10,7 @@
 #include <unordered_map>
 
 #include "core/error.hpp"
+#include "import/adapter_reader.hpp"
 #include "import/import.hpp"
 #include "import/safetensors.hpp"
 #include "tokenize/tokenize.hpp"
@@ -487,5 +488,66 @@ Model load_huggingface(const std::string& directory) {
   validate(model);
   return model;
 }
+
+namespace detail {
+
+StoredAdapter read_peft_adapter(const std::string& path) {
+  std::error_code ec;
+  const fs::path given(path);
+  const fs::path dir = fs::is_directory(given, ec) ? given : given.parent_path();
+  const fs::path config_path = dir / "adapter_config.json";
+  const fs::path weights_path =
+      fs::is_directory(given, ec) ? dir / "adapter_model.safetensors" : given;
+  if (!is_file(config_path))
+    fail_file(path, "has no adapter_config.json beside it: not a PEFT adapter");
+  if (!is_file(weights_path))
+    fail_file(path, "has no adapter_model.safetensors (etch reads PEFT adapters in safetensors)");
+
+  const json config = read_json(config_path, 1u << 20);
+  if (!config.is_object()) fail_file(config_path.string(), "is not a JSON object");
+  const Fields f(config_path.string(), config);
+  if (const auto type = f.string("peft_type"); type && *type != "LORA")
+    fail_file(config_path.string(), "peft_type '{}' is not supported (only LORA)", *type);
+  StoredAdapter adapter;
+  adapter.source = weights_path.string();
+  adapter.format = "peft";
+  adapter.layout = RopeLayout::kHalfSplit;
+  adapter.rank = f.dimension("r");
+  adapter.alpha = f.number("lora_alpha").value_or(8.0);  // PEFT's default
+  if (!std::isfinite(adapter.alpha))
+    fail_file(config_path.string(), "lora_alpha is {}, expected a finite number", adapter.alpha);
+  adapter.rank_stabilized = f.boolean("use_rslora").value_or(false);
+  // Variants whose arithmetic is not W + scale * B A are refused rather than misapplied.
+  if (f.boolean("use_dora").value_or(false))
+    fail_file(config_path.string(), "use_dora is true: DoRA adapters are not supported");
+  if (f.boolean("fan_in_fan_out").value_or(false))
+    fail_file(config_path.string(), "fan_in_fan_out is true: only Linear (not Conv1D) adapters");
+  for (const char* key : {"rank_pattern", "alpha_pattern"})
+    if (const json* v = f.find(key); v != nullptr && !(v->is_object() && v->empty()))
+      fail_file(config_path.string(), "{} is set: per-matrix ranks are not supported", key);
+  if (const auto bias = f.string("bias"); bias && *bias != "none")
+    fail_file(config_path.string(), "bias is '{}': adapters that train biases are not supported",
+              *bias);
+
+  safetensors::File file = safetensors::open(adapter.source);
+  for (Tensor& t : file.tensors) {
+    std::string_view name = t.name;
+    if (name.starts_with("base_model.model.")) name.remove_prefix(17);
+    bool is_b = false;
+    if (name.ends_with(".lora_A.weight")) {
+      name.remove_suffix(14);
+    } else if (name.ends_with(".lora_B.weight")) {
+      name.remove_suffix(14);
+      is_b = true;
+    } else {
+      fail_file(adapter.source, "tensor '{}' is not a LoRA A or B matrix", t.name);
+    }
+    adapter.tensors.push_back({std::string(name) + ".weight", is_b, t});
+  }
+  adapter.files.push_back(file.mapping);
+  return adapter;
+}
+
+}  // namespace detail
 
 }  // namespace etch::import

@@ -157,6 +157,36 @@ struct Model {
   std::vector<SharedMappedFile> files;                        // keeps the mappings alive
 };
 
+// A LoRA adapter: per layer matrix W, the low-rank update W' = W + scale * B A applied as
+// y += scale * B (A x). Read from PEFT (adapter_config.json + adapter_model.safetensors) or from
+// llama.cpp's GGUF LoRA (general.type "adapter").
+struct AdapterMatrix {
+  Role role = Role::kAttnQ;  // one of kLayerMatrices
+  int64_t layer = 0;
+  int64_t rows = 0, cols = 0, rank = 0;
+  float scale = 0;       // alpha / rank (alpha / sqrt(rank) for PEFT's rsLoRA)
+  std::vector<float> a;  // rank x cols, row-major
+  std::vector<float> b;  // rows x rank, rows in the base model's RoPE layout (q and k)
+};
+
+struct Adapter {
+  std::string path;
+  std::string name;    // the file or folder name without its extension, for logs and requests
+  std::string format;  // "peft" or "gguf"
+  double alpha = 0;
+  std::vector<AdapterMatrix> matrices;  // in layer order, kLayerMatrices order within a layer
+  // The matrix of (role, layer), or nullptr when the adapter leaves it alone.
+  const AdapterMatrix* find(Role role, int64_t layer) const;
+  int64_t parameters() const;  // elements of every A and B
+};
+
+// Reads a LoRA adapter (a PEFT folder or its adapter_model.safetensors, or a GGUF LoRA file)
+// for a base model of shape `base`, validated against it: targets the seven layer matrices
+// only, every A and B present with shapes that fit the base, one rank, finite values. q and k
+// rows of B are permuted between the two RoPE layouts when the adapter's differs from the
+// base's. Throws Error naming the adapter and the problem.
+Adapter load_adapter(const std::string& path, const ModelConfig& base);
+
 // Inverse frequencies of the rotary embedding, one per rotated pair, with the model's scaling
 // rule applied, rounded to float32 as llama.cpp and Hugging Face's from_pretrained hold them
 // whatever the weights' dtype.

@@ -108,8 +108,10 @@ void validate(const Model& model) {
     fail_file(model.path, "RMS epsilon and RoPE base must be positive");
   if (static_cast<int64_t>(model.layers.size()) != c.layers)
     fail_file(model.path, "config says {} layers but {} were found", c.layers, model.layers.size());
-  if (model.vocab.size() != 0 && model.vocab.size() != c.vocab_size)
-    fail_file(model.path, "tokenizer has {} tokens but the embedding has {} rows",
+  // A padded vocabulary (more embedding rows than tokens, for tidy matrix shapes) is fine: the
+  // rows past the tokens are never fed and never sampled.
+  if (model.vocab.size() > c.vocab_size)
+    fail_file(model.path, "tokenizer has {} tokens but the embedding has only {} rows",
               model.vocab.size(), c.vocab_size);
 
   const int64_t d = c.hidden_size, q = c.heads * c.head_dim, kv = c.kv_heads * c.head_dim;

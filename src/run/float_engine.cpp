@@ -36,6 +36,7 @@ struct FloatEngine::State {
   ThreadPool pool;
   InputObserver observer;
   SequenceSlots slots;
+  std::vector<AdapterUse> adapters;
 
   std::vector<LayerVectors> layers;
   std::vector<float> output_norm;
@@ -57,7 +58,19 @@ struct FloatEngine::State {
             options.context > 0
                 ? options.context
                 : std::min<int64_t>(config.context_length > 0 ? config.context_length : 4096, 4096),
-            config.layers, config.vocab_size) {
+            config.layers, config.vocab_size),
+        adapters(std::move(options.adapters)) {
+    std::vector<float> scales;
+    for (const AdapterUse& use : adapters) {
+      for (const import::AdapterMatrix& am : use.adapter->matrices) {
+        const Tensor& w = m.layers.at(static_cast<size_t>(am.layer)).matrix(am.role);
+        if (am.rows != w.rows() || am.cols != w.cols())
+          fail_file(use.adapter->path, "does not fit {}: '{}' is {} x {}, the adapter's {} x {}",
+                    m.path, w.name, w.rows(), w.cols(), am.rows, am.cols);
+      }
+      scales.push_back(use.scale);
+    }
+    slots.set_default_adapter_scales(scales);
     q_dim = config.heads * config.head_dim;
     kv_dim = config.kv_heads * config.head_dim;
     for (const auto& l : m.layers) {
@@ -152,6 +165,32 @@ struct FloatEngine::State {
     });
   }
 
+  // The adapters' low-rank updates of one matrix product, in float32: out[t] += scale *
+  // B (A in[t]) for each adapter of (role, layer) whose scale for the token's sequence is not 0
+  // (so that scale 0 leaves the base model's output untouched, bit for bit).
+  void adapt(import::Role role, int64_t layer, const float* in, float* out,
+             std::span<const StepToken> tokens) {
+    for (size_t i = 0; i < adapters.size(); ++i) {
+      const import::AdapterMatrix* m = adapters[i].adapter->find(role, layer);
+      if (m == nullptr) continue;
+      const int64_t rows = m->rows, cols = m->cols, rank = m->rank;
+      pool.parallel_for(static_cast<int64_t>(tokens.size()), [&](int64_t begin, int64_t end) {
+        thread_local std::vector<float> down;
+        down.resize(static_cast<size_t>(rank));
+        for (int64_t t = begin; t < end; ++t) {
+          const float scale =
+              slots.adapter_scales(tokens[static_cast<size_t>(t)].sequence)[i] * m->scale;
+          if (scale == 0.0f) continue;
+          for (int64_t k = 0; k < rank; ++k)
+            down[static_cast<size_t>(k)] =
+                kernels::dot(m->a.data() + k * cols, in + t * cols, cols);
+          for (int64_t r = 0; r < rows; ++r)
+            out[t * rows + r] += scale * kernels::dot(m->b.data() + r * rank, down.data(), rank);
+        }
+      });
+    }
+  }
+
   void rope_tables(std::span<const StepToken> tokens) {
     const size_t pairs = inv_freq.size();
     for (size_t t = 0; t < tokens.size(); ++t) {
@@ -228,6 +267,9 @@ struct FloatEngine::State {
                           config.rms_eps);
       observe(fmt::format("blk.{}.attn_in", l), xn.data(), n, d);
       matmul({{&w.wq, q.data()}, {&w.wk, k.data()}, {&w.wv, v.data()}}, xn.data(), n);
+      adapt(import::Role::kAttnQ, l, xn.data(), q.data(), tokens);
+      adapt(import::Role::kAttnK, l, xn.data(), k.data(), tokens);
+      adapt(import::Role::kAttnV, l, xn.data(), v.data(), tokens);
       for (int64_t t = 0; t < n; ++t) {
         if (!lv.bq.empty()) {
           kernels::axpy(1.0f, lv.bq.data(), q.data() + t * q_dim, q_dim);
@@ -244,6 +286,7 @@ struct FloatEngine::State {
       attention(l, tokens);
       observe(fmt::format("blk.{}.attn_out", l), att.data(), n, q_dim);
       matmul({{&w.wo, xn.data()}}, att.data(), n);
+      adapt(import::Role::kAttnOutput, l, att.data(), xn.data(), tokens);
       if (!lv.bo.empty())
         for (int64_t t = 0; t < n; ++t) kernels::axpy(1.0f, lv.bo.data(), xn.data() + t * d, d);
       for (int64_t i = 0; i < n * d; ++i) x[static_cast<size_t>(i)] += xn[static_cast<size_t>(i)];
@@ -253,9 +296,12 @@ struct FloatEngine::State {
                           config.rms_eps);
       observe(fmt::format("blk.{}.ffn_in", l), xn.data(), n, d);
       matmul({{&w.w_gate, gate.data()}, {&w.w_up, up.data()}}, xn.data(), n);
+      adapt(import::Role::kFfnGate, l, xn.data(), gate.data(), tokens);
+      adapt(import::Role::kFfnUp, l, xn.data(), up.data(), tokens);
       kernels::swiglu(gate.data(), up.data(), n * f);
       observe(fmt::format("blk.{}.ffn_mid", l), gate.data(), n, f);
       matmul({{&w.w_down, xn.data()}}, gate.data(), n);
+      adapt(import::Role::kFfnDown, l, gate.data(), xn.data(), tokens);
       for (int64_t i = 0; i < n * d; ++i) x[static_cast<size_t>(i)] += xn[static_cast<size_t>(i)];
     }
 
@@ -290,6 +336,12 @@ void FloatEngine::truncate_sequence(int sequence, int64_t position) {
 }
 int64_t FloatEngine::sequence_position(int sequence) const {
   return state_->slots.position(sequence);
+}
+void FloatEngine::set_adapter_scales(int sequence, std::span<const float> scales) {
+  state_->slots.set_adapter_scales(sequence, scales);
+}
+std::span<const float> FloatEngine::adapter_scales(int sequence) const {
+  return state_->slots.adapter_scales(sequence);
 }
 int FloatEngine::sequences() const {
   return state_->slots.count();

@@ -35,6 +35,8 @@ struct IntegerEngine::State {
   // The weights stay as the .etch maps them (the software form of multiply-select-add reads
   // the codes in place); a step of several tokens decodes each row once for all of them.
   std::vector<int_kernels::PackedMatrix> matrices;
+  // Adapters in SRAM: the .etch's own first (when it has one), then EngineOptions::adapters.
+  std::vector<compile::SramAdapter> adapters;
 
   // KV cache in SRAM: int16 values and one float32 scale per (sequence, layer, position, kv
   // head), rows as slots.cache_row() lays them out.
@@ -70,6 +72,19 @@ struct IntegerEngine::State {
     } catch (const Error& e) {
       fail_file(model.path, "{}", e.what());
     }
+    if (model.adapter) adapters.push_back(*model.adapter);
+    for (const AdapterUse& use : options.adapters) {
+      for (const import::AdapterMatrix& am : use.adapter->matrices) {
+        const compile::MatrixView& w = model.matrix(am.role, am.layer);
+        if (am.rows != w.rows || am.cols != w.cols)
+          fail_file(use.adapter->path, "does not fit {}: '{}' is {} x {}, the adapter's {} x {}",
+                    model.path, w.name, w.rows, w.cols, am.rows, am.cols);
+      }
+      adapters.push_back(compile::quantize_adapter(*use.adapter, use.scale));
+    }
+    std::vector<float> scales;
+    for (const compile::SramAdapter& a : adapters) scales.push_back(a.default_scale);
+    slots.set_default_adapter_scales(scales);
     const auto cache = static_cast<size_t>(slots.cache_rows() * kv_dim);
     k_cache.assign(cache, 0);
     v_cache.assign(cache, 0);
@@ -166,6 +181,27 @@ struct IntegerEngine::State {
     });
   }
 
+  // The LoRA path after a matrix product, from SRAM: contract::lora on the product's own
+  // quantized input (xq, xs) for each adapter of (role, layer) whose scale for the token's
+  // sequence is not 0; out is [tokens][rows].
+  void adapt(import::Role role, int64_t layer, float* out, std::span<const StepToken> tokens) {
+    for (size_t i = 0; i < adapters.size(); ++i) {
+      const compile::SramLoraMatrix* m = adapters[i].find(role, layer);
+      if (m == nullptr) continue;
+      const auto rows = static_cast<size_t>(m->rows), cols = static_cast<size_t>(m->cols);
+      pool.parallel_for(static_cast<int64_t>(tokens.size()), [&](int64_t begin, int64_t end) {
+        for (int64_t t = begin; t < end; ++t) {
+          const float scale =
+              slots.adapter_scales(tokens[static_cast<size_t>(t)].sequence)[i] * m->scale;
+          if (scale == 0.0f) continue;
+          const auto at = static_cast<size_t>(t);
+          contract::lora({xq.data() + at * cols, cols}, xs[at], m->a, m->a_scales, m->b,
+                         m->b_scales, scale, {out + at * rows, rows});
+        }
+      });
+    }
+  }
+
   void apply_rope(float* vec, int64_t heads, int64_t pos) const {
     const auto table = [&](std::span<const float> t) {
       return t.subspan(static_cast<size_t>(pos * pairs), static_cast<size_t>(pairs));
@@ -232,6 +268,9 @@ struct IntegerEngine::State {
               {&m(import::Role::kAttnK), kv_k.data()},
               {&m(import::Role::kAttnV), kv_v.data()}},
              n);
+      adapt(import::Role::kAttnQ, l, q.data(), tokens);
+      adapt(import::Role::kAttnK, l, kv_k.data(), tokens);
+      adapt(import::Role::kAttnV, l, kv_v.data(), tokens);
       const compile::EtchModel::Biases& bias = model.biases[static_cast<size_t>(l)];
       add_bias(q.data(), n, bias.q);
       add_bias(kv_k.data(), n, bias.k);
@@ -255,14 +294,18 @@ struct IntegerEngine::State {
       attention(l, tokens);
       quantize_rows(att.data(), n, q_dim);
       matmul({{&m(import::Role::kAttnOutput), y.data()}}, n);
+      adapt(import::Role::kAttnOutput, l, y.data(), tokens);
       add_bias(y.data(), n, bias.o);
       for (int64_t i = 0; i < n * d; ++i) x[static_cast<size_t>(i)] += y[static_cast<size_t>(i)];
 
       norm_quantize(x.data(), model.ffn_norms[static_cast<size_t>(l)], n);
       matmul({{&m(import::Role::kFfnGate), gate.data()}, {&m(import::Role::kFfnUp), up.data()}}, n);
+      adapt(import::Role::kFfnGate, l, gate.data(), tokens);
+      adapt(import::Role::kFfnUp, l, up.data(), tokens);
       k.swiglu(gate.data(), up.data(), n * f);
       quantize_rows(gate.data(), n, f);
       matmul({{&m(import::Role::kFfnDown), y.data()}}, n);
+      adapt(import::Role::kFfnDown, l, y.data(), tokens);
       for (int64_t i = 0; i < n * d; ++i) x[static_cast<size_t>(i)] += y[static_cast<size_t>(i)];
     }
     // The rows asked for move to the front of x, so that the head reads only them.
@@ -298,6 +341,12 @@ void IntegerEngine::truncate_sequence(int sequence, int64_t position) {
 }
 int64_t IntegerEngine::sequence_position(int sequence) const {
   return state_->slots.position(sequence);
+}
+void IntegerEngine::set_adapter_scales(int sequence, std::span<const float> scales) {
+  state_->slots.set_adapter_scales(sequence, scales);
+}
+std::span<const float> IntegerEngine::adapter_scales(int sequence) const {
+  return state_->slots.adapter_scales(sequence);
 }
 int IntegerEngine::sequences() const {
   return state_->slots.count();

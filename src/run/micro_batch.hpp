@@ -3,6 +3,7 @@
 #pragma once
 
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <span>
 #include <vector>
@@ -30,9 +31,25 @@ class SequenceSlots {
     if (context < 1) fail("an engine needs a context of at least one token, not {}", context);
     positions_.assign(static_cast<size_t>(sequences), 0);
     listed_.assign(static_cast<size_t>(sequences), 0);
+    adapter_scales_.resize(static_cast<size_t>(sequences));
   }
 
   int count() const { return static_cast<int>(positions_.size()); }
+  // Every sequence's adapter scales (Engine::set_adapter_scales), one per adapter.
+  void set_default_adapter_scales(const std::vector<float>& scales) {
+    adapter_scales_.assign(positions_.size(), scales);
+  }
+  void set_adapter_scales(int sequence, std::span<const float> scales) {
+    std::vector<float>& held = adapter_scales_[index(sequence)];
+    if (scales.size() != held.size())
+      fail("{} adapter scales given; the engine has {} adapters", scales.size(), held.size());
+    for (float s : scales)
+      if (!std::isfinite(s)) fail("adapter scale {} is not a finite number", s);
+    held.assign(scales.begin(), scales.end());
+  }
+  std::span<const float> adapter_scales(int sequence) const {
+    return adapter_scales_[index(sequence)];
+  }
   int64_t context() const { return context_; }
   int64_t position(int sequence) const { return positions_[index(sequence)]; }
   void reset(int sequence) { positions_[index(sequence)] = 0; }
@@ -106,7 +123,8 @@ class SequenceSlots {
 
   int64_t context_, layers_, vocab_;
   std::vector<int64_t> positions_;
-  std::vector<uint8_t> listed_;  // per sequence, while a step is checked
+  std::vector<std::vector<float>> adapter_scales_;  // [sequence][adapter]
+  std::vector<uint8_t> listed_;                     // per sequence, while a step is checked
   std::vector<StepToken> tokens_;
   std::vector<float> logits_;
 };

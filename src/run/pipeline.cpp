@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
+#include <filesystem>
 #include <memory>
 #include <vector>
 
@@ -11,11 +13,37 @@
 
 namespace etch::run {
 
-LoadedModel::LoadedModel(const std::string& path) : path_(path) {
+AdapterSpec parse_adapter_spec(const std::string& text) {
+  AdapterSpec spec{text, 1.0f};
+  if (const size_t colon = text.rfind(':'); colon != std::string::npos) {
+    const std::string tail = text.substr(colon + 1);
+    char* end = nullptr;
+    const double scale = std::strtod(tail.c_str(), &end);
+    if (!tail.empty() && end == tail.c_str() + tail.size()) {
+      if (!(std::abs(scale) <= kMaxAdapterScale))
+        fail("adapter scale '{}' is out of range (-{} to {})", tail, kMaxAdapterScale,
+             kMaxAdapterScale);
+      spec = {text.substr(0, colon), static_cast<float>(scale)};
+    }
+  }
+  if (spec.path.empty()) fail("'{}' names no adapter file or folder", text);
+  return spec;
+}
+
+LoadedModel::LoadedModel(const std::string& path, const std::vector<AdapterSpec>& adapters)
+    : path_(path) {
   if (compile::is_etch_file(path))
     etch_ = compile::read_etch(path);
   else
     model_ = import::load_model(path);
+  if (etch_ && etch_->adapter)
+    adapter_entries_.push_back({etch_->adapter->name, etch_->adapter->default_scale});
+  for (const AdapterSpec& spec : adapters) {
+    adapters_.push_back(
+        {std::make_shared<const import::Adapter>(import::load_adapter(spec.path, config())),
+         spec.scale});
+    adapter_entries_.push_back({adapters_.back().adapter->name, spec.scale});
+  }
 }
 
 const import::ModelConfig& LoadedModel::config() const {
@@ -28,17 +56,20 @@ const tokenize::Vocabulary& LoadedModel::vocab() const {
 
 std::string LoadedModel::description() const {
   const import::ModelConfig& c = config();
+  std::string with;
+  for (const AdapterEntry& a : adapter_entries_)
+    with += fmt::format(", adapter {} at scale {}", a.name, a.scale);
   if (model_) {
     uint64_t bytes = 0;
     for (const auto& t : model_->tensors) bytes += t.bytes;
-    return fmt::format("{}, {} layers, hidden {}, vocab {}, {:.1f} MiB of weights", model_->format,
-                       c.layers, c.hidden_size, c.vocab_size,
-                       static_cast<double>(bytes) / (1 << 20));
+    return fmt::format("{}, {} layers, hidden {}, vocab {}, {:.1f} MiB of weights{}",
+                       model_->format, c.layers, c.hidden_size, c.vocab_size,
+                       static_cast<double>(bytes) / (1 << 20), with);
   }
   return fmt::format(
-      ".etch {}, {} layers, hidden {}, vocab {}, {:.3f} bits per weight", etch_->recipe, c.layers,
+      ".etch {}, {} layers, hidden {}, vocab {}, {:.3f} bits per weight{}", etch_->recipe, c.layers,
       c.hidden_size, c.vocab_size,
-      static_cast<double>(etch_->rom_bits()) / static_cast<double>(etch_->parameters()));
+      static_cast<double>(etch_->rom_bits()) / static_cast<double>(etch_->parameters()), with);
 }
 
 int64_t LoadedModel::trained_context() const {
@@ -55,6 +86,7 @@ std::unique_ptr<Engine> LoadedModel::engine(EngineOptions options) const {
               "a context of {} tokens is past the {} the model was trained for; its output there "
               "would be unreliable (give --ctx {} or less)",
               options.context, trained, trained);
+  options.adapters = adapters_;
   if (model_) {
     import::check_finite(*model_, options.threads);
     return std::make_unique<FloatEngine>(*model_, std::move(options));
@@ -62,13 +94,27 @@ std::unique_ptr<Engine> LoadedModel::engine(EngineOptions options) const {
   return std::make_unique<IntegerEngine>(*etch_, std::move(options));
 }
 
-tokenize::Tokenizer LoadedModel::tokenizer() const {
-  const tokenize::Vocabulary& v = vocab();
-  if (v.size() == 0)
-    fail_file(path_,
+namespace {
+
+tokenize::Tokenizer tokenizer_of(const tokenize::Vocabulary& vocab, const std::string& path) {
+  if (vocab.size() == 0)
+    fail_file(path,
               "the model has no tokenizer (no tokenizer.model or tokenizer.json, or no "
               "tokenizer.* metadata), so it cannot read or write text");
-  return tokenize::Tokenizer(v);
+  return tokenize::Tokenizer(vocab);
+}
+
+}  // namespace
+
+tokenize::Tokenizer LoadedModel::tokenizer() const {
+  return tokenizer_of(vocab(), path_);
+}
+
+tokenize::Tokenizer load_tokenizer(const std::string& path) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec) || compile::is_etch_file(path))
+    return LoadedModel(path).tokenizer();
+  return tokenizer_of(import::load_gguf_vocabulary(path), path);
 }
 
 const import::Model& LoadedModel::float_model() const {

@@ -8,6 +8,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <vector>
 
 #include "compile/compile.hpp"
 #include "import/import.hpp"
@@ -17,11 +18,28 @@
 
 namespace etch::run {
 
+// An adapter as `--lora FILE_OR_FOLDER[:SCALE]` names it: the text after the last ':' is the
+// scale when it reads as a number (from -kMaxAdapterScale to kMaxAdapterScale), else part of
+// the path (scale 1).
+struct AdapterSpec {
+  std::string path;
+  float scale = 1.0f;
+};
+// Throws Error for an empty path or a scale out of range.
+AdapterSpec parse_adapter_spec(const std::string& text);
+
+// An adapter an engine of a LoadedModel holds, in the engine's order (Engine::adapter_scales).
+struct AdapterEntry {
+  std::string name;    // what a server request names it by
+  float scale = 1.0f;  // its default scale
+};
+
 // A model file opened for running: a GGUF file or Hugging Face folder, run by the float
 // engine, or a .etch artifact, run by the chip's integer engine.
 class LoadedModel {
  public:
-  explicit LoadedModel(const std::string& path);
+  // Adapters are read and checked against the model here (LoRA, import::load_adapter).
+  explicit LoadedModel(const std::string& path, const std::vector<AdapterSpec>& adapters = {});
 
   const std::string& path() const { return path_; }
   const import::ModelConfig& config() const;
@@ -42,12 +60,23 @@ class LoadedModel {
   // The float model, for what only a float model can do (building a .etch); throws Error for a
   // .etch artifact.
   const import::Model& float_model() const;
+  // The adapters its engines hold: a .etch's own (etch build --lora) first, then the given.
+  const std::vector<AdapterEntry>& adapters() const { return adapter_entries_; }
+  // The given adapters, read (for etch build --lora).
+  const std::vector<AdapterUse>& given_adapters() const { return adapters_; }
 
  private:
   std::string path_;
   std::optional<import::Model> model_;
   std::optional<compile::EtchModel> etch_;
+  std::vector<AdapterUse> adapters_;
+  std::vector<AdapterEntry> adapter_entries_;
 };
+
+// The tokenizer of a model file without its weights: of a GGUF file only the tokenizer.* keys
+// are read, so vocabulary-only files (llama.cpp's ggml-vocab-*.gguf, any architecture, no
+// tensors) tokenize. Throws Error naming the file when it has no tokenizer.
+tokenize::Tokenizer load_tokenizer(const std::string& path);
 
 // Runs the float model over calibration text, in chunks of up to 256 tokens that each start
 // with BOS (when the vocabulary has one), over at most `budget` tokens in all, and collects

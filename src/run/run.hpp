@@ -17,10 +17,19 @@
 
 namespace etch::run {
 
+// A LoRA adapter an engine applies: y += scale * matrix.scale * B (A x) after each matrix
+// product it adapts.
+inline constexpr float kMaxAdapterScale = 100.0f;  // the largest |scale| a user may give
+struct AdapterUse {
+  std::shared_ptr<const import::Adapter> adapter;
+  float scale = 1.0f;  // every sequence's until Engine::set_adapter_scales
+};
+
 struct EngineOptions {
   int threads = 0;      // 0: all hardware threads
   int64_t context = 0;  // KV cache length in tokens, per sequence; 0: min(model context, 4096)
   int sequences = 1;    // slots, each with its own KV cache of `context` tokens
+  std::vector<AdapterUse> adapters;
 };
 
 // Called with the input rows of every weight matrix before it is applied (the float engine's
@@ -58,6 +67,13 @@ class Engine {
   // Drops the sequence's cache beyond `position` tokens (for rewinding a conversation).
   virtual void truncate_sequence(int sequence, int64_t position) = 0;
   virtual int64_t sequence_position(int sequence) const = 0;
+  // The scale of each of the engine's adapters for one sequence (IntegerEngine: the .etch's
+  // own adapter first, if it has one, then EngineOptions::adapters; FloatEngine: those), from
+  // its next token on; 0 leaves an adapter out. Tokens already cached keep what they were
+  // computed with: a caller switching adapters mid-sequence resets the sequence. Throws Error
+  // for a wrong count or a non-finite scale.
+  virtual void set_adapter_scales(int sequence, std::span<const float> scales) = 0;
+  virtual std::span<const float> adapter_scales(int sequence) const = 0;
   virtual int sequences() const = 0;
   virtual int64_t context() const = 0;  // per sequence
   virtual int threads() const = 0;
@@ -87,6 +103,8 @@ class FloatEngine final : public Engine {
   void reset_sequence(int sequence) override;
   void truncate_sequence(int sequence, int64_t position) override;
   int64_t sequence_position(int sequence) const override;
+  void set_adapter_scales(int sequence, std::span<const float> scales) override;
+  std::span<const float> adapter_scales(int sequence) const override;
   int sequences() const override;
   int64_t context() const override;
   int threads() const override;
@@ -114,6 +132,8 @@ class IntegerEngine final : public Engine {
   void reset_sequence(int sequence) override;
   void truncate_sequence(int sequence, int64_t position) override;
   int64_t sequence_position(int sequence) const override;
+  void set_adapter_scales(int sequence, std::span<const float> scales) override;
+  std::span<const float> adapter_scales(int sequence) const override;
   int sequences() const override;
   int64_t context() const override;
   int threads() const override;

@@ -78,9 +78,16 @@ void Session::start(std::span<const int32_t> prompt, const GenerationOptions& op
     if (id < 0 || id >= vocab) fail("token id {} is outside the vocabulary (0..{})", id, vocab - 1);
   TextStream text(options.stop);
 
-  const size_t shared =
+  size_t shared =
       std::mismatch(cached_.begin(), cached_.end(), prompt.begin(), prompt.end()).first -
       cached_.begin();
+  if (options.adapter_scales) {
+    const std::span<const float> now = engine_.adapter_scales(sequence_);
+    if (!std::ranges::equal(now, *options.adapter_scales)) {
+      engine_.set_adapter_scales(sequence_, *options.adapter_scales);
+      shared = 0;
+    }
+  }
   const size_t keep = std::min(shared, prompt.size() - 1);
   engine_.truncate_sequence(sequence_, static_cast<int64_t>(keep));
   cached_.resize(keep);
@@ -126,7 +133,10 @@ SessionStep Session::advance(std::span<const float> logits) {
   if (options_.max_tokens == 0)
     reason_ = StopReason::kLength;
   else
-    sample(logits.last(static_cast<size_t>(engine_.config().vocab_size)), result);
+    // Only real tokens are drawn: a padded vocabulary's extra rows have no text.
+    sample(logits.last(static_cast<size_t>(engine_.config().vocab_size))
+               .first(static_cast<size_t>(tokenizer_.vocab().size())),
+           result);
   return result;
 }
 

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -53,6 +54,9 @@ struct GenerationOptions {
   bool ignore_eos = false;        // keep generating past EOS and the end-of-turn ids
   std::vector<std::string> stop;  // stop strings (not empty); matched across token boundaries
   bool prompt_logits = false;     // SessionStep::logits holds every evaluated prompt row
+  // The engine's adapter scales for this generation (Engine::set_adapter_scales); absent: as
+  // the sequence has them. A change drops the cached prefix, computed with the old ones.
+  std::optional<std::vector<float>> adapter_scales;
 };
 
 struct GenerationCounts {

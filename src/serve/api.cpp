@@ -189,6 +189,45 @@ json parse_object(std::string_view body) {
   return parsed;
 }
 
+namespace {
+
+std::optional<std::vector<AdapterChoice>> read_lora(const json& body) {
+  const auto it = body.find("lora");
+  if (it == body.end() || it->is_null()) return std::nullopt;
+  std::vector<AdapterChoice> choices;
+  if (it->is_string()) {
+    choices.push_back({.name = it->get<std::string>()});
+    return choices;
+  }
+  if (!it->is_array()) invalid("lora", "'lora' must be an adapter name or a list of adapters");
+  if (it->size() > 64) invalid("lora", "'lora' lists more than 64 adapters");
+  for (const json& entry : *it) {
+    AdapterChoice choice;
+    if (entry.is_string()) {
+      choice.name = entry.get<std::string>();
+    } else if (entry.is_object()) {
+      choice.id = read_integer(entry, "id", 0, 1 << 16);
+      if (const auto name = entry.find("name"); name != entry.end() && !name->is_null()) {
+        if (!name->is_string()) invalid("lora", "an adapter's 'name' must be a string");
+        choice.name = name->get<std::string>();
+      }
+      if (choice.id.has_value() == !choice.name.empty())
+        invalid("lora", "each adapter in 'lora' needs an 'id' or a 'name' (one of them)");
+      if (entry.contains("scale") && !entry["scale"].is_null()) {
+        float scale = 0;
+        read_number(entry, "scale", -run::kMaxAdapterScale, run::kMaxAdapterScale, scale);
+        choice.scale = scale;
+      }
+    } else {
+      invalid("lora", "'lora' entries must be names or {\"id\", \"scale\"} objects");
+    }
+    choices.push_back(std::move(choice));
+  }
+  return choices;
+}
+
+}  // namespace
+
 CompletionRequest parse_completion_request(std::string_view text, Endpoint endpoint,
                                            const Limits& limits) {
   const json body = parse_object(text);
@@ -242,6 +281,7 @@ CompletionRequest parse_completion_request(std::string_view text, Endpoint endpo
   }
   if (const auto it = body.find("user"); it != body.end() && !it->is_null() && !it->is_string())
     invalid("user", "'user' must be a string");
+  request.lora = read_lora(body);
   return request;
 }
 

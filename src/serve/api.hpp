@@ -41,6 +41,14 @@ struct Limits {
   int64_t max_tokens = 1 << 20;       // the most max_tokens a request may ask for
 };
 
+// One adapter a request chooses: by its index in the server's --lora list (llama-server's "id")
+// or by name, at a scale (absent: the server's --lora scale).
+struct AdapterChoice {
+  std::optional<int64_t> id;
+  std::string name;
+  std::optional<float> scale;
+};
+
 struct CompletionRequest {
   Endpoint endpoint = Endpoint::kCompletion;
   std::string model;                               // as the client named it, may be empty
@@ -53,6 +61,10 @@ struct CompletionRequest {
   std::vector<std::string> stop;
   run::SamplingParams sampling;  // seed drawn at random when absent
   bool seeded = false;
+  // "lora": the adapters to apply, the others off; absent or null: the server's --lora
+  // defaults. A name, a list of names, or llama-server's [{"id": N, "scale": S}] (an entry
+  // may give "name" instead of "id"); [] turns every adapter off.
+  std::optional<std::vector<AdapterChoice>> lora;
 };
 
 // Parses and checks a request body. Throws ApiError (status 400) for anything malformed,

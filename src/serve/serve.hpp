@@ -5,11 +5,13 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace etch::serve {
 
 struct ServeOptions {
   std::string model;               // anything run::LoadedModel opens
+  std::vector<std::string> lora;   // --lora FILE_OR_FOLDER[:SCALE]: what requests may choose
   std::string host = "127.0.0.1";  // loopback unless asked
   int port = 8080;                 // 0: any free port (the log line names it)
   int parallel = 4;                // slots: sequences advanced together per engine step

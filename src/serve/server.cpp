@@ -34,9 +34,15 @@ namespace {
 using nlohmann::json;
 constexpr auto kPoll = std::chrono::milliseconds(100);
 
+std::vector<run::AdapterSpec> adapter_specs(const std::vector<std::string>& lora) {
+  std::vector<run::AdapterSpec> specs;
+  for (const std::string& text : lora) specs.push_back(run::parse_adapter_spec(text));
+  return specs;
+}
+
 struct Loaded {
   explicit Loaded(const ServeOptions& o)
-      : model(o.model),
+      : model(o.model, adapter_specs(o.lora)),
         tokenizer(model.vocab()),
         engine(model.engine({.threads = o.threads, .context = o.context, .sequences = o.parallel})),
         scheduler(*engine, tokenizer, {.queue_limit = o.queue, .prompt_chunk = o.prompt_chunk}) {}
@@ -188,6 +194,37 @@ bool send_event(httplib::DataSink& sink, const json& event) {
   return sink.write(line.data(), line.size());
 }
 
+// The engine's adapter scales for a request: the --lora defaults unless it chose its own.
+std::vector<float> adapter_scales(const CompletionRequest& request, const Loaded& loaded) {
+  const std::vector<run::AdapterEntry>& adapters = loaded.model.adapters();
+  std::vector<float> scales;
+  for (const run::AdapterEntry& a : adapters) scales.push_back(request.lora ? 0.0f : a.scale);
+  if (!request.lora) return scales;
+  for (const AdapterChoice& choice : *request.lora) {
+    size_t index = 0;
+    if (choice.id) {
+      if (*choice.id >= static_cast<int64_t>(adapters.size()))
+        throw ApiError(400, "invalid_request_error",
+                       fmt::format("no adapter {}: the server has {}", *choice.id, adapters.size()),
+                       "lora");
+      index = static_cast<size_t>(*choice.id);
+    } else {
+      const auto it = std::ranges::find(adapters, choice.name, &run::AdapterEntry::name);
+      if (it == adapters.end()) {
+        std::string names;
+        for (const run::AdapterEntry& a : adapters) names += (names.empty() ? "" : ", ") + a.name;
+        throw ApiError(400, "invalid_request_error",
+                       fmt::format("no adapter named '{}' (the server has: {})", choice.name,
+                                   names.empty() ? "none" : names),
+                       "lora");
+      }
+      index = static_cast<size_t>(it - adapters.begin());
+    }
+    scales[index] = choice.scale.value_or(adapters[index].scale);
+  }
+  return scales;
+}
+
 void handle_completion(State& state, Endpoint endpoint, const httplib::Request& req,
                        httplib::Response& res) {
   Loaded& loaded = ready(state);
@@ -202,6 +239,7 @@ void handle_completion(State& state, Endpoint endpoint, const httplib::Request& 
   job.generation.max_tokens =
       request->max_tokens.value_or(loaded.engine->context() - static_cast<int64_t>(ids.size()));
   job.generation.stop = request->stop;
+  job.generation.adapter_scales = adapter_scales(*request, loaded);
   job.sampling = request->sampling;
   if (!request->seeded) job.sampling.seed = std::random_device{}();
   job.deadline = Clock::now() + std::chrono::duration_cast<Clock::duration>(

@@ -122,6 +122,39 @@ TEST(CompletionRequest, ReadsEveryParameter) {
   EXPECT_EQ(r.sampling.seed, UINT64_MAX);
 }
 
+TEST(CompletionRequest, ChoosesAdapters) {
+  auto lora = [](const std::string& field) {
+    return parse_completion_request(R"({"prompt":"a")" + field + "}", Endpoint::kCompletion,
+                                    kLimits)
+        .lora;
+  };
+  EXPECT_FALSE(lora("").has_value());
+  EXPECT_FALSE(lora(R"(,"lora":null)").has_value());
+  ASSERT_TRUE(lora(R"(,"lora":[])").has_value());
+  EXPECT_TRUE(lora(R"(,"lora":[])")->empty());
+  const auto by_name = lora(R"(,"lora":"style")");
+  ASSERT_EQ(by_name->size(), 1u);
+  EXPECT_EQ((*by_name)[0].name, "style");
+  EXPECT_FALSE((*by_name)[0].scale.has_value());
+  const auto listed = lora(R"(,"lora":[{"id":1,"scale":0.5},{"name":"b"},"c"])");
+  ASSERT_EQ(listed->size(), 3u);
+  EXPECT_EQ((*listed)[0].id, 1);
+  EXPECT_EQ((*listed)[0].scale, 0.5f);
+  EXPECT_EQ((*listed)[1].name, "b");
+  EXPECT_EQ((*listed)[2].name, "c");
+  for (const char* bad : {R"(,"lora":5)", R"(,"lora":[5])", R"(,"lora":[{"scale":1}])",
+                          R"(,"lora":[{"id":0,"name":"a"}])", R"(,"lora":[{"id":-1}])",
+                          R"(,"lora":[{"id":0,"scale":1000}])", R"(,"lora":[{"name":3}])"}) {
+    try {
+      lora(bad);
+      ADD_FAILURE() << "accepted: " << bad;
+    } catch (const ApiError& e) {
+      EXPECT_EQ(e.status, 400) << bad;
+      EXPECT_EQ(e.param, bad[3] == 'l' ? "lora" : e.param) << bad;
+    }
+  }
+}
+
 TEST(CompletionRequest, TakesAPromptAsTextOrIds) {
   EXPECT_EQ(
       parse_completion_request(R"({"prompt":["abc"]})", Endpoint::kCompletion, kLimits).prompt,

@@ -82,6 +82,44 @@ TEST(Scheduler, SameSeedGivesTheSameTokensWhateverElseRuns) {
   collect(*beside, last);
 }
 
+// Each request chooses its adapter: side by side in one engine, and again on slots whose
+// caches were filled with the other choice, greedy generations give the fixtures' references of
+// kjv-8m with and without the lora-r8 adapter.
+TEST(Scheduler, EachRequestChoosesItsAdapter) {
+  const auto dir = testing::model_dir("kjv-8m");
+  const run::LoadedModel model((dir / "hf").string(), {{(dir / "lora-r8").string(), 1.0f}});
+  ASSERT_EQ(model.adapters().size(), 1u);
+  EXPECT_EQ(model.adapters()[0].name, "lora-r8");
+  const tokenize::Tokenizer tokenizer(model.vocab());
+  auto greedy = [](const std::filesystem::path& reference) {
+    const auto prompt = testing::read_json(reference)["prompts"][0];
+    Job job;
+    job.prompt = prompt["ids"].get<std::vector<int32_t>>();
+    job.generation.max_tokens = 24;
+    job.generation.ignore_eos = true;
+    job.sampling.temperature = 0;
+    const auto ids = prompt["greedy_ids"].get<std::vector<int32_t>>();
+    return std::pair{job, std::vector<int32_t>(ids.begin(), ids.begin() + 24)};
+  };
+  auto [adapted, adapted_ids] = greedy(dir / "lora-r8" / "reference.json");
+  auto [base, base_ids] = greedy(dir / "ref" / "reference.json");
+  adapted.generation.adapter_scales = std::vector<float>{1.0f};
+  base.generation.adapter_scales = std::vector<float>{0.0f};
+
+  const auto engine = model.engine({.threads = 2, .sequences = 2});
+  Scheduler scheduler(*engine, tokenizer, {.queue_limit = 8, .prompt_chunk = 2});
+  for (int round = 0; round < 2; ++round) {
+    SCOPED_TRACE(round);
+    const auto a = scheduler.submit(adapted);
+    const auto b = scheduler.submit(base);
+    Update last;
+    EXPECT_EQ(collect(*a, last), adapted_ids);
+    EXPECT_EQ(collect(*b, last), base_ids);
+    std::swap(adapted, base);
+    std::swap(adapted_ids, base_ids);
+  }
+}
+
 TEST(Scheduler, RefusesPastTheQueueLimit) {
   const run::LoadedModel model(model_path());
   const tokenize::Tokenizer tokenizer(model.vocab());
