@@ -30,12 +30,7 @@ void write_bytes(const std::string& path, const std::string& bytes) {
 }
 
 std::string error_of(const std::string& path) {
-  try {
-    compile::read_etch(path);
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
+  return testing::error_of([&] { compile::read_etch(path); });
 }
 
 TEST(EtchFormat, RoundTripIsDeterministicAndComplete) {

@@ -96,14 +96,9 @@ Vocabulary parse(const std::string& bytes, const std::string& name = "test.model
 
 // Expects an Error whose message names the file and contains `what`.
 void expect_error(const std::string& bytes, const std::string& what) {
-  try {
-    parse(bytes, "bad.model");
-    ADD_FAILURE() << "no error; expected: " << what;
-  } catch (const Error& e) {
-    const std::string message = e.what();
-    EXPECT_EQ(message.rfind("bad.model: ", 0), 0u) << message;
-    EXPECT_NE(message.find(what), std::string::npos) << message;
-  }
+  const std::string message = etch::testing::error_of([&] { parse(bytes, "bad.model"); });
+  EXPECT_EQ(message.rfind("bad.model: ", 0), 0u) << message;
+  EXPECT_NE(message.find(what), std::string::npos) << message;
 }
 
 TEST(SentencePieceModel, ReadsAHandBuiltModel) {
