@@ -59,7 +59,7 @@ if [[ -n $llama_server ]]; then
   for file in kjv-8m-q4_0.gguf kjv-8m-bf16.gguf; do
     # 64 slots of 256 tokens each: room for every prompt and its answer.
     serve "$llama_server" -m "$model/$file" --port "$port" -np 64 -c 16384 -t "$threads" \
-      -tb "$threads" --no-webui
+      -tb "$threads"
     measure "llama-server $file"
     stop
   done
