@@ -9,6 +9,7 @@
 // Tokens are the server's own usage.completion_tokens (stream_options.include_usage); a
 // server that sends no usage chunk is counted one token per streamed chunk that carries text.
 // Greedy sampling with a fixed prompt set, so every server is asked for the same work.
+import http from "node:http";
 import { parseArgs } from "node:util";
 
 const { values: opt } = parseArgs({
@@ -39,18 +40,33 @@ if (opt["api-key"]) headers.Authorization = `Bearer ${opt["api-key"]}`;
 const prompts = ["In the beginning", "And God said", "The LORD is my shepherd",
                  "Blessed are the meek", "And it came to pass", "Now these are the generations"];
 
+// POSTs `body` on a connection of its own (no keep-alive: a server that closes idle
+// connections, as llama-server's HTTP library does after a few requests, would otherwise race
+// the client reusing them) and returns the response as a stream.
+function post(path, body) {
+  return new Promise((resolve, reject) => {
+    const request = http.request(`${base}${path}`, { method: "POST", headers, agent: false },
+                                 resolve);
+    request.on("error", reject);
+    request.end(JSON.stringify(body));
+  });
+}
+
 // One streamed completion: [milliseconds to the first text, generated tokens].
 async function complete(index) {
   const began = performance.now();
   const body = { prompt: prompts[index % prompts.length], max_tokens: maxTokens, temperature: 0,
                  stream: true, stream_options: { include_usage: true } };
   if (opt.model) body.model = opt.model;
-  const response = await fetch(`${base}/v1/completions`,
-                               { method: "POST", headers, body: JSON.stringify(body) });
-  if (response.status !== 200) throw new Error(`HTTP ${response.status}: ${await response.text()}`);
+  const response = await post("/v1/completions", body);
+  if (response.statusCode !== 200) {
+    let text = "";
+    for await (const bytes of response) text += bytes;
+    throw new Error(`HTTP ${response.statusCode}: ${text}`);
+  }
   const decoder = new TextDecoder();
   let pending = "", firstMs = null, textChunks = 0, usage = null, done = false;
-  for await (const bytes of response.body) {
+  for await (const bytes of response) {
     pending += decoder.decode(bytes, { stream: true });
     let end;
     while ((end = pending.indexOf("\n\n")) >= 0) {

@@ -22,8 +22,9 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# Starts a server in the background on $port and waits for GET /health to answer 200.
-port=18431
+# Starts a server (listening on $port) in the background and waits for GET /health to answer
+# 200. Each server gets a fresh port: the last one's may still be held by closing connections.
+port=18430
 serve() {
   "$@" >"$work/server.log" 2>&1 &
   server=$!
@@ -51,6 +52,7 @@ measure() {
 "$etch" build "$model/hf" --recipe hc1 -o "$work/kjv-8m-hc1.etch" >&2
 header=--header
 for target in "etch float (HF bf16)|$model/hf" "etch .etch hc1 (integer)|$work/kjv-8m-hc1.etch"; do
+  port=$((port + 1))
   serve "$etch" serve "${target#*|}" --port "$port" --parallel 64 --queue 256 -t "$threads"
   measure "${target%%|*}"
   stop
@@ -58,6 +60,7 @@ done
 if [[ -n $llama_server ]]; then
   for file in kjv-8m-q4_0.gguf kjv-8m-bf16.gguf; do
     # 64 slots of 256 tokens each: room for every prompt and its answer.
+    port=$((port + 1))
     serve "$llama_server" -m "$model/$file" --port "$port" -np 64 -c 16384 -t "$threads" \
       -tb "$threads"
     measure "llama-server $file"
