@@ -13,6 +13,7 @@ packages=(
   nodejs  # the openai npm client test of etch serve
   chromium  # the chat page test of etch serve, headless
   tmux  # the pseudo-terminal for the etch chat test
+  libxml2-utils  # xmllint, which checks etch plan --svg output
   verilator yosys iverilog  # the RTL library's simulation, synthesis and parse tests
 )
 missing=()

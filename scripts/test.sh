@@ -51,6 +51,8 @@ if [[ -z ${ETCH_SKIP_FUZZ:-} ]]; then
     done <"$seeds"
     # Seeds that are no fixture (request bodies) live beside the .seeds file.
     [[ -d $root/fuzz/$name.corpus ]] && cp "$root/fuzz/$name.corpus/"* "$corpus/"
+    # Seeds made now (valid .etch files): fuzz/seeds_NAME.cpp's program writes them.
+    [[ -x $root/build-fuzz/fuzz/etch_seeds_$name ]] && "$root/build-fuzz/fuzz/etch_seeds_$name" "$corpus"
     echo "fuzz: $name" >&2
     "$root/build-fuzz/fuzz/etch_$name" -max_total_time="$fuzz_seconds" -max_len=65536 \
       -rss_limit_mb=2048 -timeout=10 -print_final_stats=1 "$corpus" 2>&1 | tail -n 12

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <gtest/gtest.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -7,8 +8,11 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <map>
+#include <memory>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -44,14 +48,6 @@ inline std::vector<float> read_f32(const std::filesystem::path& path) {
   return out;
 }
 
-// A fresh temporary folder for one test, removed by the caller's TearDown or left in /tmp.
-inline std::filesystem::path temp_dir(const std::string& name) {
-  auto dir = std::filesystem::temp_directory_path() /
-             ("etch-test-" + name + "-" + std::to_string(::getpid()));
-  std::filesystem::create_directories(dir);
-  return dir;
-}
-
 // A fresh temporary folder that is removed, with everything in it, when it goes out of scope.
 class TempDir {
  public:
@@ -79,6 +75,15 @@ class TempDir {
   std::filesystem::path path_;
 };
 
+// A temporary folder for this test process, one per name, removed with everything in it when
+// the process exits (the files in it may be used until then).
+inline std::filesystem::path temp_dir(const std::string& name) {
+  static std::map<std::string, std::unique_ptr<TempDir>> folders;
+  std::unique_ptr<TempDir>& folder = folders[name];
+  if (!folder) folder = std::make_unique<TempDir>(name);
+  return folder->path();
+}
+
 // The names in `dir`, sorted: what a failed write must not have changed.
 inline std::vector<std::string> listing(const std::filesystem::path& dir) {
   std::vector<std::string> names;
@@ -97,6 +102,19 @@ std::string error_of(F&& action) {
     return e.what();
   }
   return "";
+}
+
+// Expects `action` to throw etch::Error with a one-line message holding every one of `parts`.
+template <typename F>
+void expect_error(F&& action, const std::vector<std::string>& parts) {
+  const std::string message = error_of(std::forward<F>(action));
+  if (message.empty()) {
+    ADD_FAILURE() << "no error; expected one mentioning '" << parts.front() << "'";
+    return;
+  }
+  EXPECT_EQ(message.find('\n'), std::string::npos) << message;
+  for (const std::string& part : parts)
+    EXPECT_NE(message.find(part), std::string::npos) << message << "\n  lacks: " << part;
 }
 
 inline std::string etch_binary() {

@@ -96,6 +96,12 @@ class Calibration {
   int64_t tokens_ = 0;
 };
 
+// GPTQ's factor: the upper triangular U with U^T U = (H + d I)^-1, where H is n x n
+// (row-major, symmetric) and d is 1% of H's mean diagonal, the damping that keeps columns no
+// calibration token excited from making H singular. Throws Error when H + d I is not positive
+// definite.
+std::vector<double> inverse_cholesky_upper(std::vector<double> h, int64_t n);
+
 // Quantizes one matrix (rows of floats) into `format`. With statistics, the rounding of each
 // column is compensated on the columns after it (GPTQ-style, docs/chip-spec.md).
 Matrix quantize(const std::string& name, std::span<const float> weights, int64_t rows, int64_t cols,

@@ -73,6 +73,8 @@ std::vector<int8_t> fit_levels(std::vector<std::pair<double, double>> values, in
   return out;
 }
 
+}  // namespace
+
 // Upper Cholesky factor U of H^-1 (H^-1 = U^T U), as GPTQ uses it: row j of U says how the
 // rounding error of column j is spread over the columns after it. H is damped first so that
 // columns no calibration token excited do not make it singular.
@@ -132,6 +134,8 @@ std::vector<double> inverse_cholesky_upper(std::vector<double> h, int64_t n) {
     for (int64_t j = i; j < n; ++j) at(out, i, j) = at(c, j, i);
   return out;
 }
+
+namespace {
 
 // The largest multiplier a format's codes give: every row's largest group is scaled to it.
 int32_t max_multiplier(const contract::Format& format) {

@@ -31,12 +31,7 @@ void write_bytes(const std::string& path, const std::string& bytes) {
 }
 
 std::string error_of(const std::string& path) {
-  try {
-    compile::read_etch(path);
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
+  return testing::error_of([&] { compile::read_etch(path); });
 }
 
 TEST(EtchFormat, RoundTripIsDeterministicAndComplete) {
@@ -211,12 +206,8 @@ TEST(EtchBuild, RefusesARecipeOutsideTheContract) {
   compile::BuildOptions options;
   options.recipe = "hc7";
   const std::string path = (testing::temp_dir("etch") / "hc7.etch").string();
-  try {
-    compile::build(tiny_model(false).model, nullptr, options, path);
-    FAIL() << "hc7 was accepted";
-  } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("unknown recipe 'hc7'"), std::string::npos) << e.what();
-  }
+  testing::expect_error([&] { compile::build(tiny_model(false).model, nullptr, options, path); },
+                        {"unknown recipe 'hc7'"});
   EXPECT_FALSE(fs::exists(path));
 }
 

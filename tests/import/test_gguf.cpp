@@ -20,15 +20,7 @@ namespace {
 using etch::testing::GgufWriter;
 namespace fs = std::filesystem;
 
-template <typename F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
+using etch::testing::error_of;
 
 #define EXPECT_ERROR(expr, ...)                                                                   \
   do {                                                                                            \
@@ -103,14 +95,13 @@ struct Tiny {
 
 class GgufFiles : public ::testing::Test {
  protected:
-  void SetUp() override { dir_ = etch::testing::temp_dir("gguf"); }
-  void TearDown() override { fs::remove_all(dir_); }
   std::string write(const std::string& name, const std::vector<uint8_t>& bytes) {
     const fs::path path = dir_ / name;
     GgufWriter::write(path, bytes);
     return path.string();
   }
-  fs::path dir_;
+  const etch::testing::TempDir temp_{"gguf"};
+  const fs::path dir_ = temp_.path();
 };
 
 TEST(GgufReader, EveryValueType) {

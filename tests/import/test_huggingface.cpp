@@ -20,18 +20,7 @@ fs::path hf(const std::string& model, const std::string& view = "hf") {
   return testing::model_dir(model) / view;
 }
 
-void expect_error(const std::function<void()>& f, std::vector<std::string> parts) {
-  try {
-    f();
-  } catch (const Error& e) {
-    const std::string m = e.what();
-    EXPECT_EQ(m.find('\n'), std::string::npos) << m;
-    for (const std::string& p : parts)
-      EXPECT_NE(m.find(p), std::string::npos) << m << "\n  lacks: " << p;
-    return;
-  }
-  ADD_FAILURE() << "no error; expected one mentioning " << parts.front();
-}
+using testing::expect_error;
 
 void write_file(const fs::path& path, const std::string& bytes) {
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
@@ -97,14 +86,6 @@ std::string metadata(const Model& m, const std::string& key) {
 // A scratch model folder: links to a fixture's files, any of which a test may replace.
 class HuggingFaceFolder : public ::testing::Test {
  protected:
-  void SetUp() override {
-    dir_ = testing::temp_dir(std::string("hf-") +
-                             ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-
   void link_fixture(const fs::path& source, const std::vector<std::string>& skip = {}) {
     for (const auto& entry : fs::directory_iterator(source)) {
       const std::string name = entry.path().filename().string();
@@ -127,7 +108,8 @@ class HuggingFaceFolder : public ::testing::Test {
     expect_error([&] { load(); }, std::move(parts));
   }
 
-  fs::path dir_;
+  const testing::TempDir temp_{"hf"};
+  const fs::path dir_ = temp_.path();
 };
 
 TEST(HuggingFace, LoadsKjv) {

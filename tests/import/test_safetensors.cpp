@@ -3,7 +3,6 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <functional>
 
 #include "core/error.hpp"
 #include "core/half.hpp"
@@ -30,19 +29,7 @@ std::string image(std::string header, size_t data_bytes = 0, bool pad = true) {
   return out + header + std::string(data_bytes, '\0');
 }
 
-// Runs `f`, which must throw etch::Error with a one-line message holding every `parts`.
-void expect_error(const std::function<void()>& f, std::vector<std::string> parts) {
-  try {
-    f();
-  } catch (const Error& e) {
-    const std::string m = e.what();
-    EXPECT_EQ(m.find('\n'), std::string::npos) << m;
-    for (const std::string& p : parts)
-      EXPECT_NE(m.find(p), std::string::npos) << m << "\n  lacks: " << p;
-    return;
-  }
-  ADD_FAILURE() << "no error; expected one mentioning " << parts.front();
-}
+using testing::expect_error;
 
 void expect_parse_error(const std::string& bytes, std::vector<std::string> parts) {
   parts.insert(parts.begin(), "mem.safetensors: ");
@@ -239,14 +226,13 @@ TEST(Safetensors, OpenNamesMissingFile) {
 }
 
 TEST(Safetensors, OpenNamesTheFileInParseErrors) {
-  const fs::path dir = testing::temp_dir("safetensors-open");
+  const testing::TempDir dir("safetensors-open");
   const fs::path path = dir / "lying.safetensors";
   {
     std::ofstream out(path, std::ios::binary);
     out << image(R"({"t":{"dtype":"BF16","shape":[3],"data_offsets":[0,8]}})", 8);
   }
   expect_error([&] { st::open(path.string()); }, {path.string() + ": ", "'t'", "needs 6 bytes"});
-  fs::remove_all(dir);
 }
 
 }  // namespace

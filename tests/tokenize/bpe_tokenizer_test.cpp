@@ -146,12 +146,7 @@ TEST(TokenizerJson, SpecialTokensAreTextUnlessParsed) {
 
 TEST(TokenizerJson, RefusesWhatItDoesNotImplement) {
   auto error_of = [](const std::string& text) {
-    try {
-      parse_tokenizer_json(text, "t.json");
-    } catch (const Error& e) {
-      return std::string(e.what());
-    }
-    return std::string("no error");
+    return etch::testing::error_of([&] { parse_tokenizer_json(text, "t.json"); });
   };
   EXPECT_NE(error_of("{").find("t.json: malformed JSON"), std::string::npos);
   EXPECT_NE(error_of(R"({"model": {"type": "Unigram", "vocab": []}})").find("Unigram"),
