@@ -55,6 +55,9 @@ std::string render_text(const Plan& p) {
       in.context, in.prompt_tokens, in.answer_tokens, t.kv_tokens, in.lora_rank,
       circuit_name(in.circuit), in.rom_bits_per_transistor,
       in.rom_bits_per_transistor == 1 ? "" : "s");
+  if (in.synth)
+    out += fmt::format("  tile datapaths counted from synthesis: {} ({}, {})\n\n", in.synth->path,
+                       in.synth->yosys, in.synth->date);
 
   if (p.chip_count() == 1) {
     const Chip& c = p.chips.front();
