@@ -7,6 +7,7 @@ and a ROM of random codes as constant logic, each mapped by ABC onto a generic g
 (synth.ys). Cells are counted per kind and weighted into NAND2 equivalents (GATE_NAND2 below).
 
 Usage: src/rtl/synth/synth_table.py EXP_TABLE_MEM OUT.json [--jobs N] [--cache DIR]
+                                   [--modules MODULE...]
   EXP_TABLE_MEM: the exp unit's table, written by etch_rtl_exp_table (build/tests/rtl/
   exp_table.mem after `cmake --build build --target etch_rtl_exp_table_mem`).
 """
@@ -170,12 +171,15 @@ def entry(cells, seconds):
             "cells_by_kind": dict(sorted(cells.items())), "seconds": round(seconds)}
 
 
-# Tile sizes (rows, group) of each format's runs: three sizes solve the per-product bank,
-# per-row and per-weight costs (src/rtl/synth/README.md). hc6's bank is 64 general multipliers
-# per column, so it runs one column at one and two rows only and takes its per-row cost (the
-# same group MAC: 4-bit code multiplier, 64-bit accumulator) from hc3.
-TILE_SIZES = {"hc3": [(1, 2), (2, 2), (1, 4)], "hc6": [(1, 1), (2, 1)],
-              "fp4": [(1, 2), (2, 2), (1, 4)], "int8": [(1, 1), (2, 1), (1, 2)]}
+# Tile sizes (rows, group) of each format's runs (src/rtl/synth/README.md, "Tiles, scaled
+# analytically"). Four sizes, one and two rows at two groups, solve the per-product, per-row and
+# per-weight costs and a shared term; the weight's cost comes from the rows' growth with the
+# group, where the bank cancels. int8's bank of 256 products per column leaves it three sizes
+# and no shared term; hc6's 64 general multipliers per column leave it one column at one and two
+# rows, with its per-row cost (the same group MAC: 4-bit code multiplier, 64-bit accumulator)
+# from hc3.
+TILE_SIZES = {"hc3": [(1, 2), (2, 2), (1, 4), (2, 4)], "hc6": [(1, 1), (2, 1)],
+              "fp4": [(1, 2), (2, 2), (1, 4), (2, 4)], "int8": [(1, 1), (2, 1), (1, 2)]}
 ROW_COST_FROM = {"hc6": "hc3"}
 ROM_DEPTH, ROM_WIDTH = 512, 32
 
@@ -185,6 +189,11 @@ def main():
     parser.add_argument("exp_table")
     parser.add_argument("out")
     parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--formats", nargs="*", default=list(tile_formats()),
+                        choices=list(tile_formats()), metavar="FORMAT",
+                        help="tile formats to synthesize (default: hc3 hc6 fp4 int8)")
+    parser.add_argument("--modules", nargs="*", default=LIBRARY, choices=LIBRARY,
+                        metavar="MODULE", help="library modules to synthesize (default: all)")
     parser.add_argument("--cache", default="build/synth-cache",
                         help="each run's cell counts, reused while sources and flow are unchanged")
     args = parser.parse_args()
@@ -194,7 +203,9 @@ def main():
     cache = pathlib.Path(args.cache)
     cache.mkdir(parents=True, exist_ok=True)
 
-    formats = tile_formats()
+    formats = {name: fmt for name, fmt in tile_formats().items() if name in args.formats}
+    if "hc6" in formats and "hc3" not in formats:
+        sys.exit("synth_table.py: hc6 takes its per-row cost from hc3: synthesize both")
     jobs = {}
     for name, fmt in formats.items():
         for rows, group in TILE_SIZES[name]:
@@ -206,7 +217,7 @@ def main():
                      exp_table, cache)
 
     # The library modules after the tiles and the ROM, which the per-unit figures come from.
-    for module in LIBRARY:
+    for module in args.modules:
         jobs[("module", module)] = (module, None, exp_table, cache)
     with concurrent.futures.ThreadPoolExecutor(args.jobs) as pool:
         results = dict(zip(jobs, pool.map(synthesize, jobs.values())))
@@ -219,27 +230,31 @@ def main():
         "flow": FLOW.read_text().strip().splitlines(),
         "nand2_per_cell": {k: round(v, 4) for k, v in GATE_NAND2.items()},
         "transistors_per_nand2": TRANSISTORS_PER_NAND2,
-        "modules": {m: entry(*results[("module", m)]) for m in LIBRARY},
+        "modules": {m: entry(*results[("module", m)]) for m in args.modules},
         "tiles": {},
     }
     for name, fmt in formats.items():
-        # cost(rows, group) = product * 2^K * group + row * rows + weight * rows * group, no
-        # shared term (the tile shares only clk, clear and valid): one row, two rows, and one
-        # row at twice the group solve it exactly.
+        # cost(rows, group) = shared + product * 2^K * group + row * rows + weight * rows * group
         sizes = TILE_SIZES[name]
+        cost = {size: nand2(results[("tile", name, *size)][0]) for size in sizes}
         (r1, g1), (r2, _) = sizes[0], sizes[1]
-        a = nand2(results[("tile", name, r1, g1)][0])
-        b = nand2(results[("tile", name, r2, g1)][0])
-        per_row_at_g1 = (b - a) / (r2 - r1)
-        bank = (a - per_row_at_g1 * r1) / g1
+        per_row_at_g1 = (cost[(r2, g1)] - cost[(r1, g1)]) / (r2 - r1)
+        shared = 0.0
         if name in ROW_COST_FROM:
             row = table["tiles"][ROW_COST_FROM[name]]["nand2_per_row"]
             weight = (per_row_at_g1 - row) / g1
+            bank = (cost[(r1, g1)] - (row + weight * g1) * r1) / g1
         else:
-            _, g2 = sizes[2]
-            c = nand2(results[("tile", name, r1, g2)][0])
-            weight = (c - a) / (g2 - g1) / r1 - bank / r1
+            g2 = sizes[2][1]
+            if len(sizes) == 4:
+                per_row_at_g2 = (cost[(r2, g2)] - cost[(r1, g2)]) / (r2 - r1)
+                weight = (per_row_at_g2 - per_row_at_g1) / (g2 - g1)
+            else:  # no shared term: the one-row costs give the bank and the weights together
+                weight = ((cost[(r1, g2)] - cost[(r1, g1)]) / (g2 - g1)
+                          - (cost[(r1, g1)] - per_row_at_g1 * r1) / g1) / r1
             row = per_row_at_g1 - weight * g1
+            bank = (cost[(r1, g2)] - cost[(r1, g1)]) / (g2 - g1) - weight * r1
+            shared = cost[(r1, g1)] - bank * g1 - (row + weight * g1) * r1
         levels = 1 << fmt["k"]
         table["tiles"][name] = {
             "k": fmt["k"], "group": fmt["group"], "multiplier_bits": fmt["multiplier_bits"],
@@ -252,6 +267,9 @@ def main():
             "nand2_per_product": round(bank / levels, 2),
             "nand2_per_weight": round(weight, 2),
             "nand2_per_row": round(row, 2),
+            # What the tile shares besides its units (clock, clear and valid): near zero where
+            # the model fits.
+            "nand2_shared": round(shared, 1),
         }
     rom_cells, rom_seconds = results[("rom",)]
     table["rom"] = dict(entry(rom_cells, rom_seconds), depth=ROM_DEPTH, width=ROM_WIDTH,
