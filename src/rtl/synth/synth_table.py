@@ -7,7 +7,7 @@ and a ROM of random codes as constant logic, each mapped by ABC onto a generic g
 (synth.ys). Cells are counted per kind and weighted into NAND2 equivalents (GATE_NAND2 below).
 
 Usage: src/rtl/synth/synth_table.py EXP_TABLE_MEM OUT.json [--jobs N] [--cache DIR]
-                                   [--modules MODULE...]
+                                   [--formats FORMAT...] [--modules MODULE...]
   EXP_TABLE_MEM: the exp unit's table, written by etch_rtl_exp_table (build/tests/rtl/
   exp_table.mem after `cmake --build build --target etch_rtl_exp_table_mem`).
 """
@@ -44,8 +44,8 @@ GATE_NAND2 = {
 }
 TRANSISTORS_PER_NAND2 = 4
 
-# Sub-blocks the units above are built from, synthesized on their own too; lzc at its default
-# width.
+# The library modules besides msa_tile (src/rtl/README.md), the building blocks among them
+# synthesized on their own too.
 LIBRARY = [
     "lzc", "fp32_unpack", "fp32_round_pack", "fp32_mul", "fp32_add", "fp32_div", "fp32_sqrt",
     "fp32_from_int64", "fp32_to_code", "fp32_greater", "act_quantizer", "dot_accumulator",
