@@ -31,6 +31,7 @@ struct PlanOptions {
   bool sensitivity = false;
   std::string svg;
   std::string sweep;
+  std::string synth;
 };
 
 void run_plan(const PlanOptions& o) {
@@ -65,6 +66,7 @@ void run_plan(const PlanOptions& o) {
   if (o.lora_rank > 0) in.lora_rank = o.lora_rank;
   in.circuit = plan::find_circuit(o.circuit);
   in.rom_bits_per_transistor = static_cast<int>(o.rom_bits_per_transistor);
+  if (!o.synth.empty()) in.synth = plan::read_synth_table(o.synth);
   in.prompt_tokens = std::min<int64_t>(in.prompt_tokens, o.context / 2);
   in.answer_tokens = std::min<int64_t>(in.answer_tokens, o.context - in.prompt_tokens);
 
@@ -117,6 +119,9 @@ void add_plan_command(CLI::App& app) {
   add_count_option(*cmd, "--rom-bits-per-transistor", options->rom_bits_per_transistor,
                    "bits one ROM transistor holds: 1 (one-bit cells) to 4 (multi-level cells)", 1,
                    plan::kMaxRomBitsPerTransistor);
+  cmd->add_option("--synth", options->synth,
+                  "count the tile datapaths from a Yosys synthesis table of the RTL tile "
+                  "(src/plan/synth-table.json) instead of the hand-written circuits");
   cmd->add_flag("--json", options->json, "print the plan as JSON");
   cmd->add_flag("--sensitivity", options->sensitivity,
                 "print how each figure moves when each engineering estimate is halved or doubled");

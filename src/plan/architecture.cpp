@@ -5,6 +5,7 @@
 #include <cmath>
 #include <string>
 
+#include "core/error.hpp"
 #include "plan/model.hpp"
 
 namespace etch::plan::detail {
@@ -136,11 +137,35 @@ TileDatapath cell_select(const contract::Format& format, int64_t rom_rows) {
   return d;
 }
 
+// The digital-select datapath counted from the synthesized RTL tile. Its weight slot's figure
+// holds the selector and the slot's input to the row's sum together (synthesis shares logic
+// between them), so it is all counted as the selectors'.
+TileDatapath synthesized_select(const contract::Format& format, int64_t rom_rows,
+                                const SynthTable& synth) {
+  const auto tile = synth.tiles.find(format.name());
+  if (tile == synth.tiles.end()) {
+    std::string known;
+    for (const auto& [name, unused] : synth.tiles) known += (known.empty() ? "" : ", ") + name;
+    fail_file(synth.path, "no {} tile to plan its matrices with (the table has {})", format.name(),
+              known);
+  }
+  TileDatapath d;
+  d.units = contract::tile_units(format);
+  d.tiles_per_product = rom_rows;
+  const auto& u = d.units;
+  const double t = synth.transistors_per_nand2;
+  d.bank_t = static_cast<double>(u.multipliers) * tile->second.nand2_per_product * t;
+  d.selector_t = static_cast<double>(u.selectors) * tile->second.nand2_per_weight * t;
+  d.group_mac_t = static_cast<double>(u.group_macs) * tile->second.nand2_per_row * t;
+  return d;
+}
+
 }  // namespace
 
-TileDatapath tile_datapath(const contract::Format& format, Circuit circuit, int64_t rom_rows) {
-  return circuit == Circuit::kCellSelect ? cell_select(format, rom_rows)
-                                         : digital_select(format, rom_rows);
+TileDatapath tile_datapath(const contract::Format& format, Circuit circuit, int64_t rom_rows,
+                           const SynthTable* synth) {
+  if (circuit == Circuit::kCellSelect) return cell_select(format, rom_rows);
+  return synth ? synthesized_select(format, rom_rows, *synth) : digital_select(format, rom_rows);
 }
 
 int64_t kv_positions_per_cycle(int64_t kv_tokens) {
@@ -204,7 +229,8 @@ std::vector<Tile> map_tiles(const PlanInput& in, const Node& node, int64_t kv_to
   // tiles_per_product tiles in that time, so a matrix needs its tiles over that many datapaths.
   const bool selects_in_cell = in.circuit == Circuit::kCellSelect;
   const auto add_matrix = [&](Tile& t, const WeightMatrix& x, double& logic, double& energy) {
-    const TileDatapath d = tile_datapath(x.format, in.circuit, rows);
+    const TileDatapath d =
+        tile_datapath(x.format, in.circuit, rows, in.synth ? &*in.synth : nullptr);
     const auto& u = d.units;
     const double tiles = ceil_div(x.rows, u.rows) * ceil_div(x.cols, u.group);
     const double datapaths =

@@ -94,6 +94,7 @@ nlohmann::json plan_json(const Plan& p) {
       {"node_nm", in.node_nm},
       {"recipe", in.weights.label},
       {"circuit", circuit_name(in.circuit)},
+      {"synth_table", in.synth ? nlohmann::json(in.synth->path) : nlohmann::json(nullptr)},
       {"rom_bits_per_transistor", in.rom_bits_per_transistor},
       {"rom_bits", p.rom_bits},
       {"bits_per_weight", p.bits_per_weight},

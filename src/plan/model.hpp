@@ -24,7 +24,9 @@ struct TileDatapath {
   double group_mac_t = 0;
   double transistors() const { return bank_t + selector_t + adder_tree_t + group_mac_t; }
 };
-TileDatapath tile_datapath(const contract::Format& format, Circuit circuit, int64_t rom_rows);
+// With a synthesis table (digital-select only) the units are counted from it.
+TileDatapath tile_datapath(const contract::Format& format, Circuit circuit, int64_t rom_rows,
+                           const SynthTable* synth = nullptr);
 // An m x n-bit array multiplier: m*n AND gates, (n-2)*m full adders and m half adders.
 double array_multiplier_t(int m, int n);
 // A serial-parallel multiplier of an n-bit parallel operand by a bit-serial one (Lyon): per

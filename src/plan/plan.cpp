@@ -70,6 +70,11 @@ Plan plan_at_estimates(const PlanInput& input) {
   if (input.rom_bits_per_transistor < 1 || input.rom_bits_per_transistor > kMaxRomBitsPerTransistor)
     fail("--rom-bits-per-transistor {} is out of range: give 1 to {}",
          input.rom_bits_per_transistor, kMaxRomBitsPerTransistor);
+  if (input.synth && input.circuit == Circuit::kCellSelect)
+    fail(
+        "plan: {} counts the RTL's tile, a digital-select circuit; --synth does not apply to "
+        "cell-select",
+        input.synth->path);
   const Node& node = find_node(input.node_nm);
 
   Plan plan;

@@ -7,6 +7,8 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -104,6 +106,28 @@ const char* circuit_name(Circuit circuit);  // "digital-select", "cell-select"
 // Throws Error naming the known circuits when `name` is not one.
 Circuit find_circuit(std::string_view name);
 
+// Gate counts of the RTL library's tile (src/rtl/sv/msa_tile.sv) synthesized by Yosys, per unit
+// of contract::tile_units, in NAND2 equivalents: the table src/rtl/synth/synth_table.py writes
+// (the committed one is src/plan/synth-table.json; docs/planner.md, "Synthesized datapaths").
+// With one, the digital-select datapath is counted from it instead of the hand-written circuits.
+struct SynthTile {
+  double nand2_per_product = 0;  // one bank product: x_j * level_l
+  double nand2_per_weight = 0;   // one weight slot: its selector and its input to the row's sum
+  double nand2_per_row = 0;      // one row: group multiplier, 64-bit accumulator and register
+};
+struct SynthTable {
+  std::string path;  // the file read, for messages and reports
+  std::string yosys;
+  std::string date;
+  double transistors_per_nand2 = 0;
+  std::map<std::string, SynthTile> tiles;  // by contract format name (hc3, hc6, fp4, int8)
+};
+// Reads a table and checks it: every tile's parameters are its contract format's
+// (contract::make_format) and every count is positive and finite. Throws Error naming the file
+// and the problem.
+SynthTable read_synth_table(const std::string& path);
+SynthTable parse_synth_table(std::string_view json_text, const std::string& path);
+
 // Bounds on a plan's inputs, so that an infeasible request is one line saying why rather than
 // a system of millions of chips: a 16M-token context, 65536 users, and 2^27 KV tokens in all
 // (already terabytes of KV SRAM for a model of a few billion parameters).
@@ -159,6 +183,9 @@ struct PlanInput {
   int64_t answer_tokens = 1024;
   int rom_bits_per_transistor = 1;
   Estimates estimates;
+  // The tile datapaths from synthesis instead of the hand-written circuits (digital-select
+  // only: the RTL's tile is that circuit).
+  std::optional<SynthTable> synth;
 };
 
 struct Area {

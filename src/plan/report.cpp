@@ -51,10 +51,14 @@ std::string render_text(const Plan& p) {
       p.bits_per_weight);
   out += fmt::format(
       "  {} tokens per user ({} prompt + {} answer), KV SRAM for {} tokens, LoRA rank {}; "
-      "circuit {}, {} bit{} per ROM transistor\n\n",
+      "circuit {}, {} bit{} per ROM transistor\n",
       in.context, in.prompt_tokens, in.answer_tokens, t.kv_tokens, in.lora_rank,
       circuit_name(in.circuit), in.rom_bits_per_transistor,
       in.rom_bits_per_transistor == 1 ? "" : "s");
+  if (in.synth)
+    out += fmt::format("  tile datapaths counted from synthesis: {} ({}, {})\n", in.synth->path,
+                       in.synth->yosys, in.synth->date);
+  out += "\n";
 
   if (p.chip_count() == 1) {
     const Chip& c = p.chips.front();
