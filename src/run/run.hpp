@@ -29,7 +29,7 @@ struct EngineOptions {
   int threads = 0;      // 0: all hardware threads
   int64_t context = 0;  // KV cache length in tokens, per sequence; 0: min(model context, 4096)
   int sequences = 1;    // slots, each with its own KV cache of `context` tokens
-  std::vector<AdapterUse> adapters;
+  std::vector<AdapterUse> adapters = {};  // applied in order after each matrix product
 };
 
 // Called with the input rows of every weight matrix before it is applied (the float engine's
