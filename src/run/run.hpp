@@ -17,10 +17,17 @@
 
 namespace etch::run {
 
+// Called by the integer engine with each token's residual stream as a layer writes it: unit 0
+// after the attention block's residual add, unit 1 the layer's output (etch rtl --verify
+// compares the RTL against these). position is the token's position in its sequence.
+using LayerObserver =
+    std::function<void(int64_t position, int64_t layer, int unit, std::span<const float> x)>;
+
 struct EngineOptions {
   int threads = 0;      // 0: all hardware threads
   int64_t context = 0;  // KV cache length in tokens, per sequence; 0: min(model context, 4096)
   int sequences = 1;    // slots, each with its own KV cache of `context` tokens
+  LayerObserver layer_observer;  // integer engine only; empty: none
 };
 
 // Called with the input rows of every weight matrix before it is applied (the float engine's
