@@ -31,7 +31,8 @@ void run_rtl(const RtlOptions& o) {
     fail_file(o.model, "is not a .etch file (etch build makes one)");
   const compile::EtchModel model = compile::read_etch(o.model);
   const bool has_prompt = !o.prompt.ids.empty() || !o.prompt.text.empty() || !o.prompt.file.empty();
-  if (has_prompt != o.verify) fail("rtl: --verify and a prompt (--prompt-ids, -p or -f) go together");
+  if (has_prompt != o.verify)
+    fail("rtl: --verify and a prompt (--prompt-ids, -p or -f) go together");
   std::vector<int32_t> prompt;
   rtl::DesignOptions design_options = o.design;
   if (o.verify) {

@@ -178,9 +178,9 @@ CosimResult cosimulate(const compile::EtchModel& model, const std::string& dir,
   log("simulating");
   const auto sim_start = std::chrono::steady_clock::now();
   const std::string trace_path = (root / "tb" / "trace.bin").string();
-  std::string command = fmt::format("cd '{}' && '{}' '{}' {}", root.string(),
-                                    (root / "tb" / "obj" / "testbench").string(), trace_path,
-                                    options.generate);
+  std::string command =
+      fmt::format("cd '{}' && '{}' '{}' {}", root.string(),
+                  (root / "tb" / "obj" / "testbench").string(), trace_path, options.generate);
   for (int32_t id : options.prompt) command += fmt::format(" {}", id);
   const std::string sim_log = (root / "tb" / "simulation.log").string();
   if (run_command(command, sim_log) != 0)
@@ -192,11 +192,11 @@ CosimResult cosimulate(const compile::EtchModel& model, const std::string& dir,
   std::map<Key, std::vector<float>> expected;
   run::EngineOptions engine_options;
   engine_options.context = design.context;
-  engine_options.layer_observer = [&](int64_t position, int64_t layer, int unit,
-                                      std::span<const float> x) {
-    expected[{position, layer, unit}].assign(x.begin(), x.end());
-  };
-  run::IntegerEngine engine(model, engine_options);
+  run::IntegerEngine engine(
+      model, engine_options, false,
+      [&](int64_t position, int64_t layer, int unit, std::span<const float> x) {
+        expected[{position, layer, unit}].assign(x.begin(), x.end());
+      });
   std::vector<int32_t> feed = options.prompt;
   std::vector<int32_t> engine_generated;
   {
@@ -213,8 +213,7 @@ CosimResult cosimulate(const compile::EtchModel& model, const std::string& dir,
       feed.push_back(id);
       run::SequenceTokens next{0, {&feed.back(), 1}, false};
       logits = engine.step({&next, 1});
-      expected[{static_cast<int64_t>(feed.size() - 1), -1, 2}].assign(logits.begin(),
-                                                                     logits.end());
+      expected[{static_cast<int64_t>(feed.size() - 1), -1, 2}].assign(logits.begin(), logits.end());
       engine_generated.push_back(run::argmax(logits));
     }
   }
@@ -251,17 +250,18 @@ CosimResult cosimulate(const compile::EtchModel& model, const std::string& dir,
         const size_t want_size = want == expected.end() ? 0 : want->second.size();
         const size_t got_size = got == simulated.end() ? 0 : got->second.size();
         if (want_size != got_size) {
-          result.mismatch = fmt::format("token {} layer {} {}: {} elements from the RTL, {} from "
-                                        "the engine",
-                                        t, layer, unit_name(u), got_size, want_size);
+          result.mismatch = fmt::format(
+              "token {} layer {} {}: {} elements from the RTL, {} from "
+              "the engine",
+              t, layer, unit_name(u), got_size, want_size);
           break;
         }
         for (size_t i = 0; i < want_size; ++i) {
           const uint32_t w = std::bit_cast<uint32_t>(want->second[i]), g = got->second[i];
           if (w != g) {
             result.mismatch = fmt::format(
-                "token {} layer {} {} index {}: RTL {} (0x{:08x}), engine {} (0x{:08x})", t,
-                layer, unit_name(u), i, std::bit_cast<float>(g), g, want->second[i], w);
+                "token {} layer {} {} index {}: RTL {} (0x{:08x}), engine {} (0x{:08x})", t, layer,
+                unit_name(u), i, std::bit_cast<float>(g), g, want->second[i], w);
             break;
           }
         }

@@ -54,9 +54,12 @@ struct Slot {
 
 int multiplier_kind(contract::WeightFormat kind) {
   switch (kind) {
-    case contract::WeightFormat::kInt8: return 0;
-    case contract::WeightFormat::kHc: return 1;
-    case contract::WeightFormat::kFp4: return 2;
+    case contract::WeightFormat::kInt8:
+      return 0;
+    case contract::WeightFormat::kHc:
+      return 1;
+    case contract::WeightFormat::kFp4:
+      return 2;
   }
   return 0;
 }
@@ -106,10 +109,11 @@ std::string readme(const compile::EtchModel& model, const Design& design,
   const auto& c = model.config;
   std::string formats;
   for (size_t s = 0; s < slots.size(); ++s)
-    formats += fmt::format("- `rom/codes{0}.hex`, `rom/levels{0}.hex`: every {1} matrix ({2} words "
-                           "of a {3}-row block x {4}-column group, {5} level tables)\n",
-                           s, slots[s].format.name(), slots[s].words, options.tile_rows,
-                           slots[s].group, slots[s].tiles);
+    formats += fmt::format(
+        "- `rom/codes{0}.hex`, `rom/levels{0}.hex`: every {1} matrix ({2} words "
+        "of a {3}-row block x {4}-column group, {5} level tables)\n",
+        s, slots[s].format.name(), slots[s].words, options.tile_rows, slots[s].group,
+        slots[s].tiles);
   return fmt::format(
       R"(# The chip of {model}
 
@@ -175,7 +179,8 @@ Design write_design(const compile::EtchModel& model, const std::string& dir,
                     const DesignOptions& options) {
   const auto& c = model.config;
   const int64_t rows = options.tile_rows;
-  if (rows < 1 || contract::kTileRows % rows != 0 || !std::has_single_bit(static_cast<uint64_t>(rows)))
+  if (rows < 1 || contract::kTileRows % rows != 0 ||
+      !std::has_single_bit(static_cast<uint64_t>(rows)))
     fail("rtl: --tile-rows {} must be a power of two dividing {}", rows, contract::kTileRows);
   if (options.int8_group < 1 || options.int8_group > contract::kInt8Group ||
       !std::has_single_bit(static_cast<uint64_t>(options.int8_group)))
@@ -183,11 +188,11 @@ Design write_design(const compile::EtchModel& model, const std::string& dir,
          contract::kInt8Group);
   Design design;
   design.top = "etch_top";
-  design.context = options.context > 0 ? options.context
-                                       : std::min<int64_t>(model.rope_positions, 2048);
+  design.context =
+      options.context > 0 ? options.context : std::min<int64_t>(model.rope_positions, 2048);
   if (design.context > model.rope_positions)
-    fail_file(model.path, "context {} exceeds the {} positions of its RoPE tables",
-              design.context, model.rope_positions);
+    fail_file(model.path, "context {} exceeds the {} positions of its RoPE tables", design.context,
+              model.rope_positions);
   if (c.heads % c.kv_heads != 0)
     fail_file(model.path, "{} heads are not a multiple of {} KV heads", c.heads, c.kv_heads);
   const int64_t pairs = c.rope.dims / 2;
@@ -250,8 +255,14 @@ Design write_design(const compile::EtchModel& model, const std::string& dir,
     Slot& slot = slots[slot_of[i]];
     const int64_t groups = (m.cols + slot.group - 1) / slot.group;
     Word d(256);
-    const int64_t fields[8] = {static_cast<int64_t>(slot_of[i]), slot.words, slot.tiles,
-                               scale_words, m.rows, m.cols, groups, bias_of[i]};
+    const int64_t fields[8] = {static_cast<int64_t>(slot_of[i]),
+                               slot.words,
+                               slot.tiles,
+                               scale_words,
+                               m.rows,
+                               m.cols,
+                               groups,
+                               bias_of[i]};
     for (int f = 0; f < 8; ++f) d.set(f * 32, static_cast<uint32_t>(fields[f]), 32);
     d.append_hex(descriptors);
     append_matrix(slot, m, rows);
@@ -287,7 +298,8 @@ Design write_design(const compile::EtchModel& model, const std::string& dir,
     slot_parameters += fmt::format(
         "      .K{0}({1}),\n      .GROUP{0}({2}),\n      .MULTIPLIER_BITS{0}({3}),\n"
         "      .MULTIPLIER_KIND{0}({4}),\n      .WORDS{0}({5}),\n      .TILES{0}({6}),\n"
-        "      .CODES{0}_FILE(\"rom/codes{7}.hex\"),\n      .LEVELS{0}_FILE(\"rom/levels{7}.hex\"),\n",
+        "      .CODES{0}_FILE(\"rom/codes{7}.hex\"),\n      "
+        ".LEVELS{0}_FILE(\"rom/levels{7}.hex\"),\n",
         s, slot.format.bits, slot.group, slot.multiplier_bits, slot.multiplier_kind, slot.words,
         slot.tiles, std::min(s, slots.size() - 1));
   }
@@ -340,9 +352,8 @@ module {top} (
   );
 endmodule
 )",
-      fmt::arg("model", model.path), fmt::arg("top", design.top),
-      fmt::arg("hidden", c.hidden_size), fmt::arg("layers", c.layers),
-      fmt::arg("heads", c.heads), fmt::arg("kv_heads", c.kv_heads),
+      fmt::arg("model", model.path), fmt::arg("top", design.top), fmt::arg("hidden", c.hidden_size),
+      fmt::arg("layers", c.layers), fmt::arg("heads", c.heads), fmt::arg("kv_heads", c.kv_heads),
       fmt::arg("head_dim", c.head_dim), fmt::arg("ffn", c.ffn_size), fmt::arg("pairs", pairs),
       fmt::arg("half_split", c.rope.layout == import::RopeLayout::kInterleaved ? 0 : 1),
       fmt::arg("context", design.context), fmt::arg("cos_base", cos_base),

@@ -88,12 +88,12 @@ struct IntegerEngine::State {
   std::vector<int16_t> xq;
   std::vector<float> xs;
 
-  State(compile::EtchModel m, EngineOptions options, bool scalar_kernels)
+  State(compile::EtchModel m, EngineOptions options, bool scalar_kernels, LayerObserver observer)
       : model(std::move(m)),
         config(model.config),
         k(scalar_kernels ? int_kernels::scalar() : int_kernels::fast()),
         scalar(scalar_kernels),
-        layer_observer(std::move(options.layer_observer)),
+        layer_observer(std::move(observer)),
         pool(options.threads > 0 ? options.threads : ThreadPool::default_threads()),
         slots(options.sequences,
               options.context > 0 ? options.context : std::min<int64_t>(model.rope_positions, 4096),
@@ -317,8 +317,10 @@ struct IntegerEngine::State {
   }
 };
 
-IntegerEngine::IntegerEngine(compile::EtchModel model, EngineOptions options, bool scalar_kernels)
-    : state_(std::make_unique<State>(std::move(model), std::move(options), scalar_kernels)) {}
+IntegerEngine::IntegerEngine(compile::EtchModel model, EngineOptions options, bool scalar_kernels,
+                             LayerObserver layer_observer)
+    : state_(std::make_unique<State>(std::move(model), std::move(options), scalar_kernels,
+                                     std::move(layer_observer))) {}
 
 IntegerEngine::~IntegerEngine() = default;
 

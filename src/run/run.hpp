@@ -27,7 +27,6 @@ struct EngineOptions {
   int threads = 0;      // 0: all hardware threads
   int64_t context = 0;  // KV cache length in tokens, per sequence; 0: min(model context, 4096)
   int sequences = 1;    // slots, each with its own KV cache of `context` tokens
-  LayerObserver layer_observer;  // integer engine only; empty: none
 };
 
 // Called with the input rows of every weight matrix before it is applied (the float engine's
@@ -112,7 +111,8 @@ class FloatEngine final : public Engine {
 class IntegerEngine final : public Engine {
  public:
   // scalar_kernels: run the plain reference kernels instead of the vectorised ones.
-  IntegerEngine(compile::EtchModel model, EngineOptions options, bool scalar_kernels = false);
+  IntegerEngine(compile::EtchModel model, EngineOptions options, bool scalar_kernels = false,
+                LayerObserver layer_observer = {});
   ~IntegerEngine() override;
   IntegerEngine(const IntegerEngine&) = delete;
   IntegerEngine& operator=(const IntegerEngine&) = delete;

@@ -53,11 +53,11 @@ TEST(RtlShapes, StressShapesAreBitExact) {
   const testing::TinyModel odd(true, [](import::ModelConfig& c) {
     c.hidden_size = 72;  // not a multiple of the 32-column group
     c.heads = 3;
-    c.kv_heads = 1;      // MQA
-    c.head_dim = 20;     // 3 x 20 != 72
+    c.kv_heads = 1;   // MQA
+    c.head_dim = 20;  // 3 x 20 != 72
     c.rope.dims = 20;
-    c.ffn_size = 100;    // not a multiple of 32 or of the tile rows
-    c.vocab_size = 45;   // nor is the head's row count
+    c.ffn_size = 100;   // not a multiple of 32 or of the tile rows
+    c.vocab_size = 45;  // nor is the head's row count
     c.tied_embeddings = true;
   });
   const std::string path = (testing::temp_dir("rtl-odd") / "odd.etch").string();
