@@ -4,7 +4,8 @@
 // MULTIPLIER_BITS bits. The level tables are a second ROM, one entry of 2^K int8 levels per
 // contract tile (kTileRows rows, so ROWS divides 64). In simulation both ROMs are memories
 // loaded with $readmemh at start-up, which keeps Verilator's build time independent of the
-// model's size; with SYNTHESIS defined they are the same contents read as logic.
+// model's size; Yosys reads the same files, so synthesis sees the ROMs as logic. The default
+// file names are a generated design's (docs/rtl.md), as Yosys loads them while it reads.
 //
 // Besides the tile's group products, the ROM answers the embedding lookup: lookup_weight is
 // levels[code] * multiplier of (lookup_row, lookup_column) inside the addressed word.
@@ -18,8 +19,8 @@ module etch_weights #(
     parameter int MULTIPLIER_KIND = 1,
     parameter int WORDS = 1,
     parameter int TILES = 1,
-    parameter CODES_FILE = "codes.hex",
-    parameter LEVELS_FILE = "levels.hex"
+    parameter CODES_FILE = "rom/codes0.hex",
+    parameter LEVELS_FILE = "rom/levels0.hex"
 ) (
     input  logic                      clk,
     input  logic                      clear,
