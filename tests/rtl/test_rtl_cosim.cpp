@@ -6,6 +6,8 @@
 // the stress shapes (hc4); test_rtl_cosim_oracle.cpp adds hc3 to hc6 alone and kjv-8m.
 #include <gtest/gtest.h>
 
+#include <cstdlib>
+
 #include "cosim_check.hpp"
 #include "tiny_model.hpp"
 
@@ -40,6 +42,22 @@ TEST(RtlShapes, StressShapesAreBitExact) {
   options.threads = 2;
   compile::build(odd.model, nullptr, options, path);
   testing::expect_bit_exact(path, "odd-shapes");
+}
+
+// verilator --lint-only -Wall is clean on generated designs of both ROM layouts: one format
+// (int8) and two (hc1's hc3 and hc6), at the contract's 64-row tiles.
+TEST(RtlDesign, GeneratedDesignsLintClean) {
+  for (const std::string recipe : {"int8", "hc1"}) {
+    const compile::EtchModel model =
+        compile::read_etch(testing::write_tiny_etch(recipe, "rtl-lint-" + recipe));
+    testing::TempDir dir("rtl-lint");
+    const rtl::Design design = rtl::write_design(model, dir.path().string(), {});
+    const std::string command = "cd '" + dir.path().string() +
+                                "' && verilator --lint-only -Wall --top-module " + design.top +
+                                " sv/*.sv > lint.log 2>&1";
+    EXPECT_EQ(std::system(command.c_str()), 0)
+        << recipe << ": " << testing::read_text(dir.path() / "lint.log");
+  }
 }
 
 TEST(RtlDesign, RefusesTileRowsThatDoNotDivideTheContractTile) {
