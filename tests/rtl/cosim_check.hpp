@@ -16,7 +16,7 @@ namespace etch::testing {
 inline rtl::DesignOptions simulation_options() {
   rtl::DesignOptions o;
   o.tile_rows = 2;
-  o.int8_group = 16;
+  o.int8_group = 4;
   return o;
 }
 

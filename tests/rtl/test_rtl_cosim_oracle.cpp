@@ -1,4 +1,4 @@
-// The longer co-simulations, labelled "oracle": the single-format hc recipes on the tiny model
+// The longer co-simulations, labelled "oracle": the hc recipes on the tiny model
 // and kjv-8m hc1 (a real trained model), a prompt plus 8 generated tokens, bit for bit with the
 // integer engine.
 #include <gtest/gtest.h>
@@ -19,7 +19,8 @@ TEST_P(RtlHcRecipe, TinyModelIsBitExact) {
   testing::expect_bit_exact(testing::write_tiny_etch(recipe, "rtl-" + recipe), recipe);
 }
 
-INSTANTIATE_TEST_SUITE_P(Recipes, RtlHcRecipe, ::testing::Values("hc3", "hc4", "hc5", "hc6"));
+INSTANTIATE_TEST_SUITE_P(Recipes, RtlHcRecipe,
+                         ::testing::Values("hc1", "hc3", "hc4", "hc5", "hc6"));
 
 // kjv-8m built with hc1 (hc3 and hc6 tiles), the first reference prompt and 8 greedy tokens.
 TEST(RtlKjv, Hc1PromptAndEightTokensAreBitExact) {
