@@ -2,6 +2,7 @@
 #pragma once
 
 #include <filesystem>
+#include <functional>
 #include <random>
 #include <string>
 #include <vector>
@@ -31,8 +32,10 @@ struct TinyModel {
   return t;
 }
 
-// With `biases`, every layer has q, k, v and output projection biases.
-explicit TinyModel(bool biases = false) {
+// With `biases`, every layer has q, k, v and output projection biases; `reshape` may change
+// the shapes (and tied_embeddings) before the weights are drawn.
+explicit TinyModel(bool biases = false,
+                   const std::function<void(import::ModelConfig&)>& reshape = {}) {
   std::mt19937 rng(42);
   auto& c = model.config;
   c.vocab_size = 48;
@@ -44,6 +47,7 @@ explicit TinyModel(bool biases = false) {
   c.ffn_size = 96;
   c.context_length = 64;
   c.rope.dims = 16;
+  if (reshape) reshape(c);
   model.path = "tiny";
   model.format = "test";
   auto& v = model.vocab;
@@ -79,7 +83,8 @@ explicit TinyModel(bool biases = false) {
     model.layers.push_back(w);
   }
   model.output_norm = tensor("output_norm", {d}, rng, 0.5f, 1.5f);
-  model.output = tensor("output", {c.vocab_size, d}, rng, -0.2f, 0.2f);
+  model.output = c.tied_embeddings ? model.token_embedding
+                                   : tensor("output", {c.vocab_size, d}, rng, -0.2f, 0.2f);
   c.qkv_bias = biases;
 }
 };  // namespace etch::testing

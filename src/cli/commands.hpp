@@ -16,5 +16,6 @@ void add_bench_command(CLI::App& app);
 void add_plan_command(CLI::App& app);
 void add_build_command(CLI::App& app);
 void add_serve_command(CLI::App& app);
+void add_rtl_command(CLI::App& app);
 
 }  // namespace etch::cli

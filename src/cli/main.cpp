@@ -40,6 +40,7 @@ int main(int argc, char** argv) {
   etch::cli::add_plan_command(app);
   etch::cli::add_build_command(app);
   etch::cli::add_serve_command(app);
+  etch::cli::add_rtl_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::Success& e) {  // --help, --version

@@ -27,6 +27,7 @@ struct IntegerEngine::State {
   const import::ModelConfig& config;
   const int_kernels::Kernels& k;
   const bool scalar;
+  LayerObserver layer_observer;
   ThreadPool pool;
   SequenceSlots slots;
   int64_t q_dim, kv_dim, pairs;
@@ -48,11 +49,12 @@ struct IntegerEngine::State {
   std::vector<int16_t> xq;
   std::vector<float> xs;
 
-  State(compile::EtchModel m, EngineOptions options, bool scalar_kernels)
+  State(compile::EtchModel m, EngineOptions options, bool scalar_kernels, LayerObserver observer)
       : model(std::move(m)),
         config(model.config),
         k(scalar_kernels ? int_kernels::scalar() : int_kernels::fast()),
         scalar(scalar_kernels),
+        layer_observer(std::move(observer)),
         pool(options.threads > 0 ? options.threads : ThreadPool::default_threads()),
         slots(options.sequences,
               options.context > 0 ? options.context : std::min<int64_t>(model.rope_positions, 4096),
@@ -246,6 +248,14 @@ struct IntegerEngine::State {
     });
   }
 
+  void observe(std::span<const StepToken> tokens, int64_t layer, int unit) const {
+    if (!layer_observer) return;
+    const int64_t d = config.hidden_size;
+    for (size_t t = 0; t < tokens.size(); ++t)
+      layer_observer(tokens[t].position, layer, unit,
+                     {x.data() + static_cast<int64_t>(t) * d, static_cast<size_t>(d)});
+  }
+
   // One micro-batch through every layer. Writes the logits of its tokens that ask for them
   // into consecutive rows (of vocab) from logits_out on.
   void forward(std::span<const StepToken> tokens, float* logits_out) {
@@ -297,6 +307,7 @@ struct IntegerEngine::State {
       adapt(import::Role::kAttnOutput, l, y.data(), tokens);
       add_bias(y.data(), n, bias.o);
       for (int64_t i = 0; i < n * d; ++i) x[static_cast<size_t>(i)] += y[static_cast<size_t>(i)];
+      observe(tokens, l, 0);
 
       norm_quantize(x.data(), model.ffn_norms[static_cast<size_t>(l)], n);
       matmul({{&m(import::Role::kFfnGate), gate.data()}, {&m(import::Role::kFfnUp), up.data()}}, n);
@@ -307,6 +318,7 @@ struct IntegerEngine::State {
       matmul({{&m(import::Role::kFfnDown), y.data()}}, n);
       adapt(import::Role::kFfnDown, l, y.data(), tokens);
       for (int64_t i = 0; i < n * d; ++i) x[static_cast<size_t>(i)] += y[static_cast<size_t>(i)];
+      observe(tokens, l, 1);
     }
     // The rows asked for move to the front of x, so that the head reads only them.
     int64_t rows = 0;
@@ -321,8 +333,10 @@ struct IntegerEngine::State {
   }
 };
 
-IntegerEngine::IntegerEngine(compile::EtchModel model, EngineOptions options, bool scalar_kernels)
-    : state_(std::make_unique<State>(std::move(model), std::move(options), scalar_kernels)) {}
+IntegerEngine::IntegerEngine(compile::EtchModel model, EngineOptions options, bool scalar_kernels,
+                             LayerObserver layer_observer)
+    : state_(std::make_unique<State>(std::move(model), std::move(options), scalar_kernels,
+                                     std::move(layer_observer))) {}
 
 IntegerEngine::~IntegerEngine() = default;
 

@@ -25,6 +25,12 @@ struct AdapterUse {
   float scale = 1.0f;  // every sequence's until Engine::set_adapter_scales
 };
 
+// Called by the integer engine with each token's residual stream as a layer writes it: unit 0
+// after the attention block's residual add, unit 1 the layer's output (etch rtl --verify
+// compares the RTL against these). position is the token's position in its sequence.
+using LayerObserver =
+    std::function<void(int64_t position, int64_t layer, int unit, std::span<const float> x)>;
+
 struct EngineOptions {
   int threads = 0;      // 0: all hardware threads
   int64_t context = 0;  // KV cache length in tokens, per sequence; 0: min(model context, 4096)
@@ -123,7 +129,8 @@ class FloatEngine final : public Engine {
 class IntegerEngine final : public Engine {
  public:
   // scalar_kernels: run the plain reference kernels instead of the vectorised ones.
-  IntegerEngine(compile::EtchModel model, EngineOptions options, bool scalar_kernels = false);
+  IntegerEngine(compile::EtchModel model, EngineOptions options, bool scalar_kernels = false,
+                LayerObserver layer_observer = {});
   ~IntegerEngine() override;
   IntegerEngine(const IntegerEngine&) = delete;
   IntegerEngine& operator=(const IntegerEngine&) = delete;

@@ -1,0 +1,42 @@
+// The co-simulation check shared by the RTL tests: a generated design of an .etch model, built
+// with Verilator and run on a prompt plus generated tokens, matches the integer engine bit for
+// bit (rtl::cosimulate compares every layer's residual stream and every logit).
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include "compile/compile.hpp"
+#include "rtl/rtl.hpp"
+#include "test_support.hpp"
+
+namespace etch::testing {
+
+// Small tiles and int8 groups keep each Verilator build short (a tile's selectors are most of
+// the generated C++); the sums do not depend on them.
+inline rtl::DesignOptions simulation_options() {
+  rtl::DesignOptions o;
+  o.tile_rows = 2;
+  o.int8_group = 4;
+  return o;
+}
+
+inline void expect_bit_exact(const std::string& etch_path, const std::string& name,
+                             std::vector<int32_t> prompt = {1, 7, 30, 12}, int64_t generate = 4,
+                             int64_t tile_rows = 2) {
+  const compile::EtchModel model = compile::read_etch(etch_path);
+  TempDir dir("rtl-" + name);
+  rtl::CosimOptions cosim;
+  cosim.prompt = std::move(prompt);
+  cosim.generate = generate;
+  rtl::DesignOptions options = simulation_options();
+  options.tile_rows = tile_rows;
+  options.context = static_cast<int64_t>(cosim.prompt.size()) + cosim.generate - 1;
+  const rtl::Design design = rtl::write_design(model, dir.path().string(), options);
+  const rtl::CosimResult r = rtl::cosimulate(model, dir.path().string(), design, cosim);
+  EXPECT_TRUE(r.bit_exact) << name << ": " << r.mismatch;
+  EXPECT_EQ(r.tokens, options.context);
+  EXPECT_EQ(r.generated_ids.size(), static_cast<size_t>(generate));
+  EXPECT_GT(r.cycles_per_token, 0);
+}
+
+}  // namespace etch::testing

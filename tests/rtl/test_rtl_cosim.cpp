@@ -1,0 +1,75 @@
+// etch rtl end to end: a generated design of a tiny random model, built with Verilator and run
+// token by token, matches the integer engine bit for bit on every layer's residual stream and
+// every logit, for a prompt and generated tokens (rtl::cosimulate compares; run::IntegerEngine
+// is the oracle). Each design is one Verilator build (the tile's code width and multiplier kind
+// are parameters), so the suite here takes int8, fp4 and the stress shapes (hc4);
+// test_rtl_cosim_oracle.cpp adds hc1 (two formats: hc3 and hc6, the slowest build), hc3 to hc6
+// alone and kjv-8m.
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+
+#include "cosim_check.hpp"
+#include "tiny_model.hpp"
+
+namespace etch {
+namespace {
+
+class RtlRecipe : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(RtlRecipe, TinyModelIsBitExact) {
+  const std::string recipe = GetParam();
+  testing::expect_bit_exact(testing::write_tiny_etch(recipe, "rtl-" + recipe), recipe);
+}
+
+INSTANTIATE_TEST_SUITE_P(Recipes, RtlRecipe, ::testing::Values("int8", "fp4"));
+
+// Shapes the generator must address right: one KV head, a head_dim that is not hidden/heads,
+// tied embeddings, widths that are not multiples of the tile or group, and biases.
+TEST(RtlShapes, StressShapesAreBitExact) {
+  const testing::TinyModel odd(true, [](import::ModelConfig& c) {
+    c.hidden_size = 72;  // not a multiple of the 32-column group
+    c.heads = 3;
+    c.kv_heads = 1;   // MQA
+    c.head_dim = 20;  // 3 x 20 != 72
+    c.rope.dims = 20;
+    c.ffn_size = 100;   // not a multiple of 32 or of the tile rows
+    c.vocab_size = 45;  // nor is the head's row count
+    c.tied_embeddings = true;
+  });
+  const std::string path = (testing::temp_dir("rtl-odd") / "odd.etch").string();
+  compile::BuildOptions options;
+  options.recipe = "hc4";
+  options.threads = 2;
+  compile::build(odd.model, nullptr, options, path);
+  testing::expect_bit_exact(path, "odd-shapes");
+}
+
+// verilator --lint-only -Wall is clean on generated designs of both ROM layouts: one format
+// (int8) and two (hc1's hc3 and hc6). Small tiles keep the elaboration short (a 256-column
+// int8 tile has 65,536 products).
+TEST(RtlDesign, GeneratedDesignsLintClean) {
+  for (const std::string recipe : {"int8", "hc1"}) {
+    const compile::EtchModel model =
+        compile::read_etch(testing::write_tiny_etch(recipe, "rtl-lint-" + recipe));
+    testing::TempDir dir("rtl-lint");
+    const rtl::Design design =
+        rtl::write_design(model, dir.path().string(), testing::simulation_options());
+    const std::string command = "cd '" + dir.path().string() +
+                                "' && verilator --lint-only -Wall --top-module " + design.top +
+                                " sv/*.sv > lint.log 2>&1";
+    EXPECT_EQ(std::system(command.c_str()), 0)
+        << recipe << ": " << testing::read_text(dir.path() / "lint.log");
+  }
+}
+
+TEST(RtlDesign, RefusesTileRowsThatDoNotDivideTheContractTile) {
+  const compile::EtchModel model = compile::read_etch(testing::write_tiny_etch("hc3", "rtl-rows"));
+  testing::TempDir dir("rtl-rows");
+  rtl::DesignOptions options;
+  options.tile_rows = 12;
+  EXPECT_THROW(rtl::write_design(model, dir.path().string(), options), Error);
+}
+
+}  // namespace
+}  // namespace etch
