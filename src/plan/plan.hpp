@@ -371,6 +371,12 @@ std::string render_svg(const Plan& plan);
 // `spec` is PARAM=v1,v2,... with PARAM one of node, bpw (the mixed recipe's budget), context,
 // users. The KV SRAM of the base design is kept when context varies, so the sweep shows how
 // many users fit.
+struct SweepSpec {
+  std::string param;
+  std::vector<std::string> values;  // as given, each checked for its parameter
+};
+// Checks the syntax, the parameter's name and every value (an argument error, before any work).
+SweepSpec parse_sweep(std::string_view spec);
 struct Sweep {
   std::string param;
   std::vector<std::string> values;

@@ -72,13 +72,26 @@ const std::vector<Metric>& metrics() {
 
 }  // namespace
 
-Sweep run_sweep(const PlanInput& base, std::string_view spec) {
+SweepSpec parse_sweep(std::string_view spec) {
   const size_t eq = spec.find('=');
   if (eq == std::string_view::npos)
     fail("--sweep wants PARAM=v1,v2,... (PARAM: node, bpw, context, users), not '{}'", spec);
-  Sweep s;
-  s.param = std::string(spec.substr(0, eq));
-  s.values = split_values(spec.substr(eq + 1));
+  SweepSpec s{.param = std::string(spec.substr(0, eq)),
+              .values = split_values(spec.substr(eq + 1))};
+  for (const auto& v : s.values) {
+    if (s.param == "bpw")
+      parse_double(s.param, v);
+    else if (s.param == "node" || s.param == "context" || s.param == "users")
+      parse_int(s.param, v);
+    else
+      fail("--sweep: unknown parameter '{}' (node, bpw, context, users)", s.param);
+  }
+  return s;
+}
+
+Sweep run_sweep(const PlanInput& base, std::string_view spec) {
+  const SweepSpec parsed = parse_sweep(spec);
+  Sweep s{.param = parsed.param, .values = parsed.values, .plans = {}};
   // A context sweep asks how many users one chip serves: keep the base design's KV SRAM, and
   // grow it only where a single user's context would not fit (a chip that serves nobody is
   // no answer).
@@ -95,11 +108,9 @@ Sweep run_sweep(const PlanInput& base, std::string_view spec) {
     } else if (s.param == "context") {
       in.context = parse_int(s.param, v);
       in.kv_tokens = std::max(base_kv, in.context);
-    } else if (s.param == "users") {
+    } else {
       in.users = parse_int(s.param, v);
       in.kv_tokens = 0;
-    } else {
-      fail("--sweep: unknown parameter '{}' (node, bpw, context, users)", s.param);
     }
     s.plans.push_back(make_plan(in));
   }

@@ -109,5 +109,16 @@ TEST(CliPlanOutputs, SweepGivesThePlanOfEachValueInOrder) {
   EXPECT_EQ(first_words, (std::vector<std::string>{"512", "4096"})) << text.out;
 }
 
+TEST(CliPlanOutputs, AMalformedSweepIsAnArgumentError) {
+  // Exit 2 and one line naming the problem, before any plan is made (docs/cli.md).
+  for (const std::string spec : {"foo=1", "node=", "users", "users=1,,2", "bpw=x", "context=-5"}) {
+    SCOPED_TRACE(spec);
+    const auto r = run_etch(kPreset + " --sweep " + spec);
+    EXPECT_EQ(r.exit_code, 2) << r.err;
+    EXPECT_NE(r.err.find("--sweep"), std::string::npos) << r.err;
+    EXPECT_TRUE(r.out.empty()) << r.out;
+  }
+}
+
 }  // namespace
 }  // namespace etch
