@@ -119,10 +119,11 @@ const std::vector<Recipe>& recipes() {
   static const std::vector<Recipe> table = [] {
     std::vector<Recipe> t;
     const Format hc3 = make_format(WeightFormat::kHc, 3), hc6 = make_format(WeightFormat::kHc, 6);
-    t.push_back({"hc1",
-                 "3-bit hc codes, each matrix widened to 4, 5 or 6 bits by the loss it causes, within a "
-                 "budget",
-                 hc3, true, hc6, 3.5});
+    t.push_back(
+        {"hc1",
+         "3-bit hc codes, each matrix widened to 4, 5 or 6 bits by the loss it causes, within a "
+         "budget",
+         hc3, true, hc6, 3.5});
     for (int bits : {2, 3, 4, 5, 6, 8}) {
       const Format f = make_format(WeightFormat::kHc, bits);
       t.push_back({f.name(),

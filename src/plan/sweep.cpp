@@ -20,7 +20,7 @@ std::vector<std::string> split_values(std::string_view list) {
     const size_t comma = list.find(',', start);
     const auto piece = list.substr(
         start, comma == std::string_view::npos ? std::string_view::npos : comma - start);
-    if (piece.empty()) fail("--sweep: empty value in '{}'", list);
+    if (piece.empty()) fail("empty value in '{}'", list);
     out.emplace_back(piece);
     if (comma == std::string_view::npos) break;
     start = comma + 1;
@@ -32,7 +32,7 @@ int64_t parse_int(const std::string& param, const std::string& value) {
   int64_t v = 0;
   const auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), v);
   if (ec != std::errc() || end != value.data() + value.size() || v <= 0)
-    fail("--sweep {}: '{}' is not a positive integer", param, value);
+    fail("{}: '{}' is not a positive integer", param, value);
   return v;
 }
 
@@ -43,7 +43,7 @@ double parse_double(const std::string& param, const std::string& value) {
     if (used == value.size() && v > 0) return v;
   } catch (const std::exception&) {
   }
-  fail("--sweep {}: '{}' is not a positive number", param, value);
+  fail("{}: '{}' is not a positive number", param, value);
 }
 
 struct Metric {
@@ -75,7 +75,7 @@ const std::vector<Metric>& metrics() {
 SweepSpec parse_sweep(std::string_view spec) {
   const size_t eq = spec.find('=');
   if (eq == std::string_view::npos)
-    fail("--sweep wants PARAM=v1,v2,... (PARAM: node, bpw, context, users), not '{}'", spec);
+    fail("wants PARAM=v1,v2,... (PARAM: node, bpw, context, users), not '{}'", spec);
   SweepSpec s{.param = std::string(spec.substr(0, eq)),
               .values = split_values(spec.substr(eq + 1))};
   for (const auto& v : s.values) {
@@ -84,7 +84,7 @@ SweepSpec parse_sweep(std::string_view spec) {
     else if (s.param == "node" || s.param == "context" || s.param == "users")
       parse_int(s.param, v);
     else
-      fail("--sweep: unknown parameter '{}' (node, bpw, context, users)", s.param);
+      fail("unknown parameter '{}' (node, bpw, context, users)", s.param);
   }
   return s;
 }
