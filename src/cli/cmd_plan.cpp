@@ -129,16 +129,8 @@ void add_plan_command(CLI::App& app) {
                   "write the die floorplan (or, with --sweep, a chart) to FILE");
   cmd->add_option("--sweep", options->sweep,
                   "PARAM=v1,v2,... with PARAM node, bpw (hc1's budget), context or users")
-      ->check(CLI::Validator(
-          [](std::string& spec) -> std::string {
-            try {
-              plan::parse_sweep(spec);
-            } catch (const Error& e) {
-              return e.what();
-            }
-            return "";
-          },
-          "PARAM=v1,v2,...", "sweep"));
+      ->check(
+          parsed_by([](const std::string& spec) { plan::parse_sweep(spec); }, "PARAM=v1,v2,..."));
   cmd->callback([options] { run_plan(*options); });
 }
 

@@ -124,21 +124,27 @@ run::SamplingParams SamplingOptions::resolve() const {
   return resolved;
 }
 
+CLI::Validator parsed_by(std::function<void(const std::string&)> parse,
+                         const std::string& description) {
+  return CLI::Validator(
+      [parse = std::move(parse)](std::string& text) -> std::string {
+        try {
+          parse(text);
+        } catch (const Error& e) {
+          return e.what();
+        }
+        return "";
+      },
+      description);
+}
+
 CLI::Option* add_lora_option(CLI::App& command, std::vector<std::string>& specs) {
   return command
       .add_option("--lora", specs,
                   "LoRA adapter FILE_OR_FOLDER[:SCALE] (PEFT folder or GGUF LoRA; scale default 1, "
                   "0 turns it off); repeatable")
-      ->check(CLI::Validator(
-          [](std::string& text) -> std::string {
-            try {
-              run::parse_adapter_spec(text);
-            } catch (const Error& e) {
-              return e.what();
-            }
-            return "";
-          },
-          "FILE_OR_FOLDER[:SCALE]", "adapter"));
+      ->check(parsed_by([](const std::string& text) { run::parse_adapter_spec(text); },
+                        "FILE_OR_FOLDER[:SCALE]"));
 }
 
 }  // namespace etch::cli

@@ -6,6 +6,7 @@
 #include <CLI/CLI.hpp>
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -25,6 +26,11 @@ constexpr int64_t kMaxTokens = int64_t{1} << 24;
 
 // A check that a number lies in [min, max], NaN and infinities refused.
 CLI::Validator number_range(double min, double max);
+
+// A check by a parser that throws etch::Error on a bad value: the error's message is the
+// argument error's.
+CLI::Validator parsed_by(std::function<void(const std::string&)> parse,
+                         const std::string& description);
 
 // A whole-number option checked to lie in [min, max].
 CLI::Option* add_count_option(CLI::App& command, const std::string& names, int64_t& value,

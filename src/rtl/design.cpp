@@ -16,6 +16,9 @@ namespace etch::rtl {
 
 namespace {
 
+// Weight formats one design holds, each in a ROM slot of etch_core (hc1 mixes hc3 to hc6).
+constexpr size_t kMaxFormats = 4;
+
 uint32_t float_bits(float value) {
   return std::bit_cast<uint32_t>(value);
 }
@@ -206,8 +209,9 @@ Design write_design(const compile::EtchModel& model, const std::string& dir,
     auto it = std::find_if(slots.begin(), slots.end(),
                            [&](const Slot& s) { return s.format.name() == f.name(); });
     if (it == slots.end()) {
-      if (slots.size() == 2)
-        fail_file(model.path, "the RTL takes at most two weight formats; {} is a third", f.name());
+      if (slots.size() == kMaxFormats)
+        fail_file(model.path, "the RTL takes at most {} weight formats; {} is one more",
+                  kMaxFormats, f.name());
       Slot s;
       s.format = f;
       s.group = f.kind == contract::WeightFormat::kInt8 ? options.int8_group : f.group;
@@ -293,7 +297,7 @@ Design write_design(const compile::EtchModel& model, const std::string& dir,
   }
 
   std::string slot_parameters;
-  for (size_t s = 0; s < 2; ++s) {
+  for (size_t s = 0; s < kMaxFormats; ++s) {
     const Slot& slot = slots[std::min(s, slots.size() - 1)];
     slot_parameters += fmt::format(
         "      .K{0}({1}),\n      .GROUP{0}({2}),\n      .MULTIPLIER_BITS{0}({3}),\n"

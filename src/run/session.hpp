@@ -50,13 +50,13 @@ class TextStream {
 };
 
 struct GenerationOptions {
-  int64_t max_tokens = 128;       // 0: only evaluate the prompt
-  bool ignore_eos = false;        // keep generating past EOS and the end-of-turn ids
-  std::vector<std::string> stop;  // stop strings (not empty); matched across token boundaries
-  bool prompt_logits = false;     // SessionStep::logits holds every evaluated prompt row
+  int64_t max_tokens = 128;            // 0: only evaluate the prompt
+  bool ignore_eos = false;             // keep generating past EOS and the end-of-turn ids
+  std::vector<std::string> stop = {};  // stop strings (not empty); matched across token boundaries
+  bool prompt_logits = false;          // SessionStep::logits holds every evaluated prompt row
   // The engine's adapter scales for this generation (Engine::set_adapter_scales); absent: as
   // the sequence has them. A change drops the cached prefix, computed with the old ones.
-  std::optional<std::vector<float>> adapter_scales;
+  std::optional<std::vector<float>> adapter_scales = std::nullopt;
 };
 
 struct GenerationCounts {

@@ -44,9 +44,9 @@ struct Limits {
 // One adapter a request chooses: by its index in the server's --lora list (llama-server's "id")
 // or by name, at a scale (absent: the server's --lora scale).
 struct AdapterChoice {
-  std::optional<int64_t> id;
-  std::string name;
-  std::optional<float> scale;
+  std::optional<int64_t> id = std::nullopt;
+  std::string name = {};
+  std::optional<float> scale = std::nullopt;
 };
 
 struct CompletionRequest {

@@ -205,7 +205,7 @@ TEST(CliOptions, OutOfRangeValuesAreArgumentErrorsInEveryCommand) {
        "--prompt-chunk: 0 is out of range: give 1 to 16777216"},
       {"frob",
        "'frob' is not a command; the commands are info, run, tokenize, chat, perplexity, "
-       "bench, plan, build, serve"},
+       "bench, plan, build, serve, rtl"},
       {"run " + model + " -p hi --frob", "The following argument was not expected: --frob"},
   };
   for (const auto& [command, message] : cases) {
@@ -297,7 +297,7 @@ TEST(CliConventions, JsonStaysValidForAFileNameThatIsNotUtf8) {
   const TempDir dir("conventions");
   const fs::path model = dir / "model\xff.gguf";
   fs::copy_file(kSmallGguf, model);
-  for (const std::string& command : {"info --json ", "plan --json "}) {
+  for (const std::string command : {"info --json ", "plan --json "}) {
     const auto r = run_etch(command + quote(model.string()));
     ASSERT_EQ(r.exit_code, 0) << command << r.err;
     const nlohmann::json parsed = nlohmann::json::parse(r.out);  // throws if invalid

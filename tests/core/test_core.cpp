@@ -34,7 +34,9 @@ TEST(Half, Bf16) {
   EXPECT_EQ(f32_to_bf16(1.0f), 0x3f80);
   for (uint32_t b = 0; b < 0x10000; b += 7) {
     const float f = bf16_to_f32(static_cast<uint16_t>(b));
-    if (!std::isnan(f)) EXPECT_EQ(f32_to_bf16(f), b);
+    if (!std::isnan(f)) {
+      EXPECT_EQ(f32_to_bf16(f), b);
+    }
   }
 }
 

@@ -485,8 +485,11 @@ TEST(PlanGpu, RooflineFollowsBandwidth) {
   }
   // 405B at bf16 needs several GPUs.
   const Plan big = make_plan(input("llama-3.1-405b"));
-  for (const auto& g : big.gpus)
-    if (g.format == "bf16") EXPECT_GE(g.gpus, 5);
+  for (const auto& g : big.gpus) {
+    if (g.format == "bf16") {
+      EXPECT_GE(g.gpus, 5);
+    }
+  }
 }
 
 TEST(PlanJson, HasTheIssueKeys) {

@@ -75,7 +75,9 @@ TEST(PlanSynth, ChangesTheTileDatapathsAndNothingElse) {
       EXPECT_DOUBLE_EQ(tb[i].transistors.datapath, 4 * (tb[i].multipliers * unit.nand2_per_product +
                                                         tb[i].selectors * unit.nand2_per_weight +
                                                         tb[i].group_macs * unit.nand2_per_row));
-      if (ta[i].datapaths > 0) EXPECT_NE(tb[i].transistors.datapath, ta[i].transistors.datapath);
+      if (ta[i].datapaths > 0) {
+        EXPECT_NE(tb[i].transistors.datapath, ta[i].transistors.datapath);
+      }
       // The same units, and the rest of the tile's logic, ROM and SRAM unchanged.
       EXPECT_EQ(tb[i].datapaths, ta[i].datapaths);
       EXPECT_EQ(tb[i].multipliers, ta[i].multipliers);

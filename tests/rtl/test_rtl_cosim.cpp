@@ -3,8 +3,8 @@
 // every logit, for a prompt and generated tokens (rtl::cosimulate compares; run::IntegerEngine
 // is the oracle). Each design is one Verilator build (the tile's code width and multiplier kind
 // are parameters), so the suite here takes int8, fp4 and the stress shapes (hc4);
-// test_rtl_cosim_oracle.cpp adds hc1 (two formats: hc3 and hc6, the slowest build), hc3 to hc6
-// alone and kjv-8m.
+// test_rtl_cosim_oracle.cpp adds hc1 (up to four formats, hc3 to hc6: the slowest build), hc3 to
+// hc6 alone and kjv-8m.
 #include <gtest/gtest.h>
 
 #include <cstdlib>

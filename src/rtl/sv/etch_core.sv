@@ -16,7 +16,7 @@
 // slot, first ROM word, first level tile, first row scale, rows, columns, groups and its
 // bias's first word in the vector ROM (all ones: no bias), 32 bits each from the LSB;
 // SCALES_FILE every matrix's binary32 row scales; VECTORS_FILE the norm weights, biases and
-// RoPE tables (layout below); CODES*_FILE and LEVELS*_FILE the one or two formats' ROMs
+// RoPE tables (layout below); CODES*_FILE and LEVELS*_FILE the formats' ROMs (one to four: hc1 mixes hc3 to hc6)
 // (etch_weights).
 //
 // trace_* reports the residual stream as it is written (unit 0: after attention, unit 1: the
@@ -52,6 +52,18 @@ module etch_core #(
     parameter int MULTIPLIER_KIND1 = 1,
     parameter int WORDS1 = 1,
     parameter int TILES1 = 1,
+    parameter int K2 = 3,
+    parameter int GROUP2 = 32,
+    parameter int MULTIPLIER_BITS2 = 4,
+    parameter int MULTIPLIER_KIND2 = 1,
+    parameter int WORDS2 = 1,
+    parameter int TILES2 = 1,
+    parameter int K3 = 3,
+    parameter int GROUP3 = 32,
+    parameter int MULTIPLIER_BITS3 = 4,
+    parameter int MULTIPLIER_KIND3 = 1,
+    parameter int WORDS3 = 1,
+    parameter int TILES3 = 1,
     parameter MATRICES_FILE = "rom/matrices.hex",
     parameter SCALES_FILE = "rom/scales.hex",
     parameter VECTORS_FILE = "rom/vectors.hex",
@@ -59,6 +71,10 @@ module etch_core #(
     parameter LEVELS0_FILE = "rom/levels0.hex",
     parameter CODES1_FILE = "rom/codes1.hex",
     parameter LEVELS1_FILE = "rom/levels1.hex",
+    parameter CODES2_FILE = "rom/codes2.hex",
+    parameter LEVELS2_FILE = "rom/levels2.hex",
+    parameter CODES3_FILE = "rom/codes3.hex",
+    parameter LEVELS3_FILE = "rom/levels3.hex",
     parameter EXP_TABLE_FILE = "exp_table.mem"
 ) (
     input  logic        clk,
@@ -208,8 +224,8 @@ module etch_core #(
   logic mat_clear, mat_valid;
   assign mat_clear = state == SMatClear;
   assign mat_valid = state == SMatGroup;
-  logic [ROWS*64-1:0] acc0, acc1, acc;
-  logic signed [31:0] lookup0, lookup1, lookup;
+  logic [ROWS*64-1:0] acc0, acc1, acc2, acc3, acc;
+  logic signed [31:0] lookup0, lookup1, lookup2, lookup3, lookup;
   // The row whose weights the embedding lookup reads, else the block's first row.
   logic [31:0] weight_row;
   assign weight_row = state == SEmbed ? token_id : block * ROWS;
@@ -280,13 +296,109 @@ module etch_core #(
           .acc(acc1),
           .lookup_weight(lookup1)
       );
-    end else begin : g_one_format
+    end else begin : g_no_second_format
       assign acc1 = '0;
       assign lookup1 = '0;
     end
   endgenerate
-  assign acc = mat_slot == 0 ? acc0 : acc1;
-  assign lookup = mat_slot == 0 ? lookup0 : lookup1;
+  generate
+    if (FORMATS > 2) begin : g_third_format
+      logic [31:0] word2, lookup_column2;
+      assign word2 = state == SEmbed ? mat_word + weight_row / ROWS * mat_groups + i / GROUP2 :
+          mat_word + block * mat_groups + group;
+      assign lookup_column2 = i % GROUP2;
+      logic [GROUP2*16-1:0] group_input2;
+      always_comb begin
+        for (int c = 0; c < GROUP2; c = c + 1)
+          group_input2[c*16+:16] =
+              group * GROUP2 + c < mat_cols ? matrix_input[(group*GROUP2+c)*16+:16] : 16'd0;
+      end
+      etch_weights #(
+          .K(K2),
+          .GROUP(GROUP2),
+          .ROWS(ROWS),
+          .MULTIPLIER_BITS(MULTIPLIER_BITS2),
+          .MULTIPLIER_KIND(MULTIPLIER_KIND2),
+          .WORDS(WORDS2),
+          .TILES(TILES2),
+          .CODES_FILE(CODES2_FILE),
+          .LEVELS_FILE(LEVELS2_FILE)
+      ) weights2 (
+          .clk(clk),
+          .clear(mat_clear),
+          .valid(mat_valid && mat_slot == 2),
+          .x(group_input2),
+          .word_address(word2),
+          .tile_address(mat_tile + weight_row / 64),
+          .lookup_row(weight_row % ROWS),
+          .lookup_column(lookup_column2),
+          .acc(acc2),
+          .lookup_weight(lookup2)
+      );
+    end else begin : g_no_third_format
+      assign acc2 = '0;
+      assign lookup2 = '0;
+    end
+  endgenerate
+  generate
+    if (FORMATS > 3) begin : g_fourth_format
+      logic [31:0] word3, lookup_column3;
+      assign word3 = state == SEmbed ? mat_word + weight_row / ROWS * mat_groups + i / GROUP3 :
+          mat_word + block * mat_groups + group;
+      assign lookup_column3 = i % GROUP3;
+      logic [GROUP3*16-1:0] group_input3;
+      always_comb begin
+        for (int c = 0; c < GROUP3; c = c + 1)
+          group_input3[c*16+:16] =
+              group * GROUP3 + c < mat_cols ? matrix_input[(group*GROUP3+c)*16+:16] : 16'd0;
+      end
+      etch_weights #(
+          .K(K3),
+          .GROUP(GROUP3),
+          .ROWS(ROWS),
+          .MULTIPLIER_BITS(MULTIPLIER_BITS3),
+          .MULTIPLIER_KIND(MULTIPLIER_KIND3),
+          .WORDS(WORDS3),
+          .TILES(TILES3),
+          .CODES_FILE(CODES3_FILE),
+          .LEVELS_FILE(LEVELS3_FILE)
+      ) weights3 (
+          .clk(clk),
+          .clear(mat_clear),
+          .valid(mat_valid && mat_slot == 3),
+          .x(group_input3),
+          .word_address(word3),
+          .tile_address(mat_tile + weight_row / 64),
+          .lookup_row(weight_row % ROWS),
+          .lookup_column(lookup_column3),
+          .acc(acc3),
+          .lookup_weight(lookup3)
+      );
+    end else begin : g_no_fourth_format
+      assign acc3 = '0;
+      assign lookup3 = '0;
+    end
+  endgenerate
+  always_comb begin
+    case (mat_slot)
+      32'd0: begin
+        acc = acc0;
+        lookup = lookup0;
+      end
+      32'd1: begin
+        acc = acc1;
+        lookup = lookup1;
+      end
+      32'd2: begin
+        acc = acc2;
+        lookup = lookup2;
+      end
+      default: begin
+        acc = acc3;
+        lookup = lookup3;
+      end
+    endcase
+  end
 
   // Embedding: x_j = float(level * multiplier) * row_scale.
   logic [31:0] lookup_float, embedded, token_scale_address;
