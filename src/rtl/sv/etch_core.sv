@@ -230,16 +230,6 @@ module etch_core #(
   logic [31:0] weight_row;
   assign weight_row = state == SEmbed ? token_id : block * ROWS;
 
-  logic [31:0] word0, lookup_column0;
-  assign word0 = state == SEmbed ? mat_word + weight_row / ROWS * mat_groups + i / GROUP0 :
-      mat_word + block * mat_groups + group;
-  assign lookup_column0 = i % GROUP0;
-  logic [GROUP0*16-1:0] group_input0;
-  always_comb begin
-    for (int c = 0; c < GROUP0; c = c + 1)
-      group_input0[c*16+:16] =
-          group * GROUP0 + c < mat_cols ? matrix_input[(group*GROUP0+c)*16+:16] : 16'd0;
-  end
   etch_weights #(
       .K(K0),
       .GROUP(GROUP0),
@@ -249,31 +239,26 @@ module etch_core #(
       .WORDS(WORDS0),
       .TILES(TILES0),
       .CODES_FILE(CODES0_FILE),
-      .LEVELS_FILE(LEVELS0_FILE)
+      .LEVELS_FILE(LEVELS0_FILE),
+      .INPUT_LANES(CodeLanes)
   ) weights0 (
       .clk(clk),
       .clear(mat_clear),
       .valid(mat_valid && mat_slot == 0),
-      .x(group_input0),
-      .word_address(word0),
-      .tile_address(mat_tile + weight_row / 64),
-      .lookup_row(weight_row % ROWS),
-      .lookup_column(lookup_column0),
+      .embed(state == SEmbed),
+      .matrix_input(matrix_input),
+      .columns(mat_cols),
+      .first_word(mat_word),
+      .first_tile(mat_tile),
+      .groups(mat_groups),
+      .row(weight_row),
+      .group(group),
+      .element(i),
       .acc(acc0),
       .lookup_weight(lookup0)
   );
   generate
     if (FORMATS > 1) begin : g_second_format
-      logic [31:0] word1, lookup_column1;
-      assign word1 = state == SEmbed ? mat_word + weight_row / ROWS * mat_groups + i / GROUP1 :
-          mat_word + block * mat_groups + group;
-      assign lookup_column1 = i % GROUP1;
-      logic [GROUP1*16-1:0] group_input1;
-      always_comb begin
-        for (int c = 0; c < GROUP1; c = c + 1)
-          group_input1[c*16+:16] =
-              group * GROUP1 + c < mat_cols ? matrix_input[(group*GROUP1+c)*16+:16] : 16'd0;
-      end
       etch_weights #(
           .K(K1),
           .GROUP(GROUP1),
@@ -283,16 +268,21 @@ module etch_core #(
           .WORDS(WORDS1),
           .TILES(TILES1),
           .CODES_FILE(CODES1_FILE),
-          .LEVELS_FILE(LEVELS1_FILE)
+          .LEVELS_FILE(LEVELS1_FILE),
+          .INPUT_LANES(CodeLanes)
       ) weights1 (
           .clk(clk),
           .clear(mat_clear),
           .valid(mat_valid && mat_slot == 1),
-          .x(group_input1),
-          .word_address(word1),
-          .tile_address(mat_tile + weight_row / 64),
-          .lookup_row(weight_row % ROWS),
-          .lookup_column(lookup_column1),
+          .embed(state == SEmbed),
+          .matrix_input(matrix_input),
+          .columns(mat_cols),
+          .first_word(mat_word),
+          .first_tile(mat_tile),
+          .groups(mat_groups),
+          .row(weight_row),
+          .group(group),
+          .element(i),
           .acc(acc1),
           .lookup_weight(lookup1)
       );
@@ -303,16 +293,6 @@ module etch_core #(
   endgenerate
   generate
     if (FORMATS > 2) begin : g_third_format
-      logic [31:0] word2, lookup_column2;
-      assign word2 = state == SEmbed ? mat_word + weight_row / ROWS * mat_groups + i / GROUP2 :
-          mat_word + block * mat_groups + group;
-      assign lookup_column2 = i % GROUP2;
-      logic [GROUP2*16-1:0] group_input2;
-      always_comb begin
-        for (int c = 0; c < GROUP2; c = c + 1)
-          group_input2[c*16+:16] =
-              group * GROUP2 + c < mat_cols ? matrix_input[(group*GROUP2+c)*16+:16] : 16'd0;
-      end
       etch_weights #(
           .K(K2),
           .GROUP(GROUP2),
@@ -322,16 +302,21 @@ module etch_core #(
           .WORDS(WORDS2),
           .TILES(TILES2),
           .CODES_FILE(CODES2_FILE),
-          .LEVELS_FILE(LEVELS2_FILE)
+          .LEVELS_FILE(LEVELS2_FILE),
+          .INPUT_LANES(CodeLanes)
       ) weights2 (
           .clk(clk),
           .clear(mat_clear),
           .valid(mat_valid && mat_slot == 2),
-          .x(group_input2),
-          .word_address(word2),
-          .tile_address(mat_tile + weight_row / 64),
-          .lookup_row(weight_row % ROWS),
-          .lookup_column(lookup_column2),
+          .embed(state == SEmbed),
+          .matrix_input(matrix_input),
+          .columns(mat_cols),
+          .first_word(mat_word),
+          .first_tile(mat_tile),
+          .groups(mat_groups),
+          .row(weight_row),
+          .group(group),
+          .element(i),
           .acc(acc2),
           .lookup_weight(lookup2)
       );
@@ -342,16 +327,6 @@ module etch_core #(
   endgenerate
   generate
     if (FORMATS > 3) begin : g_fourth_format
-      logic [31:0] word3, lookup_column3;
-      assign word3 = state == SEmbed ? mat_word + weight_row / ROWS * mat_groups + i / GROUP3 :
-          mat_word + block * mat_groups + group;
-      assign lookup_column3 = i % GROUP3;
-      logic [GROUP3*16-1:0] group_input3;
-      always_comb begin
-        for (int c = 0; c < GROUP3; c = c + 1)
-          group_input3[c*16+:16] =
-              group * GROUP3 + c < mat_cols ? matrix_input[(group*GROUP3+c)*16+:16] : 16'd0;
-      end
       etch_weights #(
           .K(K3),
           .GROUP(GROUP3),
@@ -361,16 +336,21 @@ module etch_core #(
           .WORDS(WORDS3),
           .TILES(TILES3),
           .CODES_FILE(CODES3_FILE),
-          .LEVELS_FILE(LEVELS3_FILE)
+          .LEVELS_FILE(LEVELS3_FILE),
+          .INPUT_LANES(CodeLanes)
       ) weights3 (
           .clk(clk),
           .clear(mat_clear),
           .valid(mat_valid && mat_slot == 3),
-          .x(group_input3),
-          .word_address(word3),
-          .tile_address(mat_tile + weight_row / 64),
-          .lookup_row(weight_row % ROWS),
-          .lookup_column(lookup_column3),
+          .embed(state == SEmbed),
+          .matrix_input(matrix_input),
+          .columns(mat_cols),
+          .first_word(mat_word),
+          .first_tile(mat_tile),
+          .groups(mat_groups),
+          .row(weight_row),
+          .group(group),
+          .element(i),
           .acc(acc3),
           .lookup_weight(lookup3)
       );

@@ -20,18 +20,23 @@ module etch_weights #(
     parameter int WORDS = 1,
     parameter int TILES = 1,
     parameter CODES_FILE = "rom/codes0.hex",
-    parameter LEVELS_FILE = "rom/levels0.hex"
+    parameter LEVELS_FILE = "rom/levels0.hex",
+    parameter int INPUT_LANES = 32
 ) (
-    input  logic                      clk,
-    input  logic                      clear,
-    input  logic                      valid,
-    input  logic        [GROUP*16-1:0] x,
-    input  logic        [       31:0] word_address,
-    input  logic        [       31:0] tile_address,
-    input  logic        [       31:0] lookup_row,
-    input  logic        [       31:0] lookup_column,
-    output logic        [ ROWS*64-1:0] acc,
-    output logic signed [       31:0] lookup_weight
+    input  logic                           clk,
+    input  logic                           clear,
+    input  logic                           valid,
+    input  logic                           embed,         // lookup `element` of `row`
+    input  logic        [INPUT_LANES*16-1:0] matrix_input,  // the product's quantized input
+    input  logic        [            31:0] columns,       // inputs from here on count as 0
+    input  logic        [            31:0] first_word,    // the matrix's first ROM word
+    input  logic        [            31:0] first_tile,    // its first level table
+    input  logic        [            31:0] groups,        // its groups per row
+    input  logic        [            31:0] row,           // the block's first row, or the lookup's
+    input  logic        [            31:0] group,         // the group the tile multiplies
+    input  logic        [            31:0] element,       // the lookup's column
+    output logic        [     ROWS*64-1:0] acc,
+    output logic signed [            31:0] lookup_weight
 );
   localparam int CodeBits = ROWS * GROUP * K;
   localparam int WordBits = CodeBits + ROWS * MULTIPLIER_BITS;
@@ -44,6 +49,18 @@ module etch_weights #(
   initial begin
     $readmemh(CODES_FILE, code_rom);
     $readmemh(LEVELS_FILE, level_rom);
+  end
+
+  // A block's words follow each other group by group; the lookup's group is its column's.
+  logic [31:0] word_address, tile_address, lookup_row, lookup_column;
+  assign word_address = first_word + row / ROWS * groups + (embed ? element / GROUP : group);
+  assign tile_address = first_tile + row / 64;
+  assign lookup_row = row % ROWS;
+  assign lookup_column = element % GROUP;
+  logic [GROUP*16-1:0] x;
+  always_comb begin
+    for (int c = 0; c < GROUP; c = c + 1)
+      x[c*16+:16] = group * GROUP + c < columns ? matrix_input[(group*GROUP+c)*16+:16] : 16'd0;
   end
 
   logic [WordBits-1:0] word;
