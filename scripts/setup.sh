@@ -14,6 +14,7 @@ packages=(
   chromium  # the chat page test of etch serve, headless
   tmux  # the pseudo-terminal for the etch chat test
   libxml2-utils  # xmllint, which checks etch plan --svg output
+  iproute2  # ss, which reads etch serve's listen backlog in the openai client test
   verilator yosys iverilog  # the RTL library's simulation, synthesis and parse tests
 )
 missing=()

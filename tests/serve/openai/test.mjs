@@ -1,6 +1,6 @@
 // The official openai client against a real `etch serve` on kjv-8m:
 // node test.mjs ETCH DEFAULT_FIXTURES (ETCH_FIXTURES, when set, names the fixtures instead).
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import assert from "node:assert/strict";
 import OpenAI from "openai";
 
@@ -22,6 +22,13 @@ const client = new OpenAI({ baseURL: `http://127.0.0.1:${port}/v1`, apiKey: "sec
 const chat = [{ role: "user", content: "Who made the heaven?" }];
 
 try {
+  // Streaming clients that finish in one engine step reconnect together: a listen backlog of 5
+  // (Debian's cpp-httplib) dropped their connections, each retried a second or more later.
+  const listening = spawnSync("ss", ["-Hltn", `sport = :${port}`], { encoding: "utf8" });
+  assert.equal(listening.status, 0, `ss: ${listening.stderr}`);
+  const backlog = Number(listening.stdout.trim().split(/\s+/)[2]);
+  assert.ok(backlog >= 1024, `etch serve listens with a backlog of ${backlog}`);
+
   // Chat, not streamed: exact usage and a finish reason.
   const reply = await client.chat.completions.create({ model: "kjv", messages: chat, max_tokens: 8, seed: 1 });
   assert.equal(reply.choices[0].message.role, "assistant");
