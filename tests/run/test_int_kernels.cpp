@@ -242,7 +242,9 @@ TEST(KernelSets, PackedRowsEqualTheContractUnitInEveryFormat) {
                                      {130, 256},
                                      {65, 257},
                                      {2, 1000},
-                                     {5, 2055}}) {
+                                     {5, 2055},
+                                     {67, 768},
+                                     {9, 64}}) {
       SCOPED_TRACE(format.name() + " " + std::to_string(rows) + "x" + std::to_string(cols));
       const PackedTile tile = random_tile(src, format, rows, cols);
       const compile::MatrixView view = tile.matrix.view();
@@ -275,9 +277,10 @@ TEST(KernelSets, PackedRowsEqualTheContractUnitInEveryFormat) {
                 << k->name << " row " << r << " col " << j;
         }
       }
-      // Many rows in one call, from row 0 and from row 1 (the sets take rows in pairs).
+      // Many rows in one call, from every row of a block of four (the sets take rows in pairs
+      // and in fours).
       for (const Kernels* k : variants())
-        for (int64_t from : {int64_t{0}, std::min<int64_t>(1, rows - 1)}) {
+        for (int64_t from = 0; from < std::min<int64_t>(4, rows); ++from) {
           std::vector<int64_t> got(static_cast<size_t>(rows - from));
           k->packed_dots(x.data(), packed, from, rows - from, got.data());
           ASSERT_TRUE(std::equal(got.begin(), got.end(), want_rows.begin() + from))
