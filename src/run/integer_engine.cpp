@@ -134,7 +134,7 @@ struct IntegerEngine::State {
     float* out;
   };
   void matmul(std::initializer_list<Job> jobs, int64_t tokens) {
-    constexpr int64_t kRows = 16;
+    constexpr int64_t kRows = int_kernels::kBlockRows;
     int64_t blocks = 0;
     for (const auto& j : jobs) blocks += (j.m->view->rows + kRows - 1) / kRows;
     pool.parallel_for(blocks, [&](int64_t begin, int64_t end) {
@@ -152,8 +152,8 @@ struct IntegerEngine::State {
         };
         for (int64_t b = lo; b < hi; ++b) {
           const int64_t first = b * kRows, count = std::min(rows, first + kRows) - first;
-          // One token reads the codes directly, a block of rows at a time; several decode each
-          // row once (into a thread's buffer) and share it. The scalar set keeps the
+          // One token reads the codes directly, a block of rows at a time; several decode the
+          // block once (into a thread's buffer) and share it. The scalar set keeps the
           // contract's unit per token.
           if (scalar || tokens == 1) {
             for (int64_t t = 0; t < tokens; ++t) {
@@ -164,20 +164,18 @@ struct IntegerEngine::State {
             continue;
           }
           thread_local std::vector<int16_t> w;
-          w.resize(static_cast<size_t>(cols));
-          for (int64_t r = first; r < first + count; ++r) {
-            k.expand_row(*job.m, r, w.data());
-            int64_t t = 0;
-            for (; t + 4 <= tokens; t += 4) {
-              const int16_t* x4[4] = {xq.data() + t * cols, xq.data() + (t + 1) * cols,
-                                      xq.data() + (t + 2) * cols, xq.data() + (t + 3) * cols};
-              int64_t acc[4];
-              k.dot_expanded4(x4, w.data(), cols, acc);
-              for (int u = 0; u < 4; ++u) store(t + u, r, acc[u]);
-            }
-            for (; t < tokens; ++t)
-              store(t, r, k.dot_expanded(xq.data() + t * cols, w.data(), cols));
-          }
+          thread_local std::vector<int64_t> acc;
+          thread_local std::vector<const int16_t*> rows_of_x;
+          w.resize(static_cast<size_t>(kRows * ((cols + 1) / 2 * 2)));
+          acc.resize(static_cast<size_t>(tokens * kRows));
+          rows_of_x.resize(static_cast<size_t>(tokens));
+          for (int64_t t = 0; t < tokens; ++t)
+            rows_of_x[static_cast<size_t>(t)] = xq.data() + t * cols;
+          k.expand_block(*job.m, first, w.data());
+          k.block_dots(rows_of_x.data(), tokens, w.data(), cols, acc.data());
+          for (int64_t t = 0; t < tokens; ++t)
+            for (int64_t i = 0; i < count; ++i)
+              store(t, first + i, acc[static_cast<size_t>(t * kRows + i)]);
         }
       }
     });

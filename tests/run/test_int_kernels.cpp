@@ -71,15 +71,31 @@ TEST(KernelSets, EveryHostSetEqualsTheContractUnits) {
         // the integer dot products
         const std::vector<int16_t> a = codes(src, n), b = codes(src, n);
         ASSERT_EQ(k->dot16(a.data(), b.data(), n), contract::dot(a, b));
-        std::vector<int16_t> expanded(count);
-        for (auto& w : expanded) w = static_cast<int16_t>(static_cast<int>(src.pick(4095)) - 2047);
-        const std::vector<int16_t> c = codes(src, n), d = codes(src, n);
-        ASSERT_EQ(k->dot_expanded(a.data(), expanded.data(), n), contract::dot(a, expanded));
-        const int16_t* xs[4] = {a.data(), b.data(), c.data(), d.data()};
-        int64_t four[4];
-        k->dot_expanded4(xs, expanded.data(), n, four);
-        for (int t = 0; t < 4; ++t)
-          ASSERT_EQ(four[t], contract::dot({xs[t], count}, expanded)) << t;
+        // block_dots: this test's own interleaving of kBlockRows weight rows (|w| < 2^11)
+        // against 1 to 11 tokens, so that passes of every set end part full
+        const auto pairs = static_cast<size_t>((n + 1) / 2);
+        std::vector<std::vector<int16_t>> block_rows(static_cast<size_t>(kBlockRows),
+                                                     std::vector<int16_t>(count));
+        std::vector<int16_t> block(pairs * 2 * static_cast<size_t>(kBlockRows), 0);
+        for (size_t i = 0; i < block_rows.size(); ++i)
+          for (size_t j = 0; j < count; ++j) {
+            const auto w = static_cast<int16_t>(static_cast<int>(src.pick(4095)) - 2047);
+            block_rows[i][j] = w;
+            block[j / 2 * 2 * kBlockRows + 2 * i + j % 2] = w;
+          }
+        const auto tokens = static_cast<int64_t>(1 + src.pick(11));
+        std::vector<std::vector<int16_t>> token_rows;
+        std::vector<const int16_t*> xs;
+        for (int64_t t = 0; t < tokens; ++t) token_rows.push_back(codes(src, n));
+        for (const auto& row : token_rows) xs.push_back(row.data());
+        std::vector<int64_t> got(static_cast<size_t>(tokens * kBlockRows));
+        k->block_dots(xs.data(), tokens, block.data(), n, got.data());
+        for (int64_t t = 0; t < tokens; ++t)
+          for (int64_t i = 0; i < kBlockRows; ++i)
+            ASSERT_EQ(got[static_cast<size_t>(t * kBlockRows + i)],
+                      contract::dot(token_rows[static_cast<size_t>(t)],
+                                    block_rows[static_cast<size_t>(i)]))
+                << "token " << t << " row " << i;
 
         // multiply-select-add on codes into every table size
         for (int64_t group : {int64_t{1}, int64_t{7}, int64_t{16}, int64_t{32}, int64_t{33},
@@ -159,13 +175,17 @@ TEST(KernelSets, WorstCaseInputsStayExact) {
   for (const Kernels* k : variants()) {
     SCOPED_TRACE(k->name);
     const int64_t n = 4099;
-    std::vector<int16_t> x(static_cast<size_t>(n), -32768), ex(static_cast<size_t>(n), -2047);
+    std::vector<int16_t> x(static_cast<size_t>(n), -32768);
     std::vector<int32_t> mult(static_cast<size_t>(n), 128);
     const std::vector<uint8_t> zero_codes(static_cast<size_t>(n), 0);
     const int8_t lowest[1] = {-128};
     EXPECT_EQ(k->msa_row(x.data(), zero_codes.data(), lowest, 1, mult.data(), n, 256),
               int64_t{32768} * 128 * 128 * n);
-    EXPECT_EQ(k->dot_expanded(x.data(), ex.data(), n), int64_t{32768} * 2047 * n);
+    const std::vector<int16_t> block(static_cast<size_t>((n + 1) / 2 * 2 * kBlockRows), -2047);
+    const int16_t* xs[3] = {x.data(), x.data(), x.data()};
+    int64_t sums[3 * kBlockRows];
+    k->block_dots(xs, 3, block.data(), n, sums);
+    for (const int64_t sum : sums) EXPECT_EQ(sum, int64_t{32768} * 2047 * n);
     EXPECT_EQ(k->dot16(x.data(), x.data(), n), int64_t{32768} * 32768 * n);
     // The value sum of attention over more positions than one 32-bit block holds.
     const int64_t positions = 70001, head_dim = 19;
@@ -277,6 +297,29 @@ TEST(KernelSets, PackedRowsEqualTheContractUnitInEveryFormat) {
                 << k->name << " row " << r << " col " << j;
         }
       }
+      // Blocks of kBlockRows rows, the last reaching past the matrix.
+      for (const Kernels* k : variants())
+        for (int64_t first = 0; first < rows; first += kBlockRows) {
+          std::vector<int16_t> block(static_cast<size_t>((cols + 1) / 2 * 2 * kBlockRows), 7);
+          k->expand_block(packed, first, block.data());
+          for (int64_t i = 0; i < kBlockRows; ++i)
+            for (int64_t j = 0; j < (cols + 1) / 2 * 2; ++j) {
+              const int64_t r = first + i;
+              int32_t want = 0;
+              if (r < rows && j < cols) {
+                const auto code = tile.codes[static_cast<size_t>(r)][static_cast<size_t>(j)];
+                want = tile.matrix
+                           .levels[static_cast<size_t>(r / contract::kTileRows) * table + code] *
+                       (format.multiplier_bits == 0
+                            ? 1
+                            : contract::multiplier_value(
+                                  format.kind, tile.matrix.multipliers[static_cast<size_t>(
+                                                   r * view.groups() + j / format.group)]));
+              }
+              ASSERT_EQ(block[static_cast<size_t>(j / 2 * 2 * kBlockRows + 2 * i + j % 2)], want)
+                  << k->name << " row " << r << " col " << j;
+            }
+        }
       // Many rows in one call, from every row of a block of four (the sets take rows in pairs
       // and in fours).
       for (const Kernels* k : variants())
