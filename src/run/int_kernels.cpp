@@ -163,6 +163,15 @@ void block_dots(const int16_t* const* xs, int64_t tokens, const int16_t* w, int6
   }
 }
 
+void attention_scores(const int16_t* q, float sq, const int16_t* k, int64_t k_stride,
+                      const float* sk, int64_t sk_stride, int64_t positions, int64_t head_dim,
+                      float inv_sqrt_dim, float* scores) {
+  const auto dim = static_cast<size_t>(head_dim);
+  for (int64_t j = 0; j < positions; ++j)
+    scores[j] = contract::attention_score({q, dim}, sq, {k + j * k_stride, dim}, sk[j * sk_stride],
+                                          inv_sqrt_dim);
+}
+
 void exp_units(const float* d, int64_t n, uint32_t* e) {
   for (int64_t i = 0; i < n; ++i) e[i] = contract::exp_unit(d[i]);
 }
@@ -184,8 +193,9 @@ void attention_output(const float* scores, int64_t positions, const int16_t* v, 
       v_stride, {sv, p}, {out, static_cast<size_t>(head_dim)});
 }
 
-const Kernels kSet{"scalar",   quantize, msa_row,   packed_dots, expand_row, expand_block,
-                   block_dots, dot16,    exp_units, swiglu,      rms_norm,   attention_output};
+const Kernels kSet{"scalar",     quantize,   msa_row,         packed_dots,      expand_row,
+                   expand_block, block_dots, dot16,           attention_scores, exp_units,
+                   swiglu,       rms_norm,   attention_output};
 
 }  // namespace scalar_set
 
@@ -197,9 +207,10 @@ using contract::kExpInput;
 // ties to even, in every vector set.
 constexpr float kRoundMagic = 12582912.0f;
 
-#define ETCH_SET(label)                                                                      \
-  const Kernels kSet{label,      quantize, msa_row,   packed_dots, expand_row, expand_block, \
-                     block_dots, dot16,    exp_units, swiglu,      rms_norm,   attention_output};
+#define ETCH_SET(label)                                                                       \
+  const Kernels kSet{label,        quantize,   msa_row,         packed_dots,      expand_row, \
+                     expand_block, block_dots, dot16,           attention_scores, exp_units,  \
+                     swiglu,       rms_norm,   attention_output};
 
 namespace baseline {
 #define ETCH_TARGET

@@ -70,6 +70,11 @@ struct Kernels {
                      int64_t* out);
   // contract::dot: sum of a[i] * b[i] over any int16 codes.
   int64_t (*dot16)(const int16_t* a, const int16_t* b, int64_t n);
+  // scores[j] = contract::attention_score(q, sq, k row j, sk[j * sk_stride], inv_sqrt_dim)
+  // over head_dim codes, j < positions; key row j at k[j * k_stride].
+  void (*attention_scores)(const int16_t* q, float sq, const int16_t* k, int64_t k_stride,
+                           const float* sk, int64_t sk_stride, int64_t positions, int64_t head_dim,
+                           float inv_sqrt_dim, float* scores);
   // e[i] = contract::exp_unit(d[i]).
   void (*exp_units)(const float* d, int64_t n, uint32_t* e);
   // g[i] = contract::swiglu(g[i], u[i]).

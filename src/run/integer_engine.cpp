@@ -234,12 +234,10 @@ struct IntegerEngine::State {
         value_scales.resize(static_cast<size_t>(visible));
         qh.resize(static_cast<size_t>(hd));
         const float sq = k.quantize(q.data() + t * q_dim + h * hd, hd, qh.data());
-        for (int64_t j = 0; j < visible; ++j) {
-          const int64_t dot = k.dot16(qh.data(), kc + j * kv_dim + kvh * hd, hd);
-          scores[static_cast<size_t>(j)] =
-              static_cast<float>(dot) * (sq * ks[j * kv_heads + kvh]) * inv_sqrt;
+        k.attention_scores(qh.data(), sq, kc + kvh * hd, kv_dim, ks + kvh, kv_heads, visible, hd,
+                           inv_sqrt, scores.data());
+        for (int64_t j = 0; j < visible; ++j)
           value_scales[static_cast<size_t>(j)] = vs[j * kv_heads + kvh];
-        }
         k.attention_output(scores.data(), visible, vc + kvh * hd, kv_dim, value_scales.data(), hd,
                            att.data() + t * q_dim + h * hd);
       }

@@ -138,6 +138,28 @@ TEST(KernelSets, EveryHostSetEqualsTheContractUnits) {
                          contract::rms_norm(x, nw, eps, want_y)));
         ASSERT_TRUE(same(y, want_y));
 
+        // attention scores: n positions of keys of up to 130 codes (-32768 among them), rows
+        // and scales strided
+        {
+          const auto dim = static_cast<int64_t>(1 + src.pick(130));
+          const int64_t key_stride = dim + static_cast<int64_t>(src.pick(40));
+          const int64_t scale_stride = 1 + static_cast<int64_t>(src.pick(3));
+          const std::vector<int16_t> qv = codes(src, dim),
+                                     keys = codes(src, (n - 1) * key_stride + dim);
+          std::vector<float> key_scales(count * static_cast<size_t>(scale_stride));
+          for (auto& s : key_scales) s = std::abs(src.moderate(6));
+          const float sq = std::abs(src.moderate(6)), inv = contract::attention_scale(dim);
+          std::vector<float> got_scores(count);
+          k->attention_scores(qv.data(), sq, keys.data(), key_stride, key_scales.data(),
+                              scale_stride, n, dim, inv, got_scores.data());
+          for (int64_t j = 0; j < n; ++j)
+            ASSERT_TRUE(same(got_scores[static_cast<size_t>(j)],
+                             contract::attention_score(
+                                 qv, sq, {keys.data() + j * key_stride, static_cast<size_t>(dim)},
+                                 key_scales[static_cast<size_t>(j * scale_stride)], inv)))
+                << "position " << j;
+        }
+
         // attention output: n positions of a head of up to 130 codes, rows strided
         const auto head_dim = static_cast<int64_t>(1 + src.pick(130));
         const int64_t stride = head_dim + static_cast<int64_t>(src.pick(40));
@@ -187,6 +209,13 @@ TEST(KernelSets, WorstCaseInputsStayExact) {
     k->block_dots(xs, 3, block.data(), n, sums);
     for (const int64_t sum : sums) EXPECT_EQ(sum, int64_t{32768} * 2047 * n);
     EXPECT_EQ(k->dot16(x.data(), x.data(), n), int64_t{32768} * 32768 * n);
+    // Keys of -32768 against such a query: every pair sum wraps 32 bits.
+    std::vector<float> key_scores(9);
+    const std::vector<float> unit_scales(9, 1.0f);
+    k->attention_scores(x.data(), 1.0f, x.data(), 100, unit_scales.data(), 1, 9, 128, 1.0f,
+                        key_scores.data());
+    for (const float score : key_scores)
+      EXPECT_TRUE(same(score, static_cast<float>(int64_t{32768} * 32768 * 128)));
     // The value sum of attention over more positions than one 32-bit block holds.
     const int64_t positions = 70001, head_dim = 19;
     const std::vector<float> scores(static_cast<size_t>(positions), 0.0f),
