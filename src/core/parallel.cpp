@@ -1,6 +1,7 @@
 #include "core/parallel.hpp"
 
 #include <algorithm>
+#include <chrono>
 
 namespace etch {
 
@@ -15,6 +16,10 @@ inline void cpu_relax() {
 // About 10-30 µs of pause instructions: long enough to bridge the gap between consecutive
 // loops of one forward pass, short enough not to steal much from another process.
 constexpr int kSpins = 256;
+
+// Loops the caller runs alone after one in which it waited for a worker longer than it computed
+// itself: about ten decoded tokens of a small model, after which the workers get another try.
+constexpr int kSerialLoops = 512;
 
 // More chunks than threads, so that a thread that is not running leaves little for others to
 // wait on; few enough that claiming stays cheap.
@@ -59,7 +64,8 @@ void ThreadPool::run_chunks(uint32_t generation) {
 void ThreadPool::parallel_for(int64_t count, const std::function<void(int64_t, int64_t)>& body) {
   if (count <= 0) return;
   const int parts = size();
-  if (parts == 1 || count == 1) {
+  if (parts == 1 || count == 1 || serial_loops_ > 0) {
+    serial_loops_ -= serial_loops_ > 0;
     body(0, count);
     return;
   }
@@ -71,6 +77,8 @@ void ThreadPool::parallel_for(int64_t count, const std::function<void(int64_t, i
   const auto used = static_cast<uint32_t>((count + grain_ - 1) / grain_);
   chunks_done_.store(0, std::memory_order_relaxed);
   const uint32_t generation = generation_.load(std::memory_order_relaxed) + 1;
+  using clock = std::chrono::steady_clock;
+  const clock::time_point start = clock::now();
   claim_.store(uint64_t{generation} << 32 | used, std::memory_order_release);
   generation_.store(generation);  // seq_cst with sleeping_workers_: no sleeper is missed
   if (sleeping_workers_.load() > 0) generation_.notify_all();
@@ -80,9 +88,15 @@ void ThreadPool::parallel_for(int64_t count, const std::function<void(int64_t, i
     cpu_relax();
   }
   // A worker still runs a chunk (or was descheduled inside one): sleep until it is done.
+  const clock::time_point own_done = clock::now();
   caller_sleeping_.store(1);
   for (uint32_t done; (done = chunks_done_.load()) != used;) chunks_done_.wait(done);
   caller_sleeping_.store(0);
+  // Waiting longer than the caller's own share took means that another process holds the
+  // workers' cores: one thread is faster for a while.
+  // Loops of one chunk per thread are left alone: there the chunks, not the cores, may differ.
+  if (used >= 2 * static_cast<uint32_t>(parts) && clock::now() - own_done > own_done - start)
+    serial_loops_ = kSerialLoops;
 }
 
 void ThreadPool::worker_loop() {

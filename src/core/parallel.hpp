@@ -13,7 +13,9 @@ namespace etch {
 // loops per token, so a waiting thread spins for a few microseconds before it sleeps on a
 // futex (std::atomic::wait), and a loop's chunks are claimed, not assigned: when another
 // process holds a core and a worker is not running, the caller takes the worker's chunks
-// instead of waiting for it to be scheduled, so N threads are never much slower than one.
+// instead of waiting for it to be scheduled, and after a loop in which it still waited longer
+// for a descheduled worker than it computed itself, it runs the next loops alone, so N threads
+// are never much slower than one.
 class ThreadPool {
  public:
   explicit ThreadPool(int threads);
@@ -24,8 +26,8 @@ class ThreadPool {
   int size() const { return static_cast<int>(workers_.size()) + 1; }
 
   // Calls body(begin, end) over disjoint chunks covering [0, count); returns when all are done.
-  // The chunk bounds depend only on count and size(), and each chunk runs start to end on one
-  // thread, so results that are computed per index never depend on timing.
+  // Each chunk runs start to end on one thread, so results that are computed per index never
+  // depend on timing (the chunk bounds do: a loop the caller runs alone is one chunk).
   void parallel_for(int64_t count, const std::function<void(int64_t, int64_t)>& body);
 
   // Number of threads to use when the user did not say: the hardware's, at least 1.
@@ -51,6 +53,8 @@ class ThreadPool {
   std::atomic<uint32_t> chunks_done_{0};  // the caller sleeps on it
   std::atomic<uint32_t> caller_sleeping_{0};
   std::atomic<bool> stopping_{false};
+  // Loops left for the caller to run alone (only the caller reads or writes it).
+  int serial_loops_ = 0;
 };
 
 }  // namespace etch
