@@ -3,7 +3,9 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
+#include <string>
 #include <vector>
 
 #include "compile/compile.hpp"
@@ -293,7 +295,17 @@ const Kernels& scalar() {
 }
 
 const Kernels& fast() {
-  return *variants().back();
+  static const Kernels* const chosen = [] {
+    const char* name = std::getenv("ETCH_KERNEL_SET");
+    if (name == nullptr || *name == '\0') return variants().back();
+    std::string known;
+    for (const Kernels* k : variants()) {
+      if (std::strcmp(k->name, name) == 0) return k;
+      known += known.empty() ? k->name : std::string(", ") + k->name;
+    }
+    fail("ETCH_KERNEL_SET={}: not a kernel set this host runs ({})", name, known);
+  }();
+  return *chosen;
 }
 
 }  // namespace etch::run::int_kernels

@@ -88,7 +88,8 @@ struct Kernels {
 };
 
 const Kernels& scalar();
-// The fastest set this host runs.
+// The fastest set this host runs, or the one the environment variable ETCH_KERNEL_SET names
+// (to measure a slower set; a name this host cannot run is an error).
 const Kernels& fast();
 // Every set this host runs, scalar first, fastest last.
 std::span<const Kernels* const> variants();
