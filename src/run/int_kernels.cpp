@@ -153,6 +153,12 @@ void expand_block(const PackedMatrix& m, int64_t first_row, int16_t* out) {
   interleave_rows<expand_row>(m, first_row, out);
 }
 
+void scale_sums(const int64_t* sums, int64_t count, const float* row_scales, float x_scale,
+                float* out) {
+  for (int64_t i = 0; i < count; ++i)
+    out[i] = static_cast<float>(sums[i]) * (row_scales[i] * x_scale);
+}
+
 // Row i of the expanded block, back in column order, through the contract's dot.
 void block_dots(const int16_t* const* xs, int64_t tokens, const int16_t* w, int64_t n,
                 int64_t* out) {
@@ -195,9 +201,9 @@ void attention_output(const float* scores, int64_t positions, const int16_t* v, 
       v_stride, {sv, p}, {out, static_cast<size_t>(head_dim)});
 }
 
-const Kernels kSet{"scalar",     quantize,   msa_row,         packed_dots,      expand_row,
-                   expand_block, block_dots, dot16,           attention_scores, exp_units,
-                   swiglu,       rms_norm,   attention_output};
+const Kernels kSet{"scalar",     quantize,   msa_row,    packed_dots,     expand_row,
+                   expand_block, block_dots, scale_sums, dot16,           attention_scores,
+                   exp_units,    swiglu,     rms_norm,   attention_output};
 
 }  // namespace scalar_set
 
@@ -210,9 +216,9 @@ using contract::kExpInput;
 constexpr float kRoundMagic = 12582912.0f;
 
 #define ETCH_SET(label)                                                                       \
-  const Kernels kSet{label,        quantize,   msa_row,         packed_dots,      expand_row, \
-                     expand_block, block_dots, dot16,           attention_scores, exp_units,  \
-                     swiglu,       rms_norm,   attention_output};
+  const Kernels kSet{label,        quantize,   msa_row,    packed_dots,     expand_row,       \
+                     expand_block, block_dots, scale_sums, dot16,           attention_scores, \
+                     exp_units,    swiglu,     rms_norm,   attention_output};
 
 namespace baseline {
 #define ETCH_TARGET

@@ -68,6 +68,10 @@ struct Kernels {
   // columns, t < tokens: the same integer as msa_row by distributivity.
   void (*block_dots)(const int16_t* const* xs, int64_t tokens, const int16_t* w, int64_t n,
                      int64_t* out);
+  // out[i] = float(sums[i]) * (row_scales[i] * x_scale), i < count: a product's integer row sums
+  // to floats with the rows' scales and the input's.
+  void (*scale_sums)(const int64_t* sums, int64_t count, const float* row_scales, float x_scale,
+                     float* out);
   // contract::dot: sum of a[i] * b[i] over any int16 codes.
   int64_t (*dot16)(const int16_t* a, const int16_t* b, int64_t n);
   // scores[j] = contract::attention_score(q, sq, k row j, sk[j * sk_stride], inv_sqrt_dim)

@@ -146,9 +146,10 @@ struct IntegerEngine::State {
         const int64_t lo = std::max(begin, base) - base,
                       hi = std::min(end, base + job_blocks) - base;
         base += job_blocks;
-        auto store = [&](int64_t t, int64_t r, int64_t acc) {
-          job.out[t * rows + r] = static_cast<float>(acc) *
-                                  (v.scales[static_cast<size_t>(r)] * xs[static_cast<size_t>(t)]);
+        // out[t][first + i] for count rows from their integer sums.
+        auto store = [&](int64_t t, int64_t first, int64_t count, const int64_t* sums) {
+          k.scale_sums(sums, count, v.scales.data() + first, xs[static_cast<size_t>(t)],
+                       job.out + t * rows + first);
         };
         for (int64_t b = lo; b < hi; ++b) {
           const int64_t first = b * kRows, count = std::min(rows, first + kRows) - first;
@@ -159,7 +160,7 @@ struct IntegerEngine::State {
             for (int64_t t = 0; t < tokens; ++t) {
               int64_t acc[kRows];
               k.packed_dots(xq.data() + t * cols, *job.m, first, count, acc);
-              for (int64_t i = 0; i < count; ++i) store(t, first + i, acc[i]);
+              store(t, first, count, acc);
             }
             continue;
           }
@@ -173,9 +174,7 @@ struct IntegerEngine::State {
             rows_of_x[static_cast<size_t>(t)] = xq.data() + t * cols;
           k.expand_block(*job.m, first, w.data());
           k.block_dots(rows_of_x.data(), tokens, w.data(), cols, acc.data());
-          for (int64_t t = 0; t < tokens; ++t)
-            for (int64_t i = 0; i < count; ++i)
-              store(t, first + i, acc[static_cast<size_t>(t * kRows + i)]);
+          for (int64_t t = 0; t < tokens; ++t) store(t, first, count, acc.data() + t * kRows);
         }
       }
     });

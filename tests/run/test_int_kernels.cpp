@@ -97,6 +97,21 @@ TEST(KernelSets, EveryHostSetEqualsTheContractUnits) {
                                     block_rows[static_cast<size_t>(i)]))
                 << "token " << t << " row " << i;
 
+        // integer sums to floats, sums up to 2^40 so that the conversion rounds
+        {
+          std::vector<int64_t> sums(count);
+          for (auto& v : sums)
+            v = static_cast<int64_t>(src.pick(uint64_t{1} << 41)) - (int64_t{1} << 40);
+          std::vector<float> row_scales(count), got_floats(count);
+          for (auto& v : row_scales) v = src.pick(8) ? std::abs(src.moderate(8)) : src.any();
+          const float x_scale = std::abs(src.moderate(8));
+          k->scale_sums(sums.data(), n, row_scales.data(), x_scale, got_floats.data());
+          for (size_t i = 0; i < count; ++i)
+            ASSERT_TRUE(
+                same(got_floats[i], static_cast<float>(sums[i]) * (row_scales[i] * x_scale)))
+                << i;
+        }
+
         // multiply-select-add on codes into every table size
         for (int64_t group : {int64_t{1}, int64_t{7}, int64_t{16}, int64_t{32}, int64_t{33},
                               int64_t{100}, int64_t{256}}) {
