@@ -364,10 +364,10 @@ TEST(KernelSets, PackedRowsEqualTheContractUnitInEveryFormat) {
                   << k->name << " row " << r << " col " << j;
             }
         }
-      // Many rows in one call, from every row of a block of four (the sets take rows in pairs
-      // and in fours).
+      // Many rows in one call, from every row of a block of eight (the sets take rows in pairs
+      // and in eights).
       for (const Kernels* k : variants())
-        for (int64_t from = 0; from < std::min<int64_t>(4, rows); ++from) {
+        for (int64_t from = 0; from < std::min<int64_t>(8, rows); ++from) {
           std::vector<int64_t> got(static_cast<size_t>(rows - from));
           k->packed_dots(x.data(), packed, from, rows - from, got.data());
           ASSERT_TRUE(std::equal(got.begin(), got.end(), want_rows.begin() + from))
