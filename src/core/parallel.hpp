@@ -13,7 +13,9 @@ namespace etch {
 // loops per token, so a waiting thread spins for a few microseconds before it sleeps on a
 // futex (std::atomic::wait), and a loop's chunks are claimed, not assigned: when another
 // process holds a core and a worker is not running, the caller takes the worker's chunks
-// instead of waiting for it to be scheduled, so N threads are never much slower than one.
+// instead of waiting for it to be scheduled, and when it still waited longer for a descheduled
+// worker than it computed itself, or the workers ran few of a window's chunks, it runs the next
+// loops alone (the workers asleep), so N threads are never much slower than one.
 class ThreadPool {
  public:
   explicit ThreadPool(int threads);
@@ -24,8 +26,8 @@ class ThreadPool {
   int size() const { return static_cast<int>(workers_.size()) + 1; }
 
   // Calls body(begin, end) over disjoint chunks covering [0, count); returns when all are done.
-  // The chunk bounds depend only on count and size(), and each chunk runs start to end on one
-  // thread, so results that are computed per index never depend on timing.
+  // Each chunk runs start to end on one thread, so results that are computed per index never
+  // depend on timing (the chunk bounds do: a loop the caller runs alone is one chunk).
   void parallel_for(int64_t count, const std::function<void(int64_t, int64_t)>& body);
 
   // Number of threads to use when the user did not say: the hardware's, at least 1.
@@ -33,8 +35,11 @@ class ThreadPool {
 
  private:
   void worker_loop();
-  // Claims and runs chunks of the loop `generation` until none is left.
-  void run_chunks(uint32_t generation);
+  // Claims and runs chunks of the loop `generation` until none is left; returns how many it ran.
+  int64_t run_chunks(uint32_t generation);
+  // After a loop of `used` chunks, `own` of them run by the caller: whether the caller runs the
+  // next loops alone (see kSerialLoops).
+  void judge_loop(uint32_t used, int64_t own, bool waited_long);
 
   std::vector<std::thread> workers_;
   // Set by the caller before it publishes a loop's claim word; read by a thread only after it
@@ -51,6 +56,18 @@ class ThreadPool {
   std::atomic<uint32_t> chunks_done_{0};  // the caller sleeps on it
   std::atomic<uint32_t> caller_sleeping_{0};
   std::atomic<bool> stopping_{false};
+  // Loops the caller runs alone after one in which it waited for a worker longer than it
+  // computed itself, or after a window of loops in which the workers ran few chunks: about ten
+  // decoded tokens of a small model, after which the workers get another try; doubled after
+  // each try that fails again, halved after each window that goes well.
+  static constexpr int kSerialLoops = 512;
+  // Loops left for the caller to run alone, and how many the next slow worker costs (only the
+  // caller reads or writes them).
+  int serial_loops_ = 0;
+  int serial_backoff_ = kSerialLoops;
+  // The loops, chunks and caller's chunks of the window being judged (the caller's too).
+  int window_loops_ = 0;
+  int64_t window_chunks_ = 0, window_own_ = 0;
 };
 
 }  // namespace etch

@@ -3,7 +3,9 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
+#include <string>
 #include <vector>
 
 #include "compile/compile.hpp"
@@ -78,6 +80,24 @@ inline void unpack_codes(const uint8_t* row, int bits, int64_t first, int64_t co
   }
 }
 
+// expand_block through a set's expand_row: each row decoded once, then its column pairs (32-bit
+// words) spread to their places in the block.
+template <void (*kExpandRow)(const PackedMatrix&, int64_t, int16_t*)>
+void interleave_rows(const PackedMatrix& m, int64_t first_row, int16_t* out) {
+  const int64_t cols = m.view->cols, pairs = (cols + 1) / 2;
+  thread_local std::vector<int16_t> row;
+  row.resize(static_cast<size_t>(2 * pairs));
+  for (int64_t i = 0; i < kBlockRows; ++i) {
+    if (first_row + i < m.view->rows)
+      kExpandRow(m, first_row + i, row.data());
+    else
+      std::fill(row.begin(), row.end(), int16_t{0});
+    row.back() = cols % 2 ? int16_t{0} : row.back();
+    for (int64_t p = 0; p < pairs; ++p)
+      std::memcpy(out + p * 2 * kBlockRows + 2 * i, row.data() + 2 * p, 4);
+  }
+}
+
 // ---- scalar: the contract's units ----
 
 namespace scalar_set {
@@ -129,8 +149,35 @@ int64_t dot16(const int16_t* a, const int16_t* b, int64_t n) {
   return contract::dot({a, static_cast<size_t>(n)}, {b, static_cast<size_t>(n)});
 }
 
-void dot_expanded4(const int16_t* const* xs, const int16_t* w, int64_t n, int64_t* out) {
-  for (int t = 0; t < 4; ++t) out[t] = dot16(xs[t], w, n);
+void expand_block(const PackedMatrix& m, int64_t first_row, int16_t* out) {
+  interleave_rows<expand_row>(m, first_row, out);
+}
+
+void scale_sums(const int64_t* sums, int64_t count, const float* row_scales, float x_scale,
+                float* out) {
+  for (int64_t i = 0; i < count; ++i)
+    out[i] = static_cast<float>(sums[i]) * (row_scales[i] * x_scale);
+}
+
+// Row i of the expanded block, back in column order, through the contract's dot.
+void block_dots(const int16_t* const* xs, int64_t tokens, const int16_t* w, int64_t n,
+                int64_t* out) {
+  thread_local std::vector<int16_t> row;
+  row.resize(static_cast<size_t>(n));
+  for (int64_t i = 0; i < kBlockRows; ++i) {
+    for (int64_t j = 0; j < n; ++j)
+      row[static_cast<size_t>(j)] = w[j / 2 * 2 * kBlockRows + 2 * i + j % 2];
+    for (int64_t t = 0; t < tokens; ++t) out[t * kBlockRows + i] = dot16(xs[t], row.data(), n);
+  }
+}
+
+void attention_scores(const int16_t* q, float sq, const int16_t* k, int64_t k_stride,
+                      const float* sk, int64_t sk_stride, int64_t positions, int64_t head_dim,
+                      float inv_sqrt_dim, float* scores) {
+  const auto dim = static_cast<size_t>(head_dim);
+  for (int64_t j = 0; j < positions; ++j)
+    scores[j] = contract::attention_score({q, dim}, sq, {k + j * k_stride, dim}, sk[j * sk_stride],
+                                          inv_sqrt_dim);
 }
 
 void exp_units(const float* d, int64_t n, uint32_t* e) {
@@ -154,8 +201,9 @@ void attention_output(const float* scores, int64_t positions, const int16_t* v, 
       v_stride, {sv, p}, {out, static_cast<size_t>(head_dim)});
 }
 
-const Kernels kSet{"scalar",      quantize, msa_row,   packed_dots, expand_row, dot16,
-                   dot_expanded4, dot16,    exp_units, swiglu,      rms_norm,   attention_output};
+const Kernels kSet{"scalar",     quantize,   msa_row,    packed_dots,     expand_row,
+                   expand_block, block_dots, scale_sums, dot16,           attention_scores,
+                   exp_units,    swiglu,     rms_norm,   attention_output};
 
 }  // namespace scalar_set
 
@@ -167,10 +215,10 @@ using contract::kExpInput;
 // ties to even, in every vector set.
 constexpr float kRoundMagic = 12582912.0f;
 
-#define ETCH_SET(label)                                                          \
-  const Kernels kSet{                                                            \
-      label,         quantize, msa_row,   packed_dots, expand_row, dot_expanded, \
-      dot_expanded4, dot16,    exp_units, swiglu,      rms_norm,   attention_output};
+#define ETCH_SET(label)                                                                       \
+  const Kernels kSet{label,        quantize,   msa_row,    packed_dots,     expand_row,       \
+                     expand_block, block_dots, scale_sums, dot16,           attention_scores, \
+                     exp_units,    swiglu,     rms_norm,   attention_output};
 
 namespace baseline {
 #define ETCH_TARGET
@@ -253,7 +301,17 @@ const Kernels& scalar() {
 }
 
 const Kernels& fast() {
-  return *variants().back();
+  static const Kernels* const chosen = [] {
+    const char* name = std::getenv("ETCH_KERNEL_SET");
+    if (name == nullptr || *name == '\0') return variants().back();
+    std::string known;
+    for (const Kernels* k : variants()) {
+      if (std::strcmp(k->name, name) == 0) return k;
+      known += known.empty() ? k->name : std::string(", ") + k->name;
+    }
+    fail("ETCH_KERNEL_SET={}: not a kernel set this host runs ({})", name, known);
+  }();
+  return *chosen;
 }
 
 }  // namespace etch::run::int_kernels

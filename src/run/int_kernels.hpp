@@ -29,7 +29,7 @@ struct PackedMatrix {
   explicit PackedMatrix(const compile::MatrixView& view);
   const compile::MatrixView* view;
   // contract::multiplier_value of each code (all 1 without multipliers): |value| <= 2^7 and
-  // |level| <= 2^7 in every format, so level * value fits the 2^11 of dot_expanded's weights.
+  // |level| <= 2^7 in every format, so level * value fits the 2^11 that block_dots's weights have.
   std::array<int16_t, 256> multiplier_values;
   // Codes up to 6 bits: per tile and multiplier code, the 64 products level[k mod 2^bits] *
   // multiplier (as 16-bit words), so that a vector set selects a weight with one word permute
@@ -39,6 +39,9 @@ struct PackedMatrix {
   int64_t multiplier_codes = 1;  // 2^multiplier_bits, 1 without multipliers
   static constexpr int64_t kProductTable = 64;
 };
+
+// Rows of a block that expand_block interleaves.
+inline constexpr int64_t kBlockRows = 16;
 
 struct Kernels {
   const char* name;
@@ -54,15 +57,28 @@ struct Kernels {
   void (*packed_dots)(const int16_t* x, const PackedMatrix& m, int64_t first_row, int64_t rows,
                       int64_t* out);
   // out[j] = levels[code(r, j)] * multiplier(r, j / group) over row r of m: the weights that
-  // dot_expanded takes, decoded once for many tokens.
+  // msa_row multiplies x by, each group's multiplier applied (|weight| < 2^11).
   void (*expand_row)(const PackedMatrix& m, int64_t r, int16_t* out);
-  // contract::dot with weights pre-multiplied by their group multiplier (|w| < 2^11): the
-  // same integer as msa_row by distributivity.
-  int64_t (*dot_expanded)(const int16_t* x, const int16_t* w, int64_t n);
-  // dot_expanded of one weight row with four activation rows: out[t] = dot_expanded(xs[t], w, n).
-  void (*dot_expanded4)(const int16_t* const* xs, const int16_t* w, int64_t n, int64_t* out);
+  // Rows [first_row, first_row + kBlockRows) of m as expand_row gives them (rows past the
+  // matrix: 0), interleaved for products over all of them at once: column pair p of row i is
+  // out[p * 2 * kBlockRows + 2 * i] and the next word (0 past an odd last column). Decoded once
+  // for the many tokens of a step, out holds kBlockRows * (cols + 1) / 2 * 2 words.
+  void (*expand_block)(const PackedMatrix& m, int64_t first_row, int16_t* out);
+  // out[t * kBlockRows + i] = contract::dot(xs[t], row i of the expanded block w) over n
+  // columns, t < tokens: the same integer as msa_row by distributivity.
+  void (*block_dots)(const int16_t* const* xs, int64_t tokens, const int16_t* w, int64_t n,
+                     int64_t* out);
+  // out[i] = float(sums[i]) * (row_scales[i] * x_scale), i < count: a product's integer row sums
+  // to floats with the rows' scales and the input's.
+  void (*scale_sums)(const int64_t* sums, int64_t count, const float* row_scales, float x_scale,
+                     float* out);
   // contract::dot: sum of a[i] * b[i] over any int16 codes.
   int64_t (*dot16)(const int16_t* a, const int16_t* b, int64_t n);
+  // scores[j] = contract::attention_score(q, sq, k row j, sk[j * sk_stride], inv_sqrt_dim)
+  // over head_dim codes, j < positions; key row j at k[j * k_stride].
+  void (*attention_scores)(const int16_t* q, float sq, const int16_t* k, int64_t k_stride,
+                           const float* sk, int64_t sk_stride, int64_t positions, int64_t head_dim,
+                           float inv_sqrt_dim, float* scores);
   // e[i] = contract::exp_unit(d[i]).
   void (*exp_units)(const float* d, int64_t n, uint32_t* e);
   // g[i] = contract::swiglu(g[i], u[i]).
@@ -76,7 +92,8 @@ struct Kernels {
 };
 
 const Kernels& scalar();
-// The fastest set this host runs.
+// The fastest set this host runs, or the one the environment variable ETCH_KERNEL_SET names
+// (to measure a slower set; a name this host cannot run is an error).
 const Kernels& fast();
 // Every set this host runs, scalar first, fastest last.
 std::span<const Kernels* const> variants();

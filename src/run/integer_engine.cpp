@@ -134,7 +134,7 @@ struct IntegerEngine::State {
     float* out;
   };
   void matmul(std::initializer_list<Job> jobs, int64_t tokens) {
-    constexpr int64_t kRows = 16;
+    constexpr int64_t kRows = int_kernels::kBlockRows;
     int64_t blocks = 0;
     for (const auto& j : jobs) blocks += (j.m->view->rows + kRows - 1) / kRows;
     pool.parallel_for(blocks, [&](int64_t begin, int64_t end) {
@@ -146,38 +146,35 @@ struct IntegerEngine::State {
         const int64_t lo = std::max(begin, base) - base,
                       hi = std::min(end, base + job_blocks) - base;
         base += job_blocks;
-        auto store = [&](int64_t t, int64_t r, int64_t acc) {
-          job.out[t * rows + r] = static_cast<float>(acc) *
-                                  (v.scales[static_cast<size_t>(r)] * xs[static_cast<size_t>(t)]);
+        // out[t][first + i] for count rows from their integer sums.
+        auto store = [&](int64_t t, int64_t first, int64_t count, const int64_t* sums) {
+          k.scale_sums(sums, count, v.scales.data() + first, xs[static_cast<size_t>(t)],
+                       job.out + t * rows + first);
         };
         for (int64_t b = lo; b < hi; ++b) {
           const int64_t first = b * kRows, count = std::min(rows, first + kRows) - first;
-          // One token reads the codes directly, a block of rows at a time; several decode each
-          // row once (into a thread's buffer) and share it. The scalar set keeps the
+          // One token reads the codes directly, a block of rows at a time; several decode the
+          // block once (into a thread's buffer) and share it. The scalar set keeps the
           // contract's unit per token.
           if (scalar || tokens == 1) {
             for (int64_t t = 0; t < tokens; ++t) {
               int64_t acc[kRows];
               k.packed_dots(xq.data() + t * cols, *job.m, first, count, acc);
-              for (int64_t i = 0; i < count; ++i) store(t, first + i, acc[i]);
+              store(t, first, count, acc);
             }
             continue;
           }
           thread_local std::vector<int16_t> w;
-          w.resize(static_cast<size_t>(cols));
-          for (int64_t r = first; r < first + count; ++r) {
-            k.expand_row(*job.m, r, w.data());
-            int64_t t = 0;
-            for (; t + 4 <= tokens; t += 4) {
-              const int16_t* x4[4] = {xq.data() + t * cols, xq.data() + (t + 1) * cols,
-                                      xq.data() + (t + 2) * cols, xq.data() + (t + 3) * cols};
-              int64_t acc[4];
-              k.dot_expanded4(x4, w.data(), cols, acc);
-              for (int u = 0; u < 4; ++u) store(t + u, r, acc[u]);
-            }
-            for (; t < tokens; ++t)
-              store(t, r, k.dot_expanded(xq.data() + t * cols, w.data(), cols));
-          }
+          thread_local std::vector<int64_t> acc;
+          thread_local std::vector<const int16_t*> rows_of_x;
+          w.resize(static_cast<size_t>(kRows * ((cols + 1) / 2 * 2)));
+          acc.resize(static_cast<size_t>(tokens * kRows));
+          rows_of_x.resize(static_cast<size_t>(tokens));
+          for (int64_t t = 0; t < tokens; ++t)
+            rows_of_x[static_cast<size_t>(t)] = xq.data() + t * cols;
+          k.expand_block(*job.m, first, w.data());
+          k.block_dots(rows_of_x.data(), tokens, w.data(), cols, acc.data());
+          for (int64_t t = 0; t < tokens; ++t) store(t, first, count, acc.data() + t * kRows);
         }
       }
     });
@@ -236,12 +233,10 @@ struct IntegerEngine::State {
         value_scales.resize(static_cast<size_t>(visible));
         qh.resize(static_cast<size_t>(hd));
         const float sq = k.quantize(q.data() + t * q_dim + h * hd, hd, qh.data());
-        for (int64_t j = 0; j < visible; ++j) {
-          const int64_t dot = k.dot16(qh.data(), kc + j * kv_dim + kvh * hd, hd);
-          scores[static_cast<size_t>(j)] =
-              static_cast<float>(dot) * (sq * ks[j * kv_heads + kvh]) * inv_sqrt;
+        k.attention_scores(qh.data(), sq, kc + kvh * hd, kv_dim, ks + kvh, kv_heads, visible, hd,
+                           inv_sqrt, scores.data());
+        for (int64_t j = 0; j < visible; ++j)
           value_scales[static_cast<size_t>(j)] = vs[j * kv_heads + kvh];
-        }
         k.attention_output(scores.data(), visible, vc + kvh * hd, kv_dim, value_scales.data(), hd,
                            att.data() + t * q_dim + h * hd);
       }

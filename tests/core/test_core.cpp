@@ -1,9 +1,11 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
 #include <cmath>
 #include <cstring>
 #include <numeric>
+#include <thread>
 
 #include "core/core.hpp"
 #include "test_support.hpp"
@@ -52,6 +54,30 @@ TEST(ThreadPool, CoversEveryIndexOnceForAnyCount) {
       for (auto& h : hits) EXPECT_EQ(h.load(), 50);
     }
   }
+}
+
+// A worker that is not running (here: asleep inside its chunk, as one descheduled by another
+// process) makes the caller run the next loops alone instead of waiting for it again.
+TEST(ThreadPool, RunsLoopsAloneAfterWaitingForASlowWorker) {
+  ThreadPool pool(2);
+  const std::thread::id caller = std::this_thread::get_id();
+  std::atomic<bool> worker_started{false};
+  pool.parallel_for(64, [&](int64_t, int64_t) {
+    if (std::this_thread::get_id() != caller) {
+      worker_started = true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+      return;
+    }
+    const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+    while (!worker_started && std::chrono::steady_clock::now() < give_up) std::this_thread::yield();
+  });
+  ASSERT_TRUE(worker_started.load());
+  std::atomic<int> on_workers{0};
+  for (int loop = 0; loop < 10; ++loop)
+    pool.parallel_for(64, [&](int64_t, int64_t) {
+      if (std::this_thread::get_id() != caller) ++on_workers;
+    });
+  EXPECT_EQ(on_workers.load(), 0);
 }
 
 TEST(MappedFile, MapsAndNamesMissingFiles) {

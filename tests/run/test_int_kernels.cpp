@@ -71,15 +71,46 @@ TEST(KernelSets, EveryHostSetEqualsTheContractUnits) {
         // the integer dot products
         const std::vector<int16_t> a = codes(src, n), b = codes(src, n);
         ASSERT_EQ(k->dot16(a.data(), b.data(), n), contract::dot(a, b));
-        std::vector<int16_t> expanded(count);
-        for (auto& w : expanded) w = static_cast<int16_t>(static_cast<int>(src.pick(4095)) - 2047);
-        const std::vector<int16_t> c = codes(src, n), d = codes(src, n);
-        ASSERT_EQ(k->dot_expanded(a.data(), expanded.data(), n), contract::dot(a, expanded));
-        const int16_t* xs[4] = {a.data(), b.data(), c.data(), d.data()};
-        int64_t four[4];
-        k->dot_expanded4(xs, expanded.data(), n, four);
-        for (int t = 0; t < 4; ++t)
-          ASSERT_EQ(four[t], contract::dot({xs[t], count}, expanded)) << t;
+        // block_dots: this test's own interleaving of kBlockRows weight rows (|w| < 2^11)
+        // against 1 to 11 tokens, so that passes of every set end part full
+        const auto pairs = static_cast<size_t>((n + 1) / 2);
+        std::vector<std::vector<int16_t>> block_rows(static_cast<size_t>(kBlockRows),
+                                                     std::vector<int16_t>(count));
+        std::vector<int16_t> block(pairs * 2 * static_cast<size_t>(kBlockRows), 0);
+        for (size_t i = 0; i < block_rows.size(); ++i)
+          for (size_t j = 0; j < count; ++j) {
+            const auto w = static_cast<int16_t>(static_cast<int>(src.pick(4095)) - 2047);
+            block_rows[i][j] = w;
+            block[j / 2 * 2 * kBlockRows + 2 * i + j % 2] = w;
+          }
+        const auto tokens = static_cast<int64_t>(1 + src.pick(11));
+        std::vector<std::vector<int16_t>> token_rows;
+        std::vector<const int16_t*> xs;
+        for (int64_t t = 0; t < tokens; ++t) token_rows.push_back(codes(src, n));
+        for (const auto& row : token_rows) xs.push_back(row.data());
+        std::vector<int64_t> got(static_cast<size_t>(tokens * kBlockRows));
+        k->block_dots(xs.data(), tokens, block.data(), n, got.data());
+        for (int64_t t = 0; t < tokens; ++t)
+          for (int64_t i = 0; i < kBlockRows; ++i)
+            ASSERT_EQ(got[static_cast<size_t>(t * kBlockRows + i)],
+                      contract::dot(token_rows[static_cast<size_t>(t)],
+                                    block_rows[static_cast<size_t>(i)]))
+                << "token " << t << " row " << i;
+
+        // integer sums to floats, sums up to 2^40 so that the conversion rounds
+        {
+          std::vector<int64_t> sums(count);
+          for (auto& v : sums)
+            v = static_cast<int64_t>(src.pick(uint64_t{1} << 41)) - (int64_t{1} << 40);
+          std::vector<float> row_scales(count), got_floats(count);
+          for (auto& v : row_scales) v = src.pick(8) ? std::abs(src.moderate(8)) : src.any();
+          const float x_scale = std::abs(src.moderate(8));
+          k->scale_sums(sums.data(), n, row_scales.data(), x_scale, got_floats.data());
+          for (size_t i = 0; i < count; ++i)
+            ASSERT_TRUE(
+                same(got_floats[i], static_cast<float>(sums[i]) * (row_scales[i] * x_scale)))
+                << i;
+        }
 
         // multiply-select-add on codes into every table size
         for (int64_t group : {int64_t{1}, int64_t{7}, int64_t{16}, int64_t{32}, int64_t{33},
@@ -122,6 +153,28 @@ TEST(KernelSets, EveryHostSetEqualsTheContractUnits) {
                          contract::rms_norm(x, nw, eps, want_y)));
         ASSERT_TRUE(same(y, want_y));
 
+        // attention scores: n positions of keys of up to 130 codes (-32768 among them), rows
+        // and scales strided
+        {
+          const auto dim = static_cast<int64_t>(1 + src.pick(130));
+          const int64_t key_stride = dim + static_cast<int64_t>(src.pick(40));
+          const int64_t scale_stride = 1 + static_cast<int64_t>(src.pick(3));
+          const std::vector<int16_t> qv = codes(src, dim),
+                                     keys = codes(src, (n - 1) * key_stride + dim);
+          std::vector<float> key_scales(count * static_cast<size_t>(scale_stride));
+          for (auto& s : key_scales) s = std::abs(src.moderate(6));
+          const float sq = std::abs(src.moderate(6)), inv = contract::attention_scale(dim);
+          std::vector<float> got_scores(count);
+          k->attention_scores(qv.data(), sq, keys.data(), key_stride, key_scales.data(),
+                              scale_stride, n, dim, inv, got_scores.data());
+          for (int64_t j = 0; j < n; ++j)
+            ASSERT_TRUE(same(got_scores[static_cast<size_t>(j)],
+                             contract::attention_score(
+                                 qv, sq, {keys.data() + j * key_stride, static_cast<size_t>(dim)},
+                                 key_scales[static_cast<size_t>(j * scale_stride)], inv)))
+                << "position " << j;
+        }
+
         // attention output: n positions of a head of up to 130 codes, rows strided
         const auto head_dim = static_cast<int64_t>(1 + src.pick(130));
         const int64_t stride = head_dim + static_cast<int64_t>(src.pick(40));
@@ -159,14 +212,25 @@ TEST(KernelSets, WorstCaseInputsStayExact) {
   for (const Kernels* k : variants()) {
     SCOPED_TRACE(k->name);
     const int64_t n = 4099;
-    std::vector<int16_t> x(static_cast<size_t>(n), -32768), ex(static_cast<size_t>(n), -2047);
+    std::vector<int16_t> x(static_cast<size_t>(n), -32768);
     std::vector<int32_t> mult(static_cast<size_t>(n), 128);
     const std::vector<uint8_t> zero_codes(static_cast<size_t>(n), 0);
     const int8_t lowest[1] = {-128};
     EXPECT_EQ(k->msa_row(x.data(), zero_codes.data(), lowest, 1, mult.data(), n, 256),
               int64_t{32768} * 128 * 128 * n);
-    EXPECT_EQ(k->dot_expanded(x.data(), ex.data(), n), int64_t{32768} * 2047 * n);
+    const std::vector<int16_t> block(static_cast<size_t>((n + 1) / 2 * 2 * kBlockRows), -2047);
+    const int16_t* xs[3] = {x.data(), x.data(), x.data()};
+    int64_t sums[3 * kBlockRows];
+    k->block_dots(xs, 3, block.data(), n, sums);
+    for (const int64_t sum : sums) EXPECT_EQ(sum, int64_t{32768} * 2047 * n);
     EXPECT_EQ(k->dot16(x.data(), x.data(), n), int64_t{32768} * 32768 * n);
+    // Keys of -32768 against such a query: every pair sum wraps 32 bits.
+    std::vector<float> key_scores(9);
+    const std::vector<float> unit_scales(9, 1.0f);
+    k->attention_scores(x.data(), 1.0f, x.data(), 100, unit_scales.data(), 1, 9, 128, 1.0f,
+                        key_scores.data());
+    for (const float score : key_scores)
+      EXPECT_TRUE(same(score, static_cast<float>(int64_t{32768} * 32768 * 128)));
     // The value sum of attention over more positions than one 32-bit block holds.
     const int64_t positions = 70001, head_dim = 19;
     const std::vector<float> scores(static_cast<size_t>(positions), 0.0f),
@@ -242,7 +306,9 @@ TEST(KernelSets, PackedRowsEqualTheContractUnitInEveryFormat) {
                                      {130, 256},
                                      {65, 257},
                                      {2, 1000},
-                                     {5, 2055}}) {
+                                     {5, 2055},
+                                     {67, 768},
+                                     {9, 64}}) {
       SCOPED_TRACE(format.name() + " " + std::to_string(rows) + "x" + std::to_string(cols));
       const PackedTile tile = random_tile(src, format, rows, cols);
       const compile::MatrixView view = tile.matrix.view();
@@ -275,9 +341,33 @@ TEST(KernelSets, PackedRowsEqualTheContractUnitInEveryFormat) {
                 << k->name << " row " << r << " col " << j;
         }
       }
-      // Many rows in one call, from row 0 and from row 1 (the sets take rows in pairs).
+      // Blocks of kBlockRows rows, the last reaching past the matrix.
       for (const Kernels* k : variants())
-        for (int64_t from : {int64_t{0}, std::min<int64_t>(1, rows - 1)}) {
+        for (int64_t first = 0; first < rows; first += kBlockRows) {
+          std::vector<int16_t> block(static_cast<size_t>((cols + 1) / 2 * 2 * kBlockRows), 7);
+          k->expand_block(packed, first, block.data());
+          for (int64_t i = 0; i < kBlockRows; ++i)
+            for (int64_t j = 0; j < (cols + 1) / 2 * 2; ++j) {
+              const int64_t r = first + i;
+              int32_t want = 0;
+              if (r < rows && j < cols) {
+                const auto code = tile.codes[static_cast<size_t>(r)][static_cast<size_t>(j)];
+                want = tile.matrix
+                           .levels[static_cast<size_t>(r / contract::kTileRows) * table + code] *
+                       (format.multiplier_bits == 0
+                            ? 1
+                            : contract::multiplier_value(
+                                  format.kind, tile.matrix.multipliers[static_cast<size_t>(
+                                                   r * view.groups() + j / format.group)]));
+              }
+              ASSERT_EQ(block[static_cast<size_t>(j / 2 * 2 * kBlockRows + 2 * i + j % 2)], want)
+                  << k->name << " row " << r << " col " << j;
+            }
+        }
+      // Many rows in one call, from every row of a block of eight (the sets take rows in pairs
+      // and in eights).
+      for (const Kernels* k : variants())
+        for (int64_t from = 0; from < std::min<int64_t>(8, rows); ++from) {
           std::vector<int64_t> got(static_cast<size_t>(rows - from));
           k->packed_dots(x.data(), packed, from, rows - from, got.data());
           ASSERT_TRUE(std::equal(got.begin(), got.end(), want_rows.begin() + from))
