@@ -21,14 +21,24 @@
 
 namespace {
 
-const std::filesystem::path& folder() {
-  static const std::filesystem::path path = [] {
+// The files the readers are given, in a folder removed when the fuzzer exits.
+struct Folder {
+  std::filesystem::path path;
+  Folder() {
     std::string pattern =
         (std::filesystem::temp_directory_path() / "etch-fuzz-adapter-XXXXXX").string();
     if (mkdtemp(pattern.data()) == nullptr) std::abort();
-    return std::filesystem::path(pattern);
-  }();
-  return path;
+    path = pattern;
+  }
+  ~Folder() {
+    std::error_code ignored;
+    std::filesystem::remove_all(path, ignored);
+  }
+};
+
+const std::filesystem::path& folder() {
+  static const Folder held;
+  return held.path;
 }
 
 void write(const std::filesystem::path& path, std::string_view bytes) {

@@ -25,13 +25,18 @@ struct Shape {
 Shape shape_of(Role role, const etch::import::ModelConfig& c) {
   const int64_t q = c.heads * c.head_dim, kv = c.kv_heads * c.head_dim;
   switch (role) {
-    case Role::kAttnQ: return {q, c.hidden_size};
+    case Role::kAttnQ:
+      return {q, c.hidden_size};
     case Role::kAttnK:
-    case Role::kAttnV: return {kv, c.hidden_size};
-    case Role::kAttnOutput: return {c.hidden_size, q};
+    case Role::kAttnV:
+      return {kv, c.hidden_size};
+    case Role::kAttnOutput:
+      return {c.hidden_size, q};
     case Role::kFfnGate:
-    case Role::kFfnUp: return {c.ffn_size, c.hidden_size};
-    default: return {c.hidden_size, c.ffn_size};
+    case Role::kFfnUp:
+      return {c.ffn_size, c.hidden_size};
+    default:
+      return {c.hidden_size, c.ffn_size};
   }
 }
 
@@ -53,8 +58,8 @@ std::string peft(const etch::import::ModelConfig& c, int64_t rank, const std::ve
   std::vector<st::TensorData> tensors;
   auto add = [&](const std::string& name, int64_t rows, int64_t cols) {
     const std::vector<float>& v = storage.emplace_back(values(rows * cols, 0.01f));
-    tensors.push_back({name, "F32", {rows, cols},
-                       {reinterpret_cast<const uint8_t*>(v.data()), v.size() * 4}});
+    tensors.push_back(
+        {name, "F32", {rows, cols}, {reinterpret_cast<const uint8_t*>(v.data()), v.size() * 4}});
   };
   for (int64_t l = 0; l < c.layers; ++l)
     for (Role role : roles) {
@@ -99,8 +104,7 @@ int main(int argc, char** argv) {
   const std::vector<Role> all(etch::import::kLayerMatrices.begin(),
                               etch::import::kLayerMatrices.end());
   const std::vector<Role> attention = {Role::kAttnQ, Role::kAttnV};
-  write(out / "peft-r2-all",
-        peft(c, 2, all, R"({"peft_type": "LORA", "r": 2, "lora_alpha": 4})"));
+  write(out / "peft-r2-all", peft(c, 2, all, R"({"peft_type": "LORA", "r": 2, "lora_alpha": 4})"));
   write(out / "peft-r1-rslora",
         peft(c, 1, attention,
              R"({"peft_type": "LORA", "r": 1, "lora_alpha": 8, "use_rslora": true})"));
