@@ -88,8 +88,8 @@ std::vector<contract::Format> format_choices(const contract::Recipe& recipe) {
 }
 
 // Each layer matrix's quantization_correction of `rank`, rounded to the chip's int8 adapter.
-SramAdapter correction_adapter(std::vector<Source>& sources, const std::vector<Matrix>& matrices,
-                               int64_t rank, ThreadPool& pool,
+SramAdapter correction_adapter(const std::vector<Source>& sources,
+                               const std::vector<Matrix>& matrices, int64_t rank, ThreadPool& pool,
                                const std::function<void(int64_t)>& on_corrected) {
   import::Adapter adapter;
   adapter.name = "correction";
