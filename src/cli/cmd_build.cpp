@@ -29,6 +29,7 @@ struct BuildCommandOptions {
   std::string calib;
   int64_t calib_tokens = 4096;
   int threads = 0;
+  int64_t correct_rank = 0;
 };
 
 // hc1's loss probe runs the float model once per matrix over this many calibration tokens.
@@ -73,6 +74,7 @@ void execute(const BuildCommandOptions& o) {
   options.bits_per_weight = o.bits_per_weight;
   options.calibration_name = o.calib;
   options.threads = o.threads;
+  options.correct_rank = o.correct_rank;
   std::optional<compile::SramAdapter> adapter;
   if (!loaded.given_adapters().empty()) {
     const run::AdapterUse& use = loaded.given_adapters().front();
@@ -113,10 +115,17 @@ void add_build_command(CLI::App& app) {
   add_count_option(*cmd, "--calib-tokens", options->calib_tokens, "Calibration tokens", 1,
                    int64_t{1} << 30);
   add_threads_option(*cmd, options->threads);
-  add_lora_option(*cmd, options->lora)
-      ->expected(1)
-      ->description(
-          "A default LoRA adapter FILE_OR_FOLDER[:SCALE] to fold into the .etch's SRAM (int8)");
+  CLI::Option* lora =
+      add_lora_option(*cmd, options->lora)
+          ->expected(1)
+          ->description(
+              "A default LoRA adapter FILE_OR_FOLDER[:SCALE] to fold into the .etch's SRAM (int8)");
+  // The .etch format's largest adapter rank; a matrix narrower than R gets its full rank.
+  add_count_option(*cmd, "--correct-rank", options->correct_rank,
+                   "Rank of each layer matrix's correction of its quantization error, weighted by "
+                   "the calibration inputs, held as the .etch's SRAM adapter (0: none)",
+                   0, 65536)
+      ->excludes(lora);
   cmd->callback([options] { execute(*options); });
 }
 

@@ -1,6 +1,9 @@
 // Recipes: which weight format each matrix gets, and the hc1 mixed-precision selection.
 #include <algorithm>
 #include <cmath>
+#include <functional>
+#include <iterator>
+#include <optional>
 
 #include "compile/compile.hpp"
 #include "compile/format.hpp"
@@ -84,12 +87,42 @@ std::vector<contract::Format> format_choices(const contract::Recipe& recipe) {
   return out;
 }
 
+// Each layer matrix's quantization_correction of `rank`, rounded to the chip's int8 adapter.
+SramAdapter correction_adapter(const std::vector<Source>& sources,
+                               const std::vector<Matrix>& matrices, int64_t rank, ThreadPool& pool,
+                               const std::function<void(int64_t)>& on_corrected) {
+  import::Adapter adapter;
+  adapter.name = "correction";
+  // sources[0] is the token embedding and the last the output head: the contract's LoRA path
+  // is on the layer matrices only.
+  const int64_t per_layer = std::size(import::kLayerMatrices);
+  const auto layer_matrices = static_cast<int64_t>(sources.size()) - 2;
+  adapter.matrices.resize(static_cast<size_t>(layer_matrices));
+  for (int64_t begin = 0; begin < layer_matrices; begin += pool.size()) {
+    const int64_t count = std::min<int64_t>(pool.size(), layer_matrices - begin);
+    pool.parallel_for(count, [&](int64_t lo, int64_t hi) {
+      for (int64_t i = begin + lo; i < begin + hi; ++i) {
+        const Source& s = sources[static_cast<size_t>(i + 1)];
+        import::AdapterMatrix m = quantization_correction(
+            to_floats(*s.tensor), matrices[static_cast<size_t>(i + 1)].view(), s.statistics, rank);
+        m.role = import::kLayerMatrices[static_cast<size_t>(i % per_layer)];
+        m.layer = i / per_layer;
+        adapter.matrices[static_cast<size_t>(i)] = std::move(m);
+      }
+    });
+    on_corrected(count);
+  }
+  return quantize_adapter(adapter, 1.0f);
+}
+
 }  // namespace
 
 void build(const import::Model& model, const Calibration* calibration, const BuildOptions& options,
            const std::string& path) {
   const auto& cfg = model.config;
   const contract::Recipe& recipe = contract::find_recipe(options.recipe);
+  if (options.correct_rank > 0 && options.adapter)
+    fail("a .etch holds one adapter: a quantization correction and a LoRA adapter were given");
   auto stats = [&](import::Role role, int64_t layer) {
     return calibration ? calibration->find(role, layer) : nullptr;
   };
@@ -116,7 +149,8 @@ void build(const import::Model& model, const Calibration* calibration, const Bui
 
   ThreadPool pool(options.threads > 0 ? options.threads : ThreadPool::default_threads());
   const bool probe = recipe.mixed && options.loss_probe;
-  const int64_t total = n * c + (probe ? n : 0);
+  // Corrections are computed for the layer matrices: all but the embedding and output head.
+  const int64_t total = n * c + (probe ? n : 0) + (options.correct_rank > 0 ? n - 2 : 0);
   int64_t done = 0;
   // Matrices in batches of one per thread, so progress can be reported between batches.
   for (int64_t begin = 0; begin < n; begin += pool.size()) {
@@ -236,7 +270,15 @@ void build(const import::Model& model, const Calibration* calibration, const Bui
     }
   contents.vectors.emplace_back("rope.cos", std::move(cos_table));
   contents.vectors.emplace_back("rope.sin", std::move(sin_table));
-  contents.adapter = options.adapter;
+  std::optional<SramAdapter> correction;
+  if (options.correct_rank > 0) {
+    correction = correction_adapter(sources, contents.matrices, options.correct_rank, pool,
+                                    [&](int64_t count) {
+                                      done += count;
+                                      if (options.on_progress) options.on_progress(done, total);
+                                    });
+  }
+  contents.adapter = correction ? &*correction : options.adapter;
   write_etch(path, contents);
 }
 

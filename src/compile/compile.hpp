@@ -133,6 +133,29 @@ struct SramAdapter {
 // code = round_even(v / scale).
 SramAdapter quantize_adapter(const import::Adapter& adapter, float default_scale);
 
+// The top singular triplets of a matrix: M ~ sum_s singular[s] u_s v_s^T, singular values
+// descending, u_s = u[s * rows ...], v_s = v[s * cols ...] (each a contiguous unit vector).
+struct TruncatedSvd {
+  int64_t rows = 0, cols = 0, rank = 0;
+  std::vector<double> u, singular, v;
+};
+// The top `rank` (clamped to min(rows, cols)) singular triplets of m (rows x cols, row-major)
+// by randomized subspace iteration (Halko, Martinsson and Tropp 2011, algorithm 4.4: 10
+// oversampling columns, 4 power iterations, Gram-Schmidt QR, one-sided Jacobi on the small
+// factor), in double. `seed` draws the starting subspace: equal inputs give equal outputs.
+TruncatedSvd truncated_svd(std::span<const double> m, int64_t rows, int64_t cols, int64_t rank,
+                           uint64_t seed);
+
+// The rank-`rank` (clamped to min(rows, cols)) correction B A of a quantized matrix's error
+// E = W - dequant(Q) that minimises its output error on calibration text, sum over tokens of
+// |(E - B A) x|^2 (QERA's closed form: the truncated SVD of E F with F F^T = H + dI, GPTQ's
+// damped H); without statistics (or for another input width), the plain truncated SVD of E.
+// Returned as a float LoRA matrix with scale 1 (role and layer left to the caller), for
+// quantize_adapter. `weights` is the float matrix, rows x cols.
+import::AdapterMatrix quantization_correction(std::span<const float> weights,
+                                              const MatrixView& quantized,
+                                              const InputStatistics* statistics, int64_t rank);
+
 struct BuildOptions {
   std::string recipe = "hc1";    // a name in contract::recipes(); another is refused
   double bits_per_weight = 0;    // a mixed recipe's budget; 0: the recipe's default_budget
@@ -143,6 +166,10 @@ struct BuildOptions {
   LossProbe loss_probe;
   std::function<void(int64_t done, int64_t total)> on_progress;
   const SramAdapter* adapter = nullptr;  // folded into the .etch's SRAM sections when given
+  // > 0: each layer matrix's quantization_correction of this rank becomes the .etch's SRAM
+  // adapter (int8 by quantize_adapter, default scale 1), named "correction"; refused with
+  // `adapter`, since a .etch holds one adapter.
+  int64_t correct_rank = 0;
 };
 
 // Quantizes every matrix of `model` per the recipe and writes `path`, with the model's norms,
