@@ -25,14 +25,12 @@ inline rtl::DesignOptions simulation_options() {
 
 inline void expect_bit_exact(const std::string& etch_path, const std::string& name,
                              std::vector<int32_t> prompt = {1, 7, 30, 12}, int64_t generate = 4,
-                             int64_t tile_rows = 2) {
+                             rtl::DesignOptions options = simulation_options()) {
   const compile::EtchModel model = compile::read_etch(etch_path);
   TempDir dir("rtl-" + name);
   rtl::CosimOptions cosim;
   cosim.prompt = std::move(prompt);
   cosim.generate = generate;
-  rtl::DesignOptions options = simulation_options();
-  options.tile_rows = tile_rows;
   options.context = static_cast<int64_t>(cosim.prompt.size()) + cosim.generate - 1;
   const rtl::Design design = rtl::write_design(model, dir.path().string(), options);
   const rtl::CosimResult r = rtl::cosimulate(model, dir.path().string(), design, cosim);
