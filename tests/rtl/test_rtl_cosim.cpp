@@ -76,8 +76,8 @@ TEST(RtlDesign, GeneratedDesignsLintClean) {
 // its ROM files loaded (hierarchy -check fails on a missing module or port).
 TEST(RtlDesign, GeneratedDesignElaboratesInYosys) {
   if (std::system("command -v yosys > /dev/null 2>&1") != 0) GTEST_SKIP() << "no yosys";
-  const auto [status, log] =
-      run_in_design("hc1", "yosys -q -p 'read_verilog -sv sv/*.sv; hierarchy -check -top TOP'");
+  const auto [status, log] = run_in_design(
+      "hc1", "yosys -q -p 'read_verilog -defer -sv sv/*.sv; hierarchy -check -top TOP'");
   EXPECT_EQ(status, 0) << log;
 }
 

@@ -151,7 +151,8 @@ def synthesize(job):
             (tmp / f"{top}.sv").write_text(extra_source)
             sources.append(str(tmp / f"{top}.sv"))
         stat = tmp / "stat.json"
-        script = (f"read_verilog -sv {' '.join(sources)}\n"
+        # -defer: each module is elaborated once, at the parameters the top asks for.
+        script = (f"read_verilog -defer -sv {' '.join(sources)}\n"
                   + FLOW.read_text().replace("TOP", top).replace("STAT_JSON", str(stat)))
         (tmp / "run.ys").write_text(script)
         start = datetime.datetime.now()
