@@ -81,6 +81,11 @@ void add_rtl_command(CLI::App& app) {
   cmd->add_option("-o,--output", options->out, "Folder for the design")->required();
   add_count_option(*cmd, "--tile-rows", options->design.tile_rows,
                    "Rows per tile (a power of two dividing 64; fewer simulate faster)", 1, 64);
+  add_count_option(*cmd, "--tiles", options->design.tiles,
+                   "Tiles side by side per weight format (0: the planner's tiling)", 0, 64);
+  add_count_option(*cmd, "--lanes", options->design.lanes,
+                   "Product rows out per cycle, dividing the block's rows (0: all of them)", 0,
+                   4096);
   add_count_option(*cmd, "--int8-group", options->design.int8_group,
                    "Columns per group of int8 matrices (a power of two up to 256)", 1, 256);
   add_count_option(*cmd, "--context", options->design.context,

@@ -28,6 +28,7 @@ constexpr const char* kTestbench = R"(// etch rtl's co-simulation testbench (gen
 #include <cstdlib>
 #include <cstring>
 #include <memory>
+#include <type_traits>
 #include <vector>
 
 #include "Vetch_top.h"
@@ -37,6 +38,16 @@ struct Record {
   int32_t token, unit, layer, index;
   uint32_t value;
 };
+
+// Lane `lane` of a trace value: one 32-bit word of a port Verilator holds in an integer (one or
+// two lanes) or in an array of words (more).
+template <class Port>
+uint32_t lane_value(const Port& port, int lane) {
+  if constexpr (std::is_integral_v<Port>)
+    return static_cast<uint32_t>(static_cast<uint64_t>(port) >> (32 * lane));
+  else
+    return port[lane];
+}
 
 int main(int argc, char** argv) {
   if (argc < 4) {
@@ -72,17 +83,19 @@ int main(int argc, char** argv) {
     logits.clear();
     while (top->busy) {
       top->eval();
-      if (top->trace_valid) {
-        const Record r{static_cast<int32_t>(t), top->trace_unit,
-                       static_cast<int32_t>(top->trace_layer),
-                       static_cast<int32_t>(top->trace_index), top->trace_value};
-        std::fwrite(&r, sizeof r, 1, out);
-        if (r.unit == 2) {
-          float f;
-          std::memcpy(&f, &r.value, 4);
-          logits.push_back(f);
+      if (top->trace_valid)
+        for (int lane = 0; lane < static_cast<int>(top->trace_count); ++lane) {
+          const Record r{static_cast<int32_t>(t), top->trace_unit,
+                         static_cast<int32_t>(top->trace_layer),
+                         static_cast<int32_t>(top->trace_index) + lane,
+                         lane_value(top->trace_value, lane)};
+          std::fwrite(&r, sizeof r, 1, out);
+          if (r.unit == 2) {
+            float f;
+            std::memcpy(&f, &r.value, 4);
+            logits.push_back(f);
+          }
         }
-      }
       tick();
       ++cycles;
     }

@@ -15,8 +15,14 @@
 namespace etch::rtl {
 
 struct DesignOptions {
-  // Rows of a tile (rows computed per cycle); a power of two dividing contract::kTileRows.
+  // Rows of a tile; a power of two dividing contract::kTileRows.
   int64_t tile_rows = contract::kTileRows;
+  // Tiles side by side per weight format, each on its rows of one block of tile_rows x tiles
+  // rows; 0: the planner's tiling (etch plan's datapaths per matrix, the most any matrix has).
+  int64_t tiles = 0;
+  // Product rows finished per cycle (output units side by side); divides the block's rows.
+  // 0: the whole block at once.
+  int64_t lanes = 0;
   // Columns per group of int8 matrices. Their multipliers are all 1, so any power of two up to
   // contract::kInt8Group gives the same sums; a small one keeps simulation models small.
   int64_t int8_group = contract::kInt8Group;
@@ -28,6 +34,7 @@ struct Design {
   std::string top;                 // the top module's name
   std::vector<std::string> files;  // every file written, relative to the design folder
   int64_t context = 0;
+  int64_t tiles = 0, lanes = 0;  // as built (DesignOptions' defaults resolved)
 };
 
 // Writes the design of `model` into `dir` (created if missing): sv/ (library and top), rom/

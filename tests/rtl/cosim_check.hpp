@@ -12,24 +12,25 @@
 namespace etch::testing {
 
 // Small tiles and int8 groups keep each Verilator build short (a tile's selectors are most of
-// the generated C++); the sums do not depend on them.
+// the generated C++); the sums do not depend on them. Two tiles side by side and two output
+// lanes exercise the parallel datapath: blocks of 4 rows, out in two cycles.
 inline rtl::DesignOptions simulation_options() {
   rtl::DesignOptions o;
   o.tile_rows = 2;
+  o.tiles = 2;
+  o.lanes = 2;
   o.int8_group = 4;
   return o;
 }
 
 inline void expect_bit_exact(const std::string& etch_path, const std::string& name,
                              std::vector<int32_t> prompt = {1, 7, 30, 12}, int64_t generate = 4,
-                             int64_t tile_rows = 2) {
+                             rtl::DesignOptions options = simulation_options()) {
   const compile::EtchModel model = compile::read_etch(etch_path);
   TempDir dir("rtl-" + name);
   rtl::CosimOptions cosim;
   cosim.prompt = std::move(prompt);
   cosim.generate = generate;
-  rtl::DesignOptions options = simulation_options();
-  options.tile_rows = tile_rows;
   options.context = static_cast<int64_t>(cosim.prompt.size()) + cosim.generate - 1;
   const rtl::Design design = rtl::write_design(model, dir.path().string(), options);
   const rtl::CosimResult r = rtl::cosimulate(model, dir.path().string(), design, cosim);

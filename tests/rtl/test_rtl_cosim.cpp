@@ -8,6 +8,8 @@
 #include <gtest/gtest.h>
 
 #include <cstdlib>
+#include <string>
+#include <utility>
 
 #include "cosim_check.hpp"
 #include "tiny_model.hpp"
@@ -45,22 +47,38 @@ TEST(RtlShapes, StressShapesAreBitExact) {
   testing::expect_bit_exact(path, "odd-shapes");
 }
 
+// Runs `command` (TOP stands for the top module's name) in a generated design's folder of the
+// tiny `recipe` model; returns its exit status and output.
+std::pair<int, std::string> run_in_design(const std::string& recipe, std::string command) {
+  const compile::EtchModel model =
+      compile::read_etch(testing::write_tiny_etch(recipe, "rtl-check-" + recipe));
+  testing::TempDir dir("rtl-check");
+  const rtl::Design design =
+      rtl::write_design(model, dir.path().string(), testing::simulation_options());
+  command.replace(command.find("TOP"), 3, design.top);
+  const std::string full = "cd '" + dir.path().string() + "' && " + command + " > check.log 2>&1";
+  const int status = std::system(full.c_str());
+  return {status, testing::read_text(dir.path() / "check.log")};
+}
+
 // verilator --lint-only -Wall is clean on generated designs of both ROM layouts: one format
 // (int8) and two (hc1's hc3 and hc6). Small tiles keep the elaboration short (a 256-column
 // int8 tile has 65,536 products).
 TEST(RtlDesign, GeneratedDesignsLintClean) {
   for (const std::string recipe : {"int8", "hc1"}) {
-    const compile::EtchModel model =
-        compile::read_etch(testing::write_tiny_etch(recipe, "rtl-lint-" + recipe));
-    testing::TempDir dir("rtl-lint");
-    const rtl::Design design =
-        rtl::write_design(model, dir.path().string(), testing::simulation_options());
-    const std::string command = "cd '" + dir.path().string() +
-                                "' && verilator --lint-only -Wall --top-module " + design.top +
-                                " sv/*.sv > lint.log 2>&1";
-    EXPECT_EQ(std::system(command.c_str()), 0)
-        << recipe << ": " << testing::read_text(dir.path() / "lint.log");
+    const auto [status, log] =
+        run_in_design(recipe, "verilator --lint-only -Wall --top-module TOP sv/*.sv");
+    EXPECT_EQ(status, 0) << recipe << ": " << log;
   }
+}
+
+// A second reading of a generated design: Yosys parses every file and elaborates the top with
+// its ROM files loaded (hierarchy -check fails on a missing module or port).
+TEST(RtlDesign, GeneratedDesignElaboratesInYosys) {
+  if (std::system("command -v yosys > /dev/null 2>&1") != 0) GTEST_SKIP() << "no yosys";
+  const auto [status, log] = run_in_design(
+      "hc1", "yosys -q -p 'read_verilog -defer -sv sv/*.sv; hierarchy -check -top TOP'");
+  EXPECT_EQ(status, 0) << log;
 }
 
 TEST(RtlDesign, RefusesTileRowsThatDoNotDivideTheContractTile) {

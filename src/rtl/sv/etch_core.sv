@@ -7,9 +7,9 @@
 //   residual add; RMSNorm, gate and up products, SwiGLU, quantized, down product and the
 //   residual add; then the final RMSNorm and the output head.
 // Each step streams one element per cycle through the library's units, except the products
-// (one group of a block of ROWS rows per cycle in the format's msa_tile, then one row per
-// cycle out), the scores (a whole head's dot per cycle) and the value sum (a head's HEAD_DIM
-// accumulators per cached position).
+// (one group of a block of ROWS rows per cycle in the format's PARALLEL_TILES msa_tiles, then
+// LANES rows per cycle out), the scores (a whole head's dot per cycle) and the value sum (a
+// head's HEAD_DIM accumulators per cached position).
 //
 // The per-model part is parameters and ROM files: MATRICES_FILE holds one descriptor per
 // matrix in forward order (embedding, layers' q k v o gate up down, output head): its format
@@ -20,7 +20,8 @@
 // (etch_weights).
 //
 // trace_* reports the residual stream as it is written (unit 0: after attention, unit 1: the
-// layer's output) and the logits (unit 2), one element per cycle, for co-simulation.
+// layer's output) and the logits (unit 2), trace_count elements per cycle from trace_index
+// (lane l in trace_value[32l +: 32]), for co-simulation.
 // Addresses are computed in 32 bits and cut to each memory's width where they are used, so
 // their upper bits are unused by design.
 /* verilator lint_off UNUSEDSIGNAL */
@@ -38,6 +39,8 @@ module etch_core #(
     parameter logic [31:0] RMS_EPS = 32'h3727C5AC,
     parameter logic [31:0] INV_SQRT_HEAD_DIM = 32'h3F3504F3,
     parameter int ROWS = 8,
+    parameter int PARALLEL_TILES = 1,
+    parameter int LANES = 1,
     parameter int SCALE_WORDS = 1,
     parameter int FORMATS = 1,
     parameter int K0 = 3,
@@ -86,7 +89,8 @@ module etch_core #(
     output logic [ 1:0] trace_unit,
     output logic [31:0] trace_layer,
     output logic [31:0] trace_index,
-    output logic [31:0] trace_value
+    output logic [31:0] trace_count,
+    output logic [LANES*32-1:0] trace_value
 );
   localparam int QDim = HEADS * HEAD_DIM;
   localparam int KvDim = KV_HEADS * HEAD_DIM;
@@ -234,6 +238,7 @@ module etch_core #(
       .K(K0),
       .GROUP(GROUP0),
       .ROWS(ROWS),
+      .PARALLEL_TILES(PARALLEL_TILES),
       .MULTIPLIER_BITS(MULTIPLIER_BITS0),
       .MULTIPLIER_KIND(MULTIPLIER_KIND0),
       .WORDS(WORDS0),
@@ -263,6 +268,7 @@ module etch_core #(
           .K(K1),
           .GROUP(GROUP1),
           .ROWS(ROWS),
+          .PARALLEL_TILES(PARALLEL_TILES),
           .MULTIPLIER_BITS(MULTIPLIER_BITS1),
           .MULTIPLIER_KIND(MULTIPLIER_KIND1),
           .WORDS(WORDS1),
@@ -297,6 +303,7 @@ module etch_core #(
           .K(K2),
           .GROUP(GROUP2),
           .ROWS(ROWS),
+          .PARALLEL_TILES(PARALLEL_TILES),
           .MULTIPLIER_BITS(MULTIPLIER_BITS2),
           .MULTIPLIER_KIND(MULTIPLIER_KIND2),
           .WORDS(WORDS2),
@@ -331,6 +338,7 @@ module etch_core #(
           .K(K3),
           .GROUP(GROUP3),
           .ROWS(ROWS),
+          .PARALLEL_TILES(PARALLEL_TILES),
           .MULTIPLIER_BITS(MULTIPLIER_BITS3),
           .MULTIPLIER_KIND(MULTIPLIER_KIND3),
           .WORDS(WORDS3),
@@ -393,32 +401,48 @@ module etch_core #(
       .result(embedded)
   );
 
-  // A product row: float(acc) * (row_scale * x_scale), the bias, the residual add.
-  logic [31:0] out_row, row_scale_address, row_value, biased, residual_in, residual_out;
-  logic [31:0] bias_row_address, residual_address;
+  // LANES product rows per cycle from out_row: float(acc) * (row_scale * x_scale), the bias, the
+  // residual add.
+  logic [31:0] out_row;
+  logic [31:0] lane_biased[LANES], lane_residual[LANES], lane_write_address[LANES];
   assign out_row = block * ROWS + row_in_block;
-  assign row_scale_address = mat_scale + out_row;
-  msa_output product_row (
-      .acc(acc[row_in_block*64+:64]),
-      .row_scale(scale_rom[row_scale_address[ScaleBits-1:0]]),
-      .x_scale(matrix_input_scale),
-      .result(row_value)
-  );
-  assign bias_row_address = mat_bias + out_row;
-  logic [31:0] bias_sum;
-  fp32_add bias_add (
-      .a(row_value),
-      .b(vector_rom[bias_row_address[VectorBits-1:0]]),
-      .result(bias_sum)
-  );
-  assign biased = add_bias ? bias_sum : row_value;
-  assign residual_address = rows_base + out_row;
-  assign residual_in = act[residual_address[ActBits-1:0]];
-  fp32_add residual_add (
-      .a(residual_in),
-      .b(biased),
-      .result(residual_out)
-  );
+  genvar row_lane;
+  generate
+    for (row_lane = 0; row_lane < LANES; row_lane = row_lane + 1) begin : g_row_lane
+      logic [31:0] lane_row, lane_block_row, row_scale_address, row_value, bias_row_address;
+      logic [31:0] bias_sum, residual_in;
+      assign lane_row = out_row + row_lane;
+      assign lane_block_row = row_in_block + row_lane;
+      assign row_scale_address = mat_scale + lane_row;
+      msa_output product_row (
+          .acc(acc[lane_block_row*64+:64]),
+          .row_scale(scale_rom[row_scale_address[ScaleBits-1:0]]),
+          .x_scale(matrix_input_scale),
+          .result(row_value)
+      );
+      assign bias_row_address = mat_bias + lane_row;
+      fp32_add bias_add (
+          .a(row_value),
+          .b(vector_rom[bias_row_address[VectorBits-1:0]]),
+          .result(bias_sum)
+      );
+      assign lane_biased[row_lane] = add_bias ? bias_sum : row_value;
+      assign lane_write_address[row_lane] = rows_base + lane_row;
+      assign residual_in = act[lane_write_address[row_lane][ActBits-1:0]];
+      fp32_add residual_add (
+          .a(residual_in),
+          .b(lane_biased[row_lane]),
+          .result(lane_residual[row_lane])
+      );
+      assign trace_value[row_lane*32+:32] = rows_to == RowsToLogits ? lane_biased[row_lane] :
+          lane_residual[row_lane];
+    end
+  endgenerate
+  // Rows of the product left from out_row, and whether this cycle's lanes finish it.
+  logic [31:0] rows_left;
+  logic last_rows;
+  assign rows_left = mat_rows - out_row;
+  assign last_rows = rows_left <= LANES;
 
   // ---- RoPE: one pair per cycle over the q heads, then the k heads ----
   logic [31:0] rope_head, rope_pair_index, rope_a, rope_b, rope_cos_address, rope_sin_address;
@@ -537,11 +561,10 @@ module etch_core #(
   assign trace_unit = rows_to == RowsToLogits ? 2'd2 : pc == PcO ? 2'd0 : 2'd1;
   assign trace_layer = layer;
   assign trace_index = out_row;
-  assign trace_value = rows_to == RowsToLogits ? biased : residual_out;
+  assign trace_count = last_rows ? rows_left : LANES;
 
   // ---- Sequencer ----
-  logic [31:0] act_write_address, embed_address, norm_address, attention_address;
-  assign act_write_address = rows_base + out_row;
+  logic [31:0] embed_address, norm_address, attention_address;
   assign embed_address = XBase + i;
   assign norm_address = NormBase + i;
   assign attention_address = AttBase + head * HEAD_DIM + i;
@@ -697,12 +720,14 @@ module etch_core #(
         end
       end
       SMatOut: begin
-        if (out_row < mat_rows && rows_to != RowsToLogits)
-          act[act_write_address[ActBits-1:0]] <= rows_to == RowsToResidual ? residual_out : biased;
-        row_in_block <= row_in_block + 1;
-        if (row_in_block == ROWS - 1 || out_row == mat_rows - 1) begin
+        for (int l = 0; l < LANES; l = l + 1)
+          if (l < rows_left && rows_to != RowsToLogits)
+            act[lane_write_address[l][ActBits-1:0]] <=
+                rows_to == RowsToResidual ? lane_residual[l] : lane_biased[l];
+        row_in_block <= row_in_block + LANES;
+        if (row_in_block == ROWS - LANES || last_rows) begin
           block <= block + 1;
-          state <= out_row == mat_rows - 1 ? SAdvance : SMatClear;
+          state <= last_rows ? SAdvance : SMatClear;
         end
       end
 

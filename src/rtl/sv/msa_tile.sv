@@ -28,35 +28,34 @@ module msa_tile #(
 );
   localparam int Levels = 1 << K;
 
-  // The shared product bank: products[(j * Levels + l) * 24 +: 24] = x_j * level_l.
-  logic [GROUP*Levels*24-1:0] products;
-  genvar j, l, r;
-  generate
-    for (j = 0; j < GROUP; j = j + 1) begin : g_input
-      for (l = 0; l < Levels; l = l + 1) begin : g_level
-        assign products[(j*Levels+l)*24+:24] = $signed(x[j*16+:16]) * $signed(levels[l*8+:8]);
-      end
-    end
+  // The shared product bank: products[j][l] = x_j * level_l. Unpacked arrays and loops keep
+  // each selector an index and the bank one loop: a packed bank is one vector of
+  // GROUP * 2^K * 24 bits, and simulators select from it with wide-word shifts, unrolled per
+  // product (the bulk of a generated design's C++).
+  logic signed [23:0] products[GROUP][Levels];
+  always_comb begin
+    for (int j = 0; j < GROUP; j = j + 1)
+      for (int l = 0; l < Levels; l = l + 1)
+        products[j][l] = $signed(x[j*16+:16]) * $signed(levels[l*8+:8]);
+  end
 
+  genvar r;
+  generate
     for (r = 0; r < ROWS; r = r + 1) begin : g_row
-      logic [GROUP*24-1:0] selected;
+      logic signed [23:0] selected[GROUP];
       logic signed [31:0] partial;
       logic signed [63:0] wide_partial;
       logic [MULTIPLIER_BITS-1:0] multiplier_code;
       logic signed [63:0] scaled;
       integer c;
       // One 2^K:1 selector per weight, over its column's products.
-      for (j = 0; j < GROUP; j = j + 1) begin : g_select
-        logic [Levels*24-1:0] column;
-        logic [K-1:0] code;
-        assign column = products[j*Levels*24+:Levels*24];
-        assign code = codes[(r*GROUP+j)*K+:K];
-        assign selected[j*24+:24] = column[code*24+:24];
+      always_comb begin
+        for (int j = 0; j < GROUP; j = j + 1) selected[j] = products[j][codes[(r*GROUP+j)*K+:K]];
       end
       always_comb begin
         partial = 32'sd0;
         for (c = 0; c < GROUP; c = c + 1)
-          partial = partial + {{8{selected[c*24+23]}}, selected[c*24+:24]};
+          partial = partial + {{8{selected[c][23]}}, selected[c]};
       end
       assign wide_partial = {{32{partial[31]}}, partial};
       assign multiplier_code = multiplier_codes[r*MULTIPLIER_BITS+:MULTIPLIER_BITS];

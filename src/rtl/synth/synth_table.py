@@ -8,8 +8,11 @@ and a ROM of random codes as constant logic, each mapped by ABC onto a generic g
 
 Usage: src/rtl/synth/synth_table.py EXP_TABLE_MEM OUT.json [--jobs N] [--cache DIR]
                                    [--formats FORMAT...] [--modules MODULE...]
+                                   [--base TABLE] [--timeout SECONDS]
   EXP_TABLE_MEM: the exp unit's table, written by etch_rtl_exp_table (build/tests/rtl/
   exp_table.mem after `cmake --build build --target etch_rtl_exp_table_mem`).
+  --base keeps an existing table's modules and tiles that this run does not synthesize, so a
+  slow machine can complete a table a few runs at a time.
 """
 import argparse
 import concurrent.futures
@@ -25,6 +28,10 @@ import tempfile
 
 ROOT = pathlib.Path(__file__).resolve().parents[3]
 SV = ROOT / "src/rtl/sv"
+# The per-model chip (the sequencer and its weight ROMs) is never synthesized here: it loads a
+# generated design's ROM files. Leaving it out of the sources keeps the cache valid across its
+# changes.
+PER_MODEL = {"etch_core.sv", "etch_weights.sv"}
 FLOW = pathlib.Path(__file__).resolve().parent / "synth.ys"
 
 # Area of each generic cell in two-input NAND gates: the usual ratios of a static-CMOS standard
@@ -126,8 +133,8 @@ endmodule
 def synthesize(job):
     """Runs the flow on one top, or reads its result from the cache when the sources and the
     flow are unchanged; returns (cells by kind, seconds)."""
-    top, extra_source, exp_table, cache = job
-    sources = sorted(SV.glob("*.sv"))
+    top, extra_source, exp_table, cache, timeout = job
+    sources = sorted(p for p in SV.glob("*.sv") if p.name not in PER_MODEL)
     key = hashlib.sha256("".join(p.read_text() for p in sources + [FLOW]).encode()
                          + (extra_source or "").encode()).hexdigest()
     cached = cache / f"{top}.json"
@@ -144,12 +151,17 @@ def synthesize(job):
             (tmp / f"{top}.sv").write_text(extra_source)
             sources.append(str(tmp / f"{top}.sv"))
         stat = tmp / "stat.json"
-        script = (f"read_verilog -sv {' '.join(sources)}\n"
+        # -defer: each module is elaborated once, at the parameters the top asks for.
+        script = (f"read_verilog -defer -sv {' '.join(sources)}\n"
                   + FLOW.read_text().replace("TOP", top).replace("STAT_JSON", str(stat)))
         (tmp / "run.ys").write_text(script)
         start = datetime.datetime.now()
-        run = subprocess.run(["yosys", "-q", "-s", "run.ys"], cwd=tmp, capture_output=True,
-                             text=True)
+        try:
+            run = subprocess.run(["yosys", "-q", "-s", "run.ys"], cwd=tmp, capture_output=True,
+                                 text=True, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            print(f"  {top}: stopped after {timeout} s (--timeout)", file=sys.stderr)
+            return None
         seconds = (datetime.datetime.now() - start).total_seconds()
         if run.returncode != 0:
             sys.exit(f"synth_table.py: yosys failed on {top}:\n{run.stdout[-2000:]}{run.stderr}")
@@ -196,6 +208,11 @@ def main():
                         metavar="MODULE", help="library modules to synthesize (default: all)")
     parser.add_argument("--cache", default="build/synth-cache",
                         help="each run's cell counts, reused while sources and flow are unchanged")
+    parser.add_argument("--base", help="a table whose modules and tiles are kept where this run "
+                        "does not synthesize them")
+    parser.add_argument("--timeout", type=float, default=None,
+                        help="seconds one Yosys run may take; a module or format with a run "
+                        "stopped is left out (or kept from --base)")
     args = parser.parse_args()
     if not pathlib.Path(args.exp_table).is_file():
         sys.exit(f"synth_table.py: {args.exp_table}: no such file (build etch_rtl_exp_table_mem)")
@@ -211,16 +228,20 @@ def main():
         for rows, group in TILE_SIZES[name]:
             top = f"tile_{name}_r{rows}_g{group}"
             jobs[("tile", name, rows, group)] = (top, tile_wrapper(top, fmt, rows, group), exp_table,
-                                            cache)
+                                            cache, args.timeout)
     rom_top = f"rom_{ROM_DEPTH}x{ROM_WIDTH}"
     jobs[("rom",)] = (rom_top, rom_wrapper(rom_top, ROM_DEPTH, ROM_WIDTH, seed=9),
-                     exp_table, cache)
+                     exp_table, cache, args.timeout)
 
     # The library modules after the tiles and the ROM, which the per-unit figures come from.
     for module in args.modules:
-        jobs[("module", module)] = (module, None, exp_table, cache)
+        jobs[("module", module)] = (module, None, exp_table, cache, args.timeout)
     with concurrent.futures.ThreadPoolExecutor(args.jobs) as pool:
         results = dict(zip(jobs, pool.map(synthesize, jobs.values())))
+    stopped = {key for key, result in results.items() if result is None}
+    if ("rom",) in stopped:
+        sys.exit("synth_table.py: the ROM run was stopped (--timeout): no table written")
+    base = json.loads(pathlib.Path(args.base).read_text()) if args.base else {}
 
     yosys = subprocess.run(["yosys", "-V"], capture_output=True, text=True).stdout.strip()
     table = {
@@ -230,10 +251,16 @@ def main():
         "flow": FLOW.read_text().strip().splitlines(),
         "nand2_per_cell": {k: round(v, 4) for k, v in GATE_NAND2.items()},
         "transistors_per_nand2": TRANSISTORS_PER_NAND2,
-        "modules": {m: entry(*results[("module", m)]) for m in args.modules},
+        "modules": {m: entry(*results[("module", m)]) for m in args.modules
+                    if ("module", m) not in stopped},
         "tiles": {},
     }
+    for m, kept in base.get("modules", {}).items():
+        table["modules"].setdefault(m, kept)
+    table["modules"] = dict(sorted(table["modules"].items()))
     for name, fmt in formats.items():
+        if any(key[:2] == ("tile", name) for key in stopped):
+            continue
         # cost(rows, group) = shared + product * 2^K * group + row * rows + weight * rows * group
         sizes = TILE_SIZES[name]
         cost = {size: nand2(results[("tile", name, *size)][0]) for size in sizes}
@@ -271,6 +298,9 @@ def main():
             # the model fits.
             "nand2_shared": round(shared, 1),
         }
+    for name, kept in base.get("tiles", {}).items():
+        table["tiles"].setdefault(name, kept)
+    table["tiles"] = dict(sorted(table["tiles"].items()))
     rom_cells, rom_seconds = results[("rom",)]
     table["rom"] = dict(entry(rom_cells, rom_seconds), depth=ROM_DEPTH, width=ROM_WIDTH,
                         nand2_per_bit=round(nand2(rom_cells) / (ROM_DEPTH * ROM_WIDTH), 4))
