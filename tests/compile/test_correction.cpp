@@ -10,6 +10,7 @@
 #include <random>
 #include <vector>
 
+#include "activations.hpp"
 #include "compile/compile.hpp"
 #include "test_support.hpp"
 
@@ -144,22 +145,9 @@ constexpr int64_t kRows = 48, kCols = 96, kTokens = 400;
 // Activations with a few strong shared directions and uneven channel scales, as a layer's
 // inputs are: weighting by them is what separates the correction from a plain SVD.
 std::vector<float> calibration_inputs(std::mt19937& rng) {
-  constexpr int kDirections = 5;
-  std::normal_distribution<float> n(0, 1);
-  std::vector<float> basis(kDirections * kCols), channel(kCols);
-  for (float& v : basis) v = n(rng);
-  for (float& v : channel) v = std::exp(n(rng));
-  std::vector<float> x(kTokens * kCols);
-  for (int64_t t = 0; t < kTokens; ++t) {
-    float z[kDirections];
-    for (float& v : z) v = n(rng);
-    for (int64_t j = 0; j < kCols; ++j) {
-      float s = 0.2f * n(rng);
-      for (int d = 0; d < kDirections; ++d) s += z[d] * basis[static_cast<size_t>(d * kCols + j)];
-      x[static_cast<size_t>(t * kCols + j)] = channel[static_cast<size_t>(j)] * s;
-    }
-  }
-  return x;
+  return testing::correlated_inputs(
+      rng,
+      {.tokens = kTokens, .cols = kCols, .directions = 5, .noise = 0.2f, .channel_scales = true});
 }
 
 struct Problem {

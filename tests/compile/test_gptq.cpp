@@ -6,6 +6,7 @@
 #include <random>
 #include <vector>
 
+#include "activations.hpp"
 #include "compile/compile.hpp"
 #include "core/error.hpp"
 #include "test_support.hpp"
@@ -15,24 +16,9 @@ namespace {
 
 constexpr int64_t kRows = 64, kCols = 128, kTokens = 512;
 
-// Correlated activations, as a real layer's inputs are: a few shared directions plus noise.
-// Correlation is what lets GPTQ's error compensation beat rounding each weight on its own.
 std::vector<float> correlated_inputs(std::mt19937& rng) {
-  constexpr int kDirections = 6;
-  std::normal_distribution<float> n(0, 1);
-  std::vector<float> basis(kDirections * kCols);
-  for (float& v : basis) v = n(rng);
-  std::vector<float> x(kTokens * kCols);
-  for (int64_t t = 0; t < kTokens; ++t) {
-    float z[kDirections];
-    for (float& v : z) v = n(rng);
-    for (int64_t j = 0; j < kCols; ++j) {
-      float s = 0.1f * n(rng);
-      for (int d = 0; d < kDirections; ++d) s += z[d] * basis[static_cast<size_t>(d * kCols + j)];
-      x[static_cast<size_t>(t * kCols + j)] = s;
-    }
-  }
-  return x;
+  return testing::correlated_inputs(
+      rng, {.tokens = kTokens, .cols = kCols, .directions = 6, .noise = 0.1f});
 }
 
 std::vector<float> random_weights(std::mt19937& rng) {
