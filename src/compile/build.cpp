@@ -87,6 +87,20 @@ std::vector<contract::Format> format_choices(const contract::Recipe& recipe) {
   return out;
 }
 
+// fn(i) for every i in [begin, end), in batches of one index per thread, with
+// after_batch(count) between batches so that progress can be reported.
+void for_each_in_batches(ThreadPool& pool, int64_t begin, int64_t end,
+                         const std::function<void(int64_t)>& fn,
+                         const std::function<void(int64_t)>& after_batch) {
+  for (int64_t first = begin; first < end; first += pool.size()) {
+    const int64_t count = std::min<int64_t>(pool.size(), end - first);
+    pool.parallel_for(count, [&](int64_t lo, int64_t hi) {
+      for (int64_t i = first + lo; i < first + hi; ++i) fn(i);
+    });
+    after_batch(count);
+  }
+}
+
 // Each layer matrix's quantization_correction of `rank`, rounded to the chip's int8 adapter.
 SramAdapter correction_adapter(const std::vector<Source>& sources,
                                const std::vector<Matrix>& matrices, int64_t rank, ThreadPool& pool,
@@ -96,22 +110,19 @@ SramAdapter correction_adapter(const std::vector<Source>& sources,
   // sources[0] is the token embedding and the last the output head: the contract's LoRA path
   // is on the layer matrices only.
   const int64_t per_layer = std::size(import::kLayerMatrices);
-  const auto layer_matrices = static_cast<int64_t>(sources.size()) - 2;
-  adapter.matrices.resize(static_cast<size_t>(layer_matrices));
-  for (int64_t begin = 0; begin < layer_matrices; begin += pool.size()) {
-    const int64_t count = std::min<int64_t>(pool.size(), layer_matrices - begin);
-    pool.parallel_for(count, [&](int64_t lo, int64_t hi) {
-      for (int64_t i = begin + lo; i < begin + hi; ++i) {
-        const Source& s = sources[static_cast<size_t>(i + 1)];
+  const auto last = static_cast<int64_t>(sources.size()) - 1;
+  adapter.matrices.resize(static_cast<size_t>(last - 1));
+  for_each_in_batches(
+      pool, 1, last,
+      [&](int64_t i) {
+        const Source& s = sources[static_cast<size_t>(i)];
         import::AdapterMatrix m = quantization_correction(
-            to_floats(*s.tensor), matrices[static_cast<size_t>(i + 1)].view(), s.statistics, rank);
-        m.role = import::kLayerMatrices[static_cast<size_t>(i % per_layer)];
-        m.layer = i / per_layer;
-        adapter.matrices[static_cast<size_t>(i)] = std::move(m);
-      }
-    });
-    on_corrected(count);
-  }
+            to_floats(*s.tensor), matrices[static_cast<size_t>(i)].view(), s.statistics, rank);
+        m.role = import::kLayerMatrices[static_cast<size_t>((i - 1) % per_layer)];
+        m.layer = (i - 1) / per_layer;
+        adapter.matrices[static_cast<size_t>(i - 1)] = std::move(m);
+      },
+      on_corrected);
   return quantize_adapter(adapter, 1.0f);
 }
 
@@ -152,11 +163,9 @@ void build(const import::Model& model, const Calibration* calibration, const Bui
   // Corrections are computed for the layer matrices: all but the embedding and output head.
   const int64_t total = n * c + (probe ? n : 0) + (options.correct_rank > 0 ? n - 2 : 0);
   int64_t done = 0;
-  // Matrices in batches of one per thread, so progress can be reported between batches.
-  for (int64_t begin = 0; begin < n; begin += pool.size()) {
-    const int64_t count = std::min<int64_t>(pool.size(), n - begin);
-    pool.parallel_for(count, [&](int64_t lo, int64_t hi) {
-      for (int64_t i = begin + lo; i < begin + hi; ++i) {
+  for_each_in_batches(
+      pool, 0, n,
+      [&](int64_t i) {
         Source& s = sources[static_cast<size_t>(i)];
         s.weights = to_floats(*s.tensor);
         const int64_t rows = s.tensor->rows(), cols = s.tensor->cols();
@@ -168,11 +177,11 @@ void build(const import::Model& model, const Calibration* calibration, const Bui
                 relative_error(quantized[static_cast<size_t>(i)].back(), s.weights, s.statistics));
         }
         s.weights = {};
-      }
-    });
-    done += count * c;
-    if (options.on_progress) options.on_progress(done, total);
-  }
+      },
+      [&](int64_t count) {
+        done += count * c;
+        if (options.on_progress) options.on_progress(done, total);
+      });
 
   EtchContents contents;
   if (recipe.mixed) {
