@@ -38,8 +38,7 @@ void BM_DotBlock4x2(benchmark::State& state) {
       for (int t = 0; t < 4; t += 2) {
         const float* ws[4] = {&w[r * n], &w[(r + 1) * n], &w[(r + 2) * n], &w[(r + 3) * n]};
         const float* xs[2] = {&x[t * n], &x[(t + 1) * n]};
-        etch::run::kernels::dot_block(etch::run::kernels::RowType::kF32,
-                                      reinterpret_cast<const void* const*>(ws), 4, xs, 2, n, out);
+        etch::run::kernels::dot_block(ws, 4, xs, 2, n, out);
         benchmark::DoNotOptimize(out);
       }
   state.SetItemsProcessed(state.iterations() * rows * 4 * n * 2);

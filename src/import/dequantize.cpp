@@ -9,6 +9,11 @@
 #include "core/half.hpp"
 #include "import/import.hpp"
 
+// The decoders are element-wise loops that GCC vectorizes; an AVX2 clone of each is chosen at run
+// time. Vector lanes round as scalars do (the project builds with -ffp-contract=off: no fused
+// multiply-add), so every clone gives ggml's reference values.
+#define ETCH_VECTORIZED __attribute__((target_clones("avx2", "default")))
+
 namespace etch::import {
 
 namespace {
@@ -62,17 +67,17 @@ inline float half_at(const float* table, const uint8_t* p) {
   return table[load_u16(p)];
 }
 
-void dequant_f16(const uint8_t* src, float* dst, int64_t n) {
+ETCH_VECTORIZED void dequant_f16(const uint8_t* src, float* dst, int64_t n) {
   const float* table = fp16_table();
   for (int64_t i = 0; i < n; ++i) dst[i] = table[load_u16(src + 2 * i)];
 }
 
-void dequant_bf16(const uint8_t* src, float* dst, int64_t n) {
+ETCH_VECTORIZED void dequant_bf16(const uint8_t* src, float* dst, int64_t n) {
   for (int64_t i = 0; i < n; ++i) dst[i] = bf16_to_f32(load_u16(src + 2 * i));
 }
 
 // Block: d (f16), 32 signed bytes.
-void dequant_q8_0(const uint8_t* src, float* dst, int64_t n) {
+ETCH_VECTORIZED void dequant_q8_0(const uint8_t* src, float* dst, int64_t n) {
   const float* table = fp16_table();
   for (int64_t b = 0; b < n / kQK; ++b, src += 34, dst += kQK) {
     const float d = half_at(table, src);
@@ -81,70 +86,74 @@ void dequant_q8_0(const uint8_t* src, float* dst, int64_t n) {
   }
 }
 
-// Block: d (f16), 16 bytes of nibbles; low nibbles are elements 0-15, high nibbles 16-31.
-void dequant_q4_0(const uint8_t* src, float* dst, int64_t n) {
+// A quarter of a nibble block as 8-lane vectors (one AVX2 register): quarter k holds elements
+// 8k to 8k + 7, whose quants sit in the low nibbles of bytes 8k.. (k < 2) or the high nibbles of
+// bytes 8(k - 2).. GCC's vector types keep the loops vectorized in every clone; each lane's
+// float operations are the reference's, in its order.
+typedef int32_t Int8Lanes __attribute__((vector_size(32)));
+typedef float Float8Lanes __attribute__((vector_size(32)));
+
+inline Int8Lanes nibbles(const uint8_t* q, int quarter) {
+  typedef uint8_t Bytes __attribute__((vector_size(8)));
+  Bytes bytes;
+  std::memcpy(&bytes, q + 8 * (quarter % 2), sizeof bytes);
+  return __builtin_convertvector(quarter < 2 ? bytes & 0x0f : bytes >> 4, Int8Lanes);
+}
+
+// The fifth bits of a Q5 quarter: bit j of a 32-bit little-endian word is element j's.
+inline Int8Lanes fifth_bits(const uint8_t* p, int quarter) {
+  uint32_t word;
+  std::memcpy(&word, p, 4);
+  const Int8Lanes j = {0, 1, 2, 3, 4, 5, 6, 7};
+  const Int8Lanes high = static_cast<int32_t>(word >> (8 * quarter)) + Int8Lanes{};
+  return ((high >> j) & 1) << 4;
+}
+
+inline void store(float* dst, Float8Lanes v) {
+  std::memcpy(dst, &v, sizeof v);
+}
+
+inline Float8Lanes to_floats(Int8Lanes q) {
+  return __builtin_convertvector(q, Float8Lanes);
+}
+
+// Block: d (f16), 16 bytes of nibbles.
+ETCH_VECTORIZED void dequant_q4_0(const uint8_t* src, float* dst, int64_t n) {
   const float* table = fp16_table();
   for (int64_t b = 0; b < n / kQK; ++b, src += 18, dst += kQK) {
     const float d = half_at(table, src);
-    const uint8_t* q = src + 2;
-    for (int j = 0; j < 16; ++j) {
-      dst[j] = static_cast<float>((q[j] & 0x0f) - 8) * d;
-      dst[j + 16] = static_cast<float>((q[j] >> 4) - 8) * d;
-    }
+    for (int k = 0; k < 4; ++k) store(dst + 8 * k, to_floats(nibbles(src + 2, k) - 8) * d);
   }
 }
 
 // Block: d, m (f16), nibbles as Q4_0, unsigned with an offset m.
-void dequant_q4_1(const uint8_t* src, float* dst, int64_t n) {
+ETCH_VECTORIZED void dequant_q4_1(const uint8_t* src, float* dst, int64_t n) {
   const float* table = fp16_table();
   for (int64_t b = 0; b < n / kQK; ++b, src += 20, dst += kQK) {
     const float d = half_at(table, src);
     const float m = half_at(table, src + 2);
-    const uint8_t* q = src + 4;
-    for (int j = 0; j < 16; ++j) {
-      dst[j] = static_cast<float>(q[j] & 0x0f) * d + m;
-      dst[j + 16] = static_cast<float>(q[j] >> 4) * d + m;
-    }
+    for (int k = 0; k < 4; ++k) store(dst + 8 * k, to_floats(nibbles(src + 4, k)) * d + m);
   }
 }
 
-// The fifth bit of element j of a Q5 block is bit j of a 32-bit little-endian word.
-inline uint32_t load_u32(const uint8_t* p) {
-  uint32_t v;
-  std::memcpy(&v, p, 4);
-  return v;
-}
-
 // Block: d (f16), 4 bytes of high bits, 16 bytes of nibbles.
-void dequant_q5_0(const uint8_t* src, float* dst, int64_t n) {
+ETCH_VECTORIZED void dequant_q5_0(const uint8_t* src, float* dst, int64_t n) {
   const float* table = fp16_table();
   for (int64_t b = 0; b < n / kQK; ++b, src += 22, dst += kQK) {
     const float d = half_at(table, src);
-    const uint32_t high = load_u32(src + 2);
-    const uint8_t* q = src + 6;
-    for (int j = 0; j < 16; ++j) {
-      const int lo = (q[j] & 0x0f) | static_cast<int>(((high >> j) & 1u) << 4);
-      const int hi = (q[j] >> 4) | static_cast<int>(((high >> (j + 16)) & 1u) << 4);
-      dst[j] = static_cast<float>(lo - 16) * d;
-      dst[j + 16] = static_cast<float>(hi - 16) * d;
-    }
+    for (int k = 0; k < 4; ++k)
+      store(dst + 8 * k, to_floats((nibbles(src + 6, k) | fifth_bits(src + 2, k)) - 16) * d);
   }
 }
 
 // Block: d, m (f16), 4 bytes of high bits, 16 bytes of nibbles.
-void dequant_q5_1(const uint8_t* src, float* dst, int64_t n) {
+ETCH_VECTORIZED void dequant_q5_1(const uint8_t* src, float* dst, int64_t n) {
   const float* table = fp16_table();
   for (int64_t b = 0; b < n / kQK; ++b, src += 24, dst += kQK) {
     const float d = half_at(table, src);
     const float m = half_at(table, src + 2);
-    const uint32_t high = load_u32(src + 4);
-    const uint8_t* q = src + 8;
-    for (int j = 0; j < 16; ++j) {
-      const int lo = (q[j] & 0x0f) | static_cast<int>(((high >> j) & 1u) << 4);
-      const int hi = (q[j] >> 4) | static_cast<int>(((high >> (j + 16)) & 1u) << 4);
-      dst[j] = static_cast<float>(lo) * d + m;
-      dst[j + 16] = static_cast<float>(hi) * d + m;
-    }
+    for (int k = 0; k < 4; ++k)
+      store(dst + 8 * k, to_floats(nibbles(src + 8, k) | fifth_bits(src + 4, k)) * d + m);
   }
 }
 
@@ -152,7 +161,7 @@ void dequant_q5_1(const uint8_t* src, float* dst, int64_t n) {
 constexpr int8_t kIq4nlLevels[16] = {-127, -104, -83, -65, -49, -35, -22, -10,
                                      1,    13,   25,  38,  53,  69,  89,  113};
 
-void dequant_iq4_nl(const uint8_t* src, float* dst, int64_t n) {
+ETCH_VECTORIZED void dequant_iq4_nl(const uint8_t* src, float* dst, int64_t n) {
   const float* table = fp16_table();
   for (int64_t b = 0; b < n / kQK; ++b, src += 18, dst += kQK) {
     const float d = half_at(table, src);
@@ -167,7 +176,7 @@ void dequant_iq4_nl(const uint8_t* src, float* dst, int64_t n) {
 // Q2_K super-block: 16 bytes of (min << 4 | scale) per 16-element sub-block, 64 bytes of 2-bit
 // quants, d and dmin (f16). Each 128-element half uses 32 quant bytes four times, two bits at a
 // time; within one pass the first 16 bytes feed one sub-block and the next 16 the following one.
-void dequant_q2_k(const uint8_t* src, float* dst, int64_t n) {
+ETCH_VECTORIZED void dequant_q2_k(const uint8_t* src, float* dst, int64_t n) {
   const float* table = fp16_table();
   for (int64_t b = 0; b < n / kQKK; ++b, src += 84) {
     const uint8_t* scales = src;
@@ -192,7 +201,7 @@ void dequant_q2_k(const uint8_t* src, float* dst, int64_t n) {
 // sixteen 6-bit scales, d (f16). Scale i: low four bits in byte i (i < 8) or the high nibble of
 // byte i-8; its top two bits in byte 8 + i%4 at bit 2*(i/4). The quant of a clear hmask bit is
 // lowered by 4, giving levels -4..3.
-void dequant_q3_k(const uint8_t* src, float* dst, int64_t n) {
+ETCH_VECTORIZED void dequant_q3_k(const uint8_t* src, float* dst, int64_t n) {
   const float* table = fp16_table();
   for (int64_t b = 0; b < n / kQKK; ++b, src += 110) {
     const uint8_t* hmask = src;
@@ -239,7 +248,7 @@ inline void k4_scale_min(int j, const uint8_t* s, int& scale, int& min) {
 
 // Q4_K super-block: d, dmin (f16), 12 scale bytes, 128 bytes of nibbles. Each 64 elements use
 // 32 bytes: low nibbles for the first 32, high nibbles for the next 32.
-void dequant_q4_k(const uint8_t* src, float* dst, int64_t n) {
+ETCH_VECTORIZED void dequant_q4_k(const uint8_t* src, float* dst, int64_t n) {
   const float* table = fp16_table();
   for (int64_t b = 0; b < n / kQKK; ++b, src += 144) {
     const float d = half_at(table, src);
@@ -260,7 +269,7 @@ void dequant_q4_k(const uint8_t* src, float* dst, int64_t n) {
 
 // Q5_K super-block: Q4_K plus 32 bytes of fifth bits; element l of 64-element group g takes
 // bit 2g (first 32) or 2g+1 (second 32) of byte l.
-void dequant_q5_k(const uint8_t* src, float* dst, int64_t n) {
+ETCH_VECTORIZED void dequant_q5_k(const uint8_t* src, float* dst, int64_t n) {
   const float* table = fp16_table();
   for (int64_t b = 0; b < n / kQKK; ++b, src += 176) {
     const float d = half_at(table, src);
@@ -287,7 +296,7 @@ void dequant_q5_k(const uint8_t* src, float* dst, int64_t n) {
 // per 16 elements), d (f16). Each 128-element half uses 64 low bytes and 32 high bytes: element
 // l + 32k (k = 0..3) takes the low or high nibble of low byte l or l+32 and bit pair k of
 // high byte l; levels are -32..31.
-void dequant_q6_k(const uint8_t* src, float* dst, int64_t n) {
+ETCH_VECTORIZED void dequant_q6_k(const uint8_t* src, float* dst, int64_t n) {
   const float* table = fp16_table();
   for (int64_t b = 0; b < n / kQKK; ++b, src += 210) {
     const uint8_t* ql = src;

@@ -133,15 +133,12 @@ struct FloatEngine::State {
           row_buffer.resize(static_cast<size_t>(kBlock * cols));
         for (int64_t b = lo; b < hi; ++b) {
           const int64_t r0 = b * kBlock, nr = std::min(kBlock, rows - r0);
-          // F32 and BF16 rows are read in place; other types are dequantized once per block.
-          const void* row[kBlock];
-          kernels::RowType row_type = kernels::RowType::kF32;
+          // F32 rows are read in place; other types are decoded to floats once per block, so
+          // that each decoded row serves every token of the micro-batch.
+          const float* row[kBlock];
           for (int64_t k = 0; k < nr; ++k) {
             if (w.type == import::TensorType::kF32) {
-              row[k] = w.row(r0 + k);
-            } else if (w.type == import::TensorType::kBF16) {
-              row[k] = w.row(r0 + k);
-              row_type = kernels::RowType::kBF16;
+              row[k] = reinterpret_cast<const float*>(w.row(r0 + k));
             } else {
               w.dequantize_row(r0 + k, row_buffer.data() + k * cols);
               row[k] = row_buffer.data() + k * cols;
@@ -154,7 +151,7 @@ struct FloatEngine::State {
               const int token_count = t + 1 < tokens ? 2 : 1;
               const float* x[2] = {in + t * cols, in + (t + token_count - 1) * cols};
               float out[kBlock * 2];
-              kernels::dot_block(row_type, row + k, row_step, x, token_count, cols, out);
+              kernels::dot_block(row + k, row_step, x, token_count, cols, out);
               for (int r = 0; r < row_step; ++r)
                 for (int u = 0; u < token_count; ++u)
                   job.out[(t + u) * rows + r0 + k + r] = out[r * token_count + u];

@@ -2,8 +2,6 @@
 
 #include <cmath>
 
-#include "core/half.hpp"
-
 #define ETCH_MULTIVERSION __attribute__((target_clones("avx512f", "avx2,fma", "default")))
 
 namespace etch::run::kernels {
@@ -23,38 +21,17 @@ inline Vec8 load8(const float* p) {
   return v;
 }
 
-inline Vec8 load8(const uint16_t* p) {  // eight bf16 values, widened exactly
-  typedef uint16_t U16x8 __attribute__((vector_size(16)));
-  typedef uint32_t U32x8 __attribute__((vector_size(32)));
-  U16x8 h;
-  __builtin_memcpy(&h, p, sizeof h);
-  const U32x8 bits = __builtin_convertvector(h, U32x8) << 16;
-  Vec8 v;
-  __builtin_memcpy(&v, &bits, sizeof v);
-  return v;
-}
-
-inline float widen(float x) {
-  return x;
-}
-inline float widen(uint16_t x) {
-  return bf16_to_f32(x);
-}
-
-template <typename W>
-inline float finish(Vec8 acc, const W* a, const float* b, int64_t from, int64_t n) {
+inline float finish(Vec8 acc, const float* a, const float* b, int64_t from, int64_t n) {
   float tail = 0;
-  for (int64_t j = from; j < n; ++j) tail += widen(a[j]) * b[j];
+  for (int64_t j = from; j < n; ++j) tail += a[j] * b[j];
   float sum = 0;
   for (int l = 0; l < 8; ++l) sum += acc[l];
   return sum + tail;
 }
 
-template <int R, int T, typename W>
-__attribute__((always_inline)) inline void block(const void* const* row_data,
-                                                 const float* const* xs, int64_t n, float* out) {
-  const W* rows[R];
-  for (int r = 0; r < R; ++r) rows[r] = static_cast<const W*>(row_data[r]);
+template <int R, int T>
+__attribute__((always_inline)) inline void block(const float* const* rows, const float* const* xs,
+                                                 int64_t n, float* out) {
   Vec8 acc[R][T] = {};
   int64_t i = 0;
   for (; i + 8 <= n; i += 8) {
@@ -69,22 +46,14 @@ __attribute__((always_inline)) inline void block(const void* const* row_data,
     for (int t = 0; t < T; ++t) out[r * T + t] = finish(acc[r][t], rows[r], xs[t], i, n);
 }
 
-template <typename W>
-__attribute__((always_inline)) inline void block_any(const void* const* rows, int row_count,
-                                                     const float* const* xs, int token_count,
-                                                     int64_t n, float* out) {
-  if (row_count == 4 && token_count == 2) return block<4, 2, W>(rows, xs, n, out);
-  if (row_count == 4 && token_count == 1) return block<4, 1, W>(rows, xs, n, out);
-  if (row_count == 1 && token_count == 2) return block<1, 2, W>(rows, xs, n, out);
-  block<1, 1, W>(rows, xs, n, out);
-}
-
 }  // namespace
 
-ETCH_MULTIVERSION void dot_block(RowType type, const void* const* rows, int row_count,
-                                 const float* const* xs, int token_count, int64_t n, float* out) {
-  if (type == RowType::kBF16) return block_any<uint16_t>(rows, row_count, xs, token_count, n, out);
-  block_any<float>(rows, row_count, xs, token_count, n, out);
+ETCH_MULTIVERSION void dot_block(const float* const* rows, int row_count, const float* const* xs,
+                                 int token_count, int64_t n, float* out) {
+  if (row_count == 4 && token_count == 2) return block<4, 2>(rows, xs, n, out);
+  if (row_count == 4 && token_count == 1) return block<4, 1>(rows, xs, n, out);
+  if (row_count == 1 && token_count == 2) return block<1, 2>(rows, xs, n, out);
+  block<1, 1>(rows, xs, n, out);
 }
 
 // Attention's dot products are not part of a matrix block; four chains hide the add latency.

@@ -8,15 +8,11 @@
 namespace etch::run::kernels {
 
 float dot(const float* a, const float* b, int64_t n);
-// How a weight row is stored where the matrix kernel reads it: bf16 rows are widened in
-// registers (exactly), other types are dequantized to float rows first.
-enum class RowType { kF32, kBF16 };
-
 // out[r * token_count + t] = dot of rows[r] and xs[t], for row_count 1 or 4 and token_count 1
 // or 2. Each output is summed in the same order whatever the block shape, so a token's result
 // does not depend on how a batch was cut into blocks.
-void dot_block(RowType type, const void* const* rows, int row_count, const float* const* xs,
-               int token_count, int64_t n, float* out);
+void dot_block(const float* const* rows, int row_count, const float* const* xs, int token_count,
+               int64_t n, float* out);
 // y[i] += a * x[i]
 void axpy(float a, const float* x, float* y, int64_t n);
 // out = x * w / sqrt(mean(x^2) + eps), the sum of squares in double.
