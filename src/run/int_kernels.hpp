@@ -42,6 +42,8 @@ struct PackedMatrix {
 
 // Rows of a block that expand_block interleaves.
 inline constexpr int64_t kBlockRows = 16;
+// Query heads that attention_block takes at once.
+inline constexpr int64_t kAttentionQueries = 16;
 
 struct Kernels {
   const char* name;
@@ -89,6 +91,16 @@ struct Kernels {
   // scales sv, into out[0..head_dim).
   void (*attention_output)(const float* scores, int64_t positions, const int16_t* v,
                            int64_t v_stride, const float* sv, int64_t head_dim, float* out);
+  // Attention of count <= kAttentionQueries query heads over one kv head's cache, each key and
+  // value row read once for all of them (a step's tokens of one sequence and the heads that
+  // share the kv head): out[i][0..head_dim) = contract::attention_output over positions
+  // [0, visible[i]), visible[i] >= 1, of the scores contract::attention_score(q[i], sq[i],
+  // key row j, sk[j * scale_stride], inv_sqrt_dim); key row j at k[j * kv_stride], value row j at
+  // v[j * kv_stride] with scale sv[j * scale_stride].
+  void (*attention_block)(const int16_t* const* q, const float* sq, const int64_t* visible,
+                          int64_t count, const int16_t* k, const int16_t* v, int64_t kv_stride,
+                          const float* sk, const float* sv, int64_t scale_stride, int64_t head_dim,
+                          float inv_sqrt_dim, float* const* out);
 };
 
 const Kernels& scalar();
