@@ -18,7 +18,10 @@ namespace etch::run {
 
 namespace {
 
-constexpr int64_t kMicroBatch = 64;
+// Tokens a forward pass takes at once: each row block is decoded once for all of them (at 64
+// the decode was 13% of a 256-token prompt's time on kjv-8m, at 128 about 7%), while their
+// activations of one matrix stay within a core's L2 for small models.
+constexpr int64_t kMicroBatch = 128;
 
 }  // namespace
 
