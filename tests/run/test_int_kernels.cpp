@@ -306,7 +306,7 @@ TEST(KernelSets, AttentionBlockEqualsTheContractUnitsPerQuery) {
   // Heads around the vector widths and the 256 codes of the byte-split dots (257 and up go
   // query by query); positions past the 256 of one 32-bit value block.
   for (const int64_t head_dim : {1, 2, 31, 32, 33, 64, 100, 128, 256, 257})
-    for (const int64_t count : {1, 4, 7, 16}) {
+    for (const int64_t count : {1, 4, 5, 7, 16}) {
       AttentionCase c;
       c.head_dim = head_dim;
       c.kv_stride = head_dim + static_cast<int64_t>(src.pick(20));
