@@ -11,7 +11,9 @@
 #pragma once
 
 #include <array>
+#include <cstddef>
 #include <cstdint>
+#include <new>
 #include <span>
 #include <vector>
 
@@ -20,6 +22,19 @@ struct MatrixView;
 }
 
 namespace etch::run::int_kernels {
+
+// Storage whose first element starts a 64-byte cache line.
+template <typename T>
+struct CacheLineAllocator {
+  using value_type = T;
+  static constexpr std::align_val_t kAlignment{64};
+  CacheLineAllocator() = default;
+  template <typename U>
+  explicit CacheLineAllocator(const CacheLineAllocator<U>&) {}
+  T* allocate(size_t n) { return static_cast<T*>(::operator new(n * sizeof(T), kAlignment)); }
+  void deallocate(T* p, size_t) { ::operator delete(p, kAlignment); }
+  bool operator==(const CacheLineAllocator&) const = default;
+};
 
 // A matrix as the kernels read it: in place, in the .etch layout (codes `bits` wide, LSB
 // first, each row padded to a byte; one level table per tile; one multiplier code per group),
@@ -35,7 +50,9 @@ struct PackedMatrix {
   // multiplier (as 16-bit words), so that a vector set selects a weight with one word permute
   // whatever bits above the code its index holds; empty for 8-bit codes. About 1 KiB per
   // 64-row tile with 4-bit multiplier codes: some 2% of an hc3 matrix.
-  std::vector<int16_t> product_tables;
+  // Each table starts a cache line: a vector kernel loads a whole table per row and chunk, and
+  // a load across two lines costs two.
+  std::vector<int16_t, CacheLineAllocator<int16_t>> product_tables;
   int64_t multiplier_codes = 1;  // 2^multiplier_bits, 1 without multipliers
   static constexpr int64_t kProductTable = 64;
 };
