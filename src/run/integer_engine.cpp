@@ -44,12 +44,15 @@ struct IntegerEngine::State {
 
   // KV cache in SRAM: int16 values and one float32 scale per (sequence, layer, position, kv
   // head), rows as slots.cache_row() lays them out.
-  std::vector<int16_t> k_cache, v_cache;
+  template <typename T>
+  using Lines = std::vector<T, int_kernels::CacheLineAllocator<T>>;
+  // Rows and activations that the kernels load 64 bytes at a time start cache lines.
+  Lines<int16_t> k_cache, v_cache;
   std::vector<float> k_scale, v_scale;
 
   // Scratch for one micro-batch.
   std::vector<float> x, y, q, kv_k, kv_v, att, gate, up;
-  std::vector<int16_t> xq;
+  Lines<int16_t> xq;
   std::vector<float> xs;
 
   State(compile::EtchModel m, EngineOptions options, bool scalar_kernels, LayerObserver observer)
@@ -167,7 +170,7 @@ struct IntegerEngine::State {
             }
             continue;
           }
-          thread_local std::vector<int16_t> w;
+          thread_local Lines<int16_t> w;
           thread_local std::vector<int64_t> acc;
           thread_local std::vector<const int16_t*> rows_of_x;
           w.resize(static_cast<size_t>(kRows * ((cols + 1) / 2 * 2)));
