@@ -98,6 +98,25 @@ void interleave_rows(const PackedMatrix& m, int64_t first_row, int16_t* out) {
   }
 }
 
+// attention_block one query at a time through a set's attention_scores and attention_output.
+template <auto kScores, auto kOutput>
+void attention_each(const int16_t* const* q, const float* sq, const int64_t* visible, int64_t count,
+                    const int16_t* k, const int16_t* v, int64_t kv_stride, const float* sk,
+                    const float* sv, int64_t scale_stride, int64_t head_dim, float inv_sqrt_dim,
+                    float* const* out) {
+  thread_local std::vector<float> scores, value_scales;
+  for (int64_t i = 0; i < count; ++i) {
+    const auto positions = static_cast<size_t>(visible[i]);
+    scores.resize(positions);
+    value_scales.resize(positions);
+    kScores(q[i], sq[i], k, kv_stride, sk, scale_stride, visible[i], head_dim, inv_sqrt_dim,
+            scores.data());
+    for (size_t j = 0; j < positions; ++j)
+      value_scales[j] = sv[static_cast<int64_t>(j) * scale_stride];
+    kOutput(scores.data(), visible[i], v, kv_stride, value_scales.data(), head_dim, out[i]);
+  }
+}
+
 // ---- scalar: the contract's units ----
 
 namespace scalar_set {
@@ -201,9 +220,12 @@ void attention_output(const float* scores, int64_t positions, const int16_t* v, 
       v_stride, {sv, p}, {out, static_cast<size_t>(head_dim)});
 }
 
-const Kernels kSet{"scalar",     quantize,   msa_row,    packed_dots,     expand_row,
-                   expand_block, block_dots, scale_sums, dot16,           attention_scores,
-                   exp_units,    swiglu,     rms_norm,   attention_output};
+const Kernels kSet{
+    "scalar",         quantize,         msa_row,
+    packed_dots,      expand_row,       expand_block,
+    block_dots,       scale_sums,       dot16,
+    attention_scores, exp_units,        swiglu,
+    rms_norm,         attention_output, attention_each<attention_scores, attention_output>};
 
 }  // namespace scalar_set
 
@@ -215,10 +237,11 @@ using contract::kExpInput;
 // ties to even, in every vector set.
 constexpr float kRoundMagic = 12582912.0f;
 
-#define ETCH_SET(label)                                                                       \
-  const Kernels kSet{label,        quantize,   msa_row,    packed_dots,     expand_row,       \
-                     expand_block, block_dots, scale_sums, dot16,           attention_scores, \
-                     exp_units,    swiglu,     rms_norm,   attention_output};
+#define ETCH_SET(label)                                                         \
+  const Kernels kSet{label,      quantize,         msa_row,        packed_dots, \
+                     expand_row, expand_block,     block_dots,     scale_sums,  \
+                     dot16,      attention_scores, exp_units,      swiglu,      \
+                     rms_norm,   attention_output, attention_block};
 
 namespace baseline {
 #define ETCH_TARGET

@@ -11,7 +11,9 @@
 #pragma once
 
 #include <array>
+#include <cstddef>
 #include <cstdint>
+#include <new>
 #include <span>
 #include <vector>
 
@@ -20,6 +22,19 @@ struct MatrixView;
 }
 
 namespace etch::run::int_kernels {
+
+// Storage whose first element starts a 64-byte cache line.
+template <typename T>
+struct CacheLineAllocator {
+  using value_type = T;
+  static constexpr std::align_val_t kAlignment{64};
+  CacheLineAllocator() = default;
+  template <typename U>
+  explicit CacheLineAllocator(const CacheLineAllocator<U>&) {}
+  T* allocate(size_t n) { return static_cast<T*>(::operator new(n * sizeof(T), kAlignment)); }
+  void deallocate(T* p, size_t) { ::operator delete(p, kAlignment); }
+  bool operator==(const CacheLineAllocator&) const = default;
+};
 
 // A matrix as the kernels read it: in place, in the .etch layout (codes `bits` wide, LSB
 // first, each row padded to a byte; one level table per tile; one multiplier code per group),
@@ -35,13 +50,17 @@ struct PackedMatrix {
   // multiplier (as 16-bit words), so that a vector set selects a weight with one word permute
   // whatever bits above the code its index holds; empty for 8-bit codes. About 1 KiB per
   // 64-row tile with 4-bit multiplier codes: some 2% of an hc3 matrix.
-  std::vector<int16_t> product_tables;
+  // Each table starts a cache line: a vector kernel loads a whole table per row and chunk, and
+  // a load across two lines costs two.
+  std::vector<int16_t, CacheLineAllocator<int16_t>> product_tables;
   int64_t multiplier_codes = 1;  // 2^multiplier_bits, 1 without multipliers
   static constexpr int64_t kProductTable = 64;
 };
 
 // Rows of a block that expand_block interleaves.
 inline constexpr int64_t kBlockRows = 16;
+// Query heads that attention_block takes at once.
+inline constexpr int64_t kAttentionQueries = 16;
 
 struct Kernels {
   const char* name;
@@ -89,6 +108,16 @@ struct Kernels {
   // scales sv, into out[0..head_dim).
   void (*attention_output)(const float* scores, int64_t positions, const int16_t* v,
                            int64_t v_stride, const float* sv, int64_t head_dim, float* out);
+  // Attention of count <= kAttentionQueries query heads over one kv head's cache, each key and
+  // value row read once for all of them (a step's tokens of one sequence and the heads that
+  // share the kv head): out[i][0..head_dim) = contract::attention_output over positions
+  // [0, visible[i]), visible[i] >= 1, of the scores contract::attention_score(q[i], sq[i],
+  // key row j, sk[j * scale_stride], inv_sqrt_dim); key row j at k[j * kv_stride], value row j at
+  // v[j * kv_stride] with scale sv[j * scale_stride].
+  void (*attention_block)(const int16_t* const* q, const float* sq, const int64_t* visible,
+                          int64_t count, const int16_t* k, const int16_t* v, int64_t kv_stride,
+                          const float* sk, const float* sv, int64_t scale_stride, int64_t head_dim,
+                          float inv_sqrt_dim, float* const* out);
 };
 
 const Kernels& scalar();

@@ -3,6 +3,7 @@
 // vector width.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "compile/compile.hpp"
@@ -241,6 +242,112 @@ TEST(KernelSets, WorstCaseInputsStayExact) {
                         got.data());
     contract::attention_output(scores, values, head_dim, sv, want);
     EXPECT_TRUE(same(got, want));
+  }
+}
+
+// contract::attention_output over contract::attention_score of one query against rows
+// [0, visible) of a kv head laid out as attention_block reads it.
+std::vector<float> attention_oracle(const std::vector<int16_t>& q, float sq, int64_t visible,
+                                    const std::vector<int16_t>& k, const std::vector<int16_t>& v,
+                                    int64_t kv_stride, const std::vector<float>& sk,
+                                    const std::vector<float>& sv, int64_t scale_stride,
+                                    int64_t head_dim) {
+  const auto dim = static_cast<size_t>(head_dim);
+  const float inv = contract::attention_scale(head_dim);
+  std::vector<float> scores(static_cast<size_t>(visible)), value_scales(scores.size());
+  for (int64_t j = 0; j < visible; ++j) {
+    scores[static_cast<size_t>(j)] = contract::attention_score(
+        q, sq, {k.data() + j * kv_stride, dim}, sk[static_cast<size_t>(j * scale_stride)], inv);
+    value_scales[static_cast<size_t>(j)] = sv[static_cast<size_t>(j * scale_stride)];
+  }
+  std::vector<float> out(dim);
+  contract::attention_output(scores,
+                             {v.data(), static_cast<size_t>((visible - 1) * kv_stride) + dim},
+                             kv_stride, value_scales, out);
+  return out;
+}
+
+struct AttentionCase {
+  int64_t head_dim, kv_stride, scale_stride, count;
+  std::vector<std::vector<int16_t>> q;
+  std::vector<float> sq;
+  std::vector<int64_t> visible;
+  std::vector<int16_t> k, v;
+  std::vector<float> sk, sv;
+};
+
+// Every set's attention_block equals the oracle per query, bit for bit.
+void expect_attention_block(const AttentionCase& c) {
+  const int64_t positions = *std::max_element(c.visible.begin(), c.visible.end());
+  std::vector<const int16_t*> queries;
+  for (const auto& query : c.q) queries.push_back(query.data());
+  for (const Kernels* k : variants()) {
+    SCOPED_TRACE(k->name);
+    std::vector<std::vector<float>> out(static_cast<size_t>(c.count),
+                                        std::vector<float>(static_cast<size_t>(c.head_dim)));
+    std::vector<float*> outputs;
+    for (auto& o : out) outputs.push_back(o.data());
+    k->attention_block(queries.data(), c.sq.data(), c.visible.data(), c.count, c.k.data(),
+                       c.v.data(), c.kv_stride, c.sk.data(), c.sv.data(), c.scale_stride,
+                       c.head_dim, contract::attention_scale(c.head_dim), outputs.data());
+    for (int64_t i = 0; i < c.count; ++i) {
+      const auto at = static_cast<size_t>(i);
+      ASSERT_TRUE(
+          same(out[at], attention_oracle(c.q[at], c.sq[at], c.visible[at], c.k, c.v, c.kv_stride,
+                                         c.sk, c.sv, c.scale_stride, c.head_dim)))
+          << "query " << i << " of " << c.count << ", head_dim " << c.head_dim << ", "
+          << c.visible[at] << " of " << positions << " positions";
+    }
+  }
+}
+
+TEST(KernelSets, AttentionBlockEqualsTheContractUnitsPerQuery) {
+  FloatSource src(7);
+  // Heads around the vector widths and the 256 codes of the byte-split dots (257 and up go
+  // query by query); positions past the 256 of one 32-bit value block.
+  for (const int64_t head_dim : {1, 2, 31, 32, 33, 64, 100, 128, 256, 257})
+    for (const int64_t count : {1, 4, 5, 7, 16}) {
+      AttentionCase c;
+      c.head_dim = head_dim;
+      c.kv_stride = head_dim + static_cast<int64_t>(src.pick(20));
+      c.scale_stride = 1 + static_cast<int64_t>(src.pick(3));
+      c.count = count;
+      const int64_t positions = 1 + static_cast<int64_t>(src.pick(count == 16 ? 600 : 70));
+      for (int64_t i = 0; i < count; ++i) {
+        c.q.push_back(codes(src, head_dim));
+        c.sq.push_back(std::abs(src.moderate(6)));
+        c.visible.push_back(i == 0 ? positions : 1 + static_cast<int64_t>(src.pick(positions)));
+      }
+      c.k = codes(src, (positions - 1) * c.kv_stride + head_dim);
+      c.v = codes(src, (positions - 1) * c.kv_stride + head_dim);
+      for (int64_t j = 0; j < positions * c.scale_stride; ++j) {
+        c.sk.push_back(std::abs(src.moderate(4)));
+        c.sv.push_back(src.pick(9) == 0 ? 0.0f : std::abs(src.moderate(4)));
+      }
+      expect_attention_block(c);
+    }
+}
+
+// The byte-split sums at their extremes: codes of -32768 and 32767 everywhere, equal scores
+// (every weight code 32767) over more positions than one 32-bit block of the value sum holds.
+TEST(KernelSets, AttentionBlockWorstCaseStaysExact) {
+  for (const int16_t code : {int16_t{-32768}, int16_t{32767}}) {
+    AttentionCase c;
+    c.head_dim = 256;
+    c.kv_stride = 256;
+    c.scale_stride = 1;
+    c.count = 16;
+    const int64_t positions = 700;
+    for (int64_t i = 0; i < c.count; ++i) {
+      c.q.emplace_back(static_cast<size_t>(c.head_dim), i % 2 ? code : int16_t{-32768});
+      c.sq.push_back(1.0f);
+      c.visible.push_back(positions - i);
+    }
+    c.k.assign(static_cast<size_t>(positions * c.kv_stride), code);
+    c.v.assign(c.k.size(), code);
+    c.sk.assign(static_cast<size_t>(positions), 0.0f);  // every score 0: equal weights
+    c.sv.assign(static_cast<size_t>(positions), 1.0f);
+    expect_attention_block(c);
   }
 }
 
