@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <span>
 #include <string>
@@ -73,11 +74,22 @@ struct Matrix {
 
 // Second moments of a matrix's inputs on calibration text: H = sum over tokens of x x^T
 // (cols x cols, row-major), which turns a weight error into the output error it causes.
+// Only the lower triangle (j <= i) of h is kept.
 struct InputStatistics {
   int64_t dim = 0;
   int64_t tokens = 0;
   std::vector<double> h;
   void add(const float* x, int64_t count);
+  // inverse_cholesky_upper(h, dim), computed on the first call and shared by every matrix that
+  // reads this input and every width a recipe tries on it. Thread-safe; add() starts afresh.
+  const std::vector<double>& gptq_factor() const;
+
+ private:
+  struct Factor {
+    std::once_flag once;
+    std::vector<double> u;
+  };
+  std::shared_ptr<Factor> factor_ = std::make_shared<Factor>();
 };
 
 // Calibration statistics keyed by the input vector matrices read (blk.N.attn_in, attn_out,

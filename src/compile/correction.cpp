@@ -187,7 +187,7 @@ for (int64_t r = 0; r < rows; ++r) {
 // whose minimiser is the truncated SVD P S V^T of E F: B A = P S V^T F^-1 = P (S V^T U).
 const bool weighted = statistics && statistics->dim == cols && statistics->tokens > 0;
 std::vector<double> u;
-if (weighted) u = inverse_cholesky_upper(statistics->h, cols);
+if (weighted) u = statistics->gptq_factor();
 Operator op;
 op.rows = rows;
 op.cols = cols;

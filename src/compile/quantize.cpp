@@ -165,6 +165,12 @@ void InputStatistics::add(const float* x, int64_t count) {
     }
   }
   tokens += count;
+  factor_ = std::make_shared<Factor>();
+}
+
+const std::vector<double>& InputStatistics::gptq_factor() const {
+  std::call_once(factor_->once, [this] { factor_->u = inverse_cholesky_upper(h, dim); });
+  return factor_->u;
 }
 
 void Calibration::observe(const std::string& input_name, const float* inputs, int64_t tokens,
@@ -292,14 +298,8 @@ Matrix quantize(const std::string& name, std::span<const float> weights, int64_t
 
   // 3. Codes: round to the nearest level, column by column; with calibration statistics the
   //    rounding error of each column is pushed onto the later columns (GPTQ).
-  std::vector<double> u;
-  if (statistics && statistics->dim == cols) {
-    std::vector<double> h(statistics->h);
-    for (int64_t i = 0; i < cols; ++i)
-      for (int64_t j = i + 1; j < cols; ++j)
-        h[static_cast<size_t>(i * cols + j)] = h[static_cast<size_t>(j * cols + i)];
-    u = inverse_cholesky_upper(std::move(h), cols);
-  }
+  const std::vector<double>* u =
+      statistics && statistics->dim == cols ? &statistics->gptq_factor() : nullptr;
   std::vector<double> w(static_cast<size_t>(cols));
   for (int64_t r = 0; r < rows; ++r) {
     const SortedLevels sorted(
@@ -312,8 +312,8 @@ Matrix quantize(const std::string& name, std::span<const float> weights, int64_t
       const auto [level, code] =
           unit > 0 ? sorted.nearest(w[static_cast<size_t>(j)] / unit) : sorted.nearest(0.0);
       put_code(m.codes, static_cast<uint64_t>(r) * row_bytes, j, format.bits, code);
-      if (!u.empty()) {
-        const double* uj = u.data() + j * cols;
+      if (u) {
+        const double* uj = u->data() + j * cols;
         const double err = (w[static_cast<size_t>(j)] - level * unit) / uj[j];
         for (int64_t k = j + 1; k < cols; ++k) w[static_cast<size_t>(k)] -= err * uj[k];
       }
