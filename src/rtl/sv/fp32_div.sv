@@ -1,7 +1,9 @@
 // IEEE binary32 divide a / b, round to nearest even, one rounding. Handles zeros, subnormals,
 // infinities and NaN (0/0, inf/inf and NaN inputs give 0x7FC00000; x/0 gives a signed
-// infinity). The quotient is formed to 28 bits with the remainder as sticky bit, written as
-// one integer division for clarity (a chip would iterate it). Combinational: latency 0.
+// infinity). The quotient is formed to 28 bits by restoring division, one compare-and-subtract
+// of the 24-bit divisor per bit, with the remainder as sticky bit: a 51-bit integer division
+// written with `/` (and its check by multiplication) gave the same bits but a circuit Yosys's
+// ABC did not map in an hour. Combinational: latency 0.
 module fp32_div (
     input  logic [31:0] a,
     input  logic [31:0] b,
@@ -30,17 +32,27 @@ module fp32_div (
   );
 
   logic sign;
-  logic [50:0] dividend;
-  logic [50:0] quotient;  // in (2^26, 2^28) for normalized operands
+  // Normalized significands (unpack puts the leading one at bit 23) give a quotient
+  // sig_a * 2^27 / sig_b in (2^26, 2^28): bits 27 down to 0, the remainder below 2^25.
+  logic [27:0] quotient;
+  logic [24:0] remainder;
   logic inexact;
   logic top;
   logic [26:0] sig;
   logic signed [11:0] exponent;
   logic [31:0] rounded;
+  integer k;
   assign sign = sign_a ^ sign_b;
-  assign dividend = {sig_a, 27'd0};
-  assign quotient = sig_b == 24'd0 ? 51'd0 : dividend / {27'd0, sig_b};
-  assign inexact = quotient * {27'd0, sig_b} != dividend;
+  always_comb begin
+    remainder = {1'b0, sig_a};
+    quotient = 28'd0;
+    for (k = 27; k >= 0; k = k - 1) begin
+      quotient = {quotient[26:0], remainder >= {1'b0, sig_b}};
+      if (quotient[0]) remainder = remainder - {1'b0, sig_b};
+      remainder = remainder << 1;
+    end
+  end
+  assign inexact = remainder != 25'd0;
   assign top = quotient[27];
   assign sig = top ? {quotient[27:2], |quotient[1:0] | inexact}
                    : {quotient[26:1], quotient[0] | inexact};

@@ -1,6 +1,8 @@
 // IEEE binary32 square root, round to nearest even, one rounding. Handles zeros (sqrt(-0) = -0),
 // subnormals, +inf, and NaN (NaN inputs and every negative non-zero input give 0x7FC00000).
-// The root is formed to 27 bits digit by digit with the remainder as sticky bit.
+// The root is formed to 27 bits digit by digit (restoring: two radicand bits and one
+// compare-and-subtract per root bit), with the remainder as sticky bit; the same bits as
+// squaring each trial root, without 27 multipliers.
 // Combinational: latency 0.
 module fp32_sqrt (
     input  logic [31:0] a,
@@ -23,7 +25,8 @@ module fp32_sqrt (
   // exact: radicand = sig << 29 for an odd biased exponent, sig << 30 for an even one.
   logic [53:0] radicand;
   logic [26:0] root;
-  logic [26:0] trial;
+  logic [29:0] remainder;  // radicand's bits so far - root^2 <= 2 root: below 2^28 after a step
+  logic [29:0] trial;
   logic inexact;
   logic [26:0] sig;
   logic signed [11:0] exponent;
@@ -32,12 +35,15 @@ module fp32_sqrt (
   assign radicand = exp_a[0] ? {1'b0, sig_a, 29'd0} : {sig_a, 30'd0};
   always_comb begin
     root = 27'd0;
+    remainder = 30'd0;
     for (i = 26; i >= 0; i = i - 1) begin
-      trial = root | (27'd1 << i);
-      if ({27'd0, trial} * {27'd0, trial} <= radicand) root = trial;
+      remainder = {remainder[27:0], radicand[2*i+:2]};
+      trial = {1'b0, root, 2'b01};
+      root = {root[25:0], remainder >= trial};
+      if (root[0]) remainder = remainder - trial;
     end
   end
-  assign inexact = {27'd0, root} * {27'd0, root} != radicand;
+  assign inexact = remainder != 30'd0;
   assign sig = {root[26:1], root[0] | inexact};
   assign exponent = (exp_a + 12'sd126 + {11'd0, exp_a[0]}) >>> 1;
   fp32_round_pack pack (
