@@ -58,6 +58,8 @@ void add_chain(int64_t iterations) {
 #define VPERMT2W(n) "vpermt2w %%zmm14, %%zmm13, %%zmm" #n "\n\t"
 #define VPERMB(n) "vpermb %%zmm12, %%zmm13, %%zmm" #n "\n\t"
 #define VPSHUFB(n) "vpshufb %%zmm13, %%zmm12, %%zmm" #n "\n\t"
+#define VPMULTISHIFTQB(n) "vpmultishiftqb %%zmm12, %%zmm13, %%zmm" #n "\n\t"
+#define BCAST128(n) "vbroadcasti32x4 " #n "*16(%0), %%zmm" #n "\n\t"
 #define VPSRLVW(n) "vpsrlvw %%zmm13, %%zmm12, %%zmm" #n "\n\t"
 #define VPSRLW(n) "vpsrlw $4, %%zmm12, %%zmm" #n "\n\t"
 #define VPDPWSSD(n) "vpdpwssd %%zmm12, %%zmm13, %%zmm" #n "\n\t"
@@ -109,6 +111,18 @@ void add_chain(int64_t iterations) {
   "\n\t"                                  \
   "vpdpwssd %%zmm14, %%zmm" #n ", %%zmm" #acc "\n\t"
 
+// A chunk of 4-bit codes unpacked by one multishift: its 16 code bytes broadcast to every
+// 128-bit lane by the load, `vpmultishiftqb` moves each word's code to the word's low bits
+// (the activations permuted once to the order this leaves), then the lookup and multiply-add.
+#define MULTISHIFT_CHUNK(n, acc)                  \
+  "vbroadcasti32x4 " #n "*16(%0), %%zmm" #n       \
+  "\n\t"                                          \
+  "vpmultishiftqb %%zmm" #n ", %%zmm15, %%zmm" #n \
+  "\n\t"                                          \
+  "vpermw %%zmm12, %%zmm" #n ", %%zmm" #n         \
+  "\n\t"                                          \
+  "vpdpwssd %%zmm14, %%zmm" #n ", %%zmm" #acc "\n\t"
+
 alignas(64) uint8_t scratch[4096];
 
 #define LOOP(NAME, BODY)                                                       \
@@ -124,6 +138,8 @@ LOOP(vpermt2w_loop, TWELVE(VPERMT2W))
 LOOP(vpermb_loop, TWELVE(VPERMB))
 LOOP(vpshufb_loop, TWELVE(VPSHUFB))
 LOOP(vpsrlvw_loop, TWELVE(VPSRLVW))
+LOOP(vpmultishiftqb_loop, TWELVE(VPMULTISHIFTQB))
+LOOP(broadcast_128_loop, TWELVE(BCAST128))
 LOOP(vpsrlw_loop, TWELVE(VPSRLW))
 LOOP(vpdpwssd_loop, TWELVE(VPDPWSSD))
 LOOP(vpmaddwd_loop, TWELVE(VPMADDWD))
@@ -141,6 +157,11 @@ LOOP(slice_chunk_loop,
      SLICE_CHUNK(0, 16) SLICE_CHUNK(1, 17) SLICE_CHUNK(2, 18) SLICE_CHUNK(3, 19) SLICE_CHUNK(4, 20)
          SLICE_CHUNK(5, 21) SLICE_CHUNK(6, 22) SLICE_CHUNK(7, 23) SLICE_CHUNK(8, 24)
              SLICE_CHUNK(9, 25) SLICE_CHUNK(10, 26) SLICE_CHUNK(11, 27))
+LOOP(multishift_chunk_loop,
+     MULTISHIFT_CHUNK(0, 16) MULTISHIFT_CHUNK(1, 17) MULTISHIFT_CHUNK(2, 18) MULTISHIFT_CHUNK(3, 19)
+         MULTISHIFT_CHUNK(4, 20) MULTISHIFT_CHUNK(5, 21) MULTISHIFT_CHUNK(6, 22)
+             MULTISHIFT_CHUNK(7, 23) MULTISHIFT_CHUNK(8, 24) MULTISHIFT_CHUNK(9, 25)
+                 MULTISHIFT_CHUNK(10, 26) MULTISHIFT_CHUNK(11, 27))
 LOOP(hc_chunk_loop, HC_CHUNK(0, 16) HC_CHUNK(1, 17) HC_CHUNK(2, 18) HC_CHUNK(3, 19) HC_CHUNK(4, 20)
                         HC_CHUNK(5, 21) HC_CHUNK(6, 22) HC_CHUNK(7, 23) HC_CHUNK(8, 24)
                             HC_CHUNK(9, 25) HC_CHUNK(10, 26) HC_CHUNK(11, 27))
@@ -169,6 +190,7 @@ int main() {
       {"vpermb zmm", vpermb_loop, 12},
       {"vpshufb zmm", vpshufb_loop, 12},
       {"vpsrlvw zmm", vpsrlvw_loop, 12},
+      {"vpmultishiftqb zmm", vpmultishiftqb_loop, 12},
       {"vpsrlw zmm, imm", vpsrlw_loop, 12},
       {"vpdpwssd zmm (12 accumulators)", vpdpwssd_loop, 12},
       {"vpmaddwd zmm", vpmaddwd_loop, 12},
@@ -178,8 +200,11 @@ int main() {
       {"load zmm (L1)", load_zmm_loop, 12},
       {"load xmm (L1)", load_xmm_loop, 12},
       {"vpbroadcastw zmm from memory", broadcast_word_loop, 12},
+      {"vbroadcasti32x4 zmm from memory", broadcast_128_loop, 12},
       {"chunk: vpermw (table in a register) + vpdpwssd", lookup_dot_loop, 12},
       {"chunk, codes one per word: vpsrlw imm, vpermw, vpdpwssd", slice_chunk_loop, 12},
+      {"chunk, 4-bit codes: vbroadcasti32x4 load, vpmultishiftqb, vpermw, vpdpwssd",
+       multishift_chunk_loop, 12},
       {"chunk as hc_rows: load xmm, vpermb, vpsrlvw, vpermw m512, vpdpwssd", hc_chunk_loop, 12},
       {"chunk, table in a register: load xmm, vpermb, vpsrlvw, vpermw, vpdpwssd", hc_chunk_reg_loop,
        12},
