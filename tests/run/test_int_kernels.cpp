@@ -484,23 +484,40 @@ TEST(KernelSets, PackedRowsEqualTheContractUnitInEveryFormat) {
 }
 
 // Packed rows at the widths' extremes: every product at its largest, on rows long enough to
-// fill the vector sets' 32-bit blocks many times over, whole chunks and the tail alike.
+// fill the vector sets' 32-bit blocks many times over, whole chunks and the tail alike, and
+// blocks of eight rows of whole chunks (the hc sets' own path, which applies the multiplier as
+// a byte multiply).
 TEST(KernelSets, PackedRowsAtTheirLargestStayExact) {
   FloatSource src(11);
-  for (int bits : {3, 6, 8}) {
-    const contract::Format format = contract::make_format(contract::WeightFormat::kHc, bits);
-    PackedTile tile = random_tile(src, format, 2, 4099);
-    std::fill(tile.matrix.levels.begin(), tile.matrix.levels.end(), int8_t{-128});
-    std::fill(tile.matrix.multipliers.begin(), tile.matrix.multipliers.end(), uint8_t{15});
-    const compile::MatrixView view = tile.matrix.view();
-    const PackedMatrix packed(view);
-    const std::vector<int16_t> x(4099, -32768);
-    for (const Kernels* k : variants()) {
-      int64_t got[2];
-      k->packed_dots(x.data(), packed, 0, 2, got);
-      for (int64_t g : got)
-        EXPECT_EQ(g, int64_t{32768} * 128 * 15 * 4099) << k->name << " hc" << bits;
+  for (int bits : {2, 3, 4, 5, 6, 8})
+    for (const auto& [rows, cols] :
+         {std::pair<int64_t, int64_t>{2, 4099}, std::pair<int64_t, int64_t>{10, 4096}}) {
+      const contract::Format format = contract::make_format(contract::WeightFormat::kHc, bits);
+      PackedTile tile = random_tile(src, format, rows, cols);
+      std::fill(tile.matrix.levels.begin(), tile.matrix.levels.end(), int8_t{-128});
+      std::fill(tile.matrix.multipliers.begin(), tile.matrix.multipliers.end(), uint8_t{15});
+      const compile::MatrixView view = tile.matrix.view();
+      const PackedMatrix packed(view);
+      const std::vector<int16_t> x(static_cast<size_t>(cols), -32768);
+      for (const Kernels* k : variants()) {
+        std::vector<int64_t> got(static_cast<size_t>(rows));
+        k->packed_dots(x.data(), packed, 0, rows, got.data());
+        for (int64_t g : got)
+          EXPECT_EQ(g, int64_t{32768} * 128 * 15 * cols) << k->name << " hc" << bits;
+      }
     }
+  // fp4 at its largest: level -12 (code 15) times multiplier 2^7 (code 7).
+  const contract::Format fp4 = contract::make_format(contract::WeightFormat::kFp4, 4);
+  PackedTile tile = random_tile(src, fp4, 10, 4096);
+  std::fill(tile.matrix.codes.begin(), tile.matrix.codes.end(), uint8_t{0xff});
+  std::fill(tile.matrix.multipliers.begin(), tile.matrix.multipliers.end(), uint8_t{7});
+  const compile::MatrixView view = tile.matrix.view();
+  const PackedMatrix packed(view);
+  const std::vector<int16_t> x(4096, -32768);
+  for (const Kernels* k : variants()) {
+    std::vector<int64_t> got(10);
+    k->packed_dots(x.data(), packed, 0, 10, got.data());
+    for (int64_t g : got) EXPECT_EQ(g, int64_t{32768} * 12 * 128 * 4096) << k->name << " fp4";
   }
 }
 
