@@ -7,10 +7,11 @@
 //   residual add; RMSNorm, gate and up products, SwiGLU, quantized, down product and the
 //   residual add; then the final RMSNorm and the output head.
 // The element-wise steps (the quantizer's two passes, RMSNorm's element pass, RoPE, SwiGLU, a
-// head's value outputs) take ELEMENT_LANES elements (RoPE: pairs) per cycle through as many
-// copies of the library's units side by side, the activation memory written and read
-// ELEMENT_LANES words per cycle; their reductions are exact and order-free (the quantizer's
-// max of magnitudes through fp32_abs_max, RMSNorm's integer sum of squares). The products take
+// head's value outputs) take ELEMENT_LANES elements per cycle (RoPE: ELEMENT_LANES / 2 pairs,
+// rounded up) through as many copies of the library's units side by side (the quantizer: its
+// lanes), the activation memory written and read ELEMENT_LANES words per cycle; their
+// reductions are exact and order-free (the quantizer's max of magnitudes, RMSNorm's integer
+// sum of squares). The products take
 // one group of a block of ROWS rows per cycle in the format's PARALLEL_TILES msa_tiles, then
 // LANES rows per cycle out; the scores a whole head's dot per cycle; the value sum a head's
 // HEAD_DIM accumulators per cached position. One element per cycle remain: the embedding
@@ -136,6 +137,7 @@ module etch_core #(
   localparam int HiddenBits = HIDDEN > 1 ? $clog2(HIDDEN) : 1;
   localparam int LaneBits = HEAD_DIM > 1 ? $clog2(HEAD_DIM) : 1;
   localparam int RopeLength = (HEADS + KV_HEADS) * ROPE_PAIRS;  // pairs rotated per token
+  localparam int RopeLanes = (ELEMENT_LANES + 1) / 2;  // pairs per cycle: two elements each
 
   // Program steps (pc) and the states that carry them out.
   localparam logic [4:0] PcEmbed = 0, PcNorm1 = 1, PcQ = 2, PcK = 3, PcV = 4, PcRope = 5,
@@ -202,51 +204,45 @@ module etch_core #(
       default: element_length = 0;
     endcase
   end
-  assign last_elements = i + ELEMENT_LANES >= element_length;
+  logic [31:0] step_lanes;  // lanes the step uses
+  assign step_lanes = state == SRope ? RopeLanes : ELEMENT_LANES;
+  assign last_elements = i + step_lanes >= element_length;
   genvar element_lane;
   generate
     for (element_lane = 0; element_lane < ELEMENT_LANES; element_lane = element_lane + 1)
     begin : g_element_index
       assign element_index[element_lane] = i + element_lane;
-      assign lane_on[element_lane] = element_index[element_lane] < element_length;
+      assign lane_on[element_lane] = element_index[element_lane] < element_length &&
+          element_lane < step_lanes;
     end
   endgenerate
 
-  // ---- Quantizer: a quantizer per lane, each given the lanes' largest magnitude in the max
-  // pass, so every lane holds the vector's amax for the codes ----
+  // ---- Quantizer: ELEMENT_LANES elements per cycle, idle lanes +0 (no effect on amax) ----
   logic [31:0] quant_address, quant_length, quant_to_base;
   logic [2:0] quant_to;
   logic [ELEMENT_LANES*32-1:0] quant_x;
-  logic [31:0] quant_lanes_max, quant_scale;
-  logic [31:0] lane_quant_scale[ELEMENT_LANES];
-  logic [ELEMENT_LANES*16-1:0] quant_codes;  // 0 in idle lanes
+  logic [31:0] quant_scale;
+  logic [ELEMENT_LANES*16-1:0] quant_codes;
   logic quant_clear, quant_max_valid;
   assign quant_clear = state == SQuantClear;
   assign quant_max_valid = state == SQuantMax;
-  fp32_abs_max #(.LANES(ELEMENT_LANES)) lanes_max (
-      .x(quant_x),
-      .valid(lane_on),
-      .result(quant_lanes_max)
-  );
   generate
     for (element_lane = 0; element_lane < ELEMENT_LANES; element_lane = element_lane + 1)
     begin : g_quant_lane
       logic [31:0] address;
-      logic signed [15:0] code;
       assign address = quant_address + element_index[element_lane];
-      assign quant_x[element_lane*32+:32] = act[address[ActBits-1:0]];
-      act_quantizer quantizer (
-          .clk(clk),
-          .clear(quant_clear),
-          .max_valid(quant_max_valid),
-          .x(quant_max_valid ? quant_lanes_max : quant_x[element_lane*32+:32]),
-          .q(code),
-          .scale(lane_quant_scale[element_lane])
-      );
-      assign quant_codes[element_lane*16+:16] = lane_on[element_lane] ? code : 16'sd0;
+      assign quant_x[element_lane*32+:32] = lane_on[element_lane] ? act[address[ActBits-1:0]] :
+          32'd0;
     end
   endgenerate
-  assign quant_scale = lane_quant_scale[0];
+  act_quantizer #(.LANES(ELEMENT_LANES)) quantizer (
+      .clk(clk),
+      .clear(quant_clear),
+      .max_valid(quant_max_valid),
+      .x(quant_x),
+      .q(quant_codes),
+      .scale(quant_scale)
+  );
 
   // ---- RMSNorm ----
   logic [31:0] norm_weight_base, gain, gain_reg;
@@ -504,11 +500,11 @@ module etch_core #(
   assign rows_left = mat_rows - out_row;
   assign last_rows = rows_left <= LANES;
 
-  // ---- RoPE: ELEMENT_LANES pairs per cycle over the q heads, then the k heads ----
-  logic [31:0] rope_a[ELEMENT_LANES], rope_b[ELEMENT_LANES];
-  logic [31:0] rope_a_out[ELEMENT_LANES], rope_b_out[ELEMENT_LANES];
+  // ---- RoPE: RopeLanes pairs per cycle over the q heads, then the k heads ----
+  logic [31:0] rope_a[RopeLanes], rope_b[RopeLanes];
+  logic [31:0] rope_a_out[RopeLanes], rope_b_out[RopeLanes];
   generate
-    for (element_lane = 0; element_lane < ELEMENT_LANES; element_lane = element_lane + 1)
+    for (element_lane = 0; element_lane < RopeLanes; element_lane = element_lane + 1)
     begin : g_rope_lane
       logic [31:0] pair, head_of_pair, pair_index, cos_address, sin_address;
       assign pair = element_index[element_lane];
@@ -817,12 +813,12 @@ module etch_core #(
       end
 
       SRope: begin
-        for (int l = 0; l < ELEMENT_LANES; l = l + 1)
+        for (int l = 0; l < RopeLanes; l = l + 1)
           if (lane_on[l]) begin
             act[rope_a[l][ActBits-1:0]] <= rope_a_out[l];
             act[rope_b[l][ActBits-1:0]] <= rope_b_out[l];
           end
-        i <= i + ELEMENT_LANES;
+        i <= i + RopeLanes;
         if (last_elements) state <= SAdvance;
       end
 
