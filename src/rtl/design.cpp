@@ -405,7 +405,8 @@ endmodule
       fmt::arg("eps", float_bits(static_cast<float>(c.rms_eps))),
       fmt::arg("inv_sqrt", float_bits(contract::attention_scale(c.head_dim))),
       fmt::arg("rows", rows), fmt::arg("tiles", design.tiles), fmt::arg("lanes", design.lanes),
-      fmt::arg("element_lanes", options.element_lanes), fmt::arg("trace_bits", design.lanes * 32 - 1), fmt::arg("scale_words", scale_words),
+      fmt::arg("element_lanes", options.element_lanes),
+      fmt::arg("trace_bits", design.lanes * 32 - 1), fmt::arg("scale_words", scale_words),
       fmt::arg("formats", slots.size()), fmt::arg("slot_parameters", slot_parameters));
   write("sv/" + design.top + ".sv", top);
   write("README.md", readme(model, design, slots, options));

@@ -413,8 +413,8 @@ TEST_F(StreamUnits, QuantizerMatchesContract) {
     std::vector<int16_t> lane_q;
     const float lane_scale = quantize_lanes(x, lane_q);
     ASSERT_TRUE(same(lane_scale, expected_scale) && lane_q == expected)
-        << "quantize of " << show(x) << " in " << kLanes << " lanes: rtl scale "
-        << hex(lane_scale) << ", contract " << hex(expected_scale);
+        << "quantize of " << show(x) << " in " << kLanes << " lanes: rtl scale " << hex(lane_scale)
+        << ", contract " << hex(expected_scale);
   }
 }
 
