@@ -6,17 +6,17 @@
 //   softmax weights, value sum; the attention output quantized, O product (+ bias) and the
 //   residual add; RMSNorm, gate and up products, SwiGLU, quantized, down product and the
 //   residual add; then the final RMSNorm and the output head.
-// The element-wise steps (the quantizer's two passes, RMSNorm's element pass, RoPE, SwiGLU, a
-// head's value outputs) take ELEMENT_LANES elements per cycle (RoPE: ELEMENT_LANES / 2 pairs,
-// rounded up) through as many copies of the library's units side by side (the quantizer: its
-// lanes), the activation memory written and read ELEMENT_LANES words per cycle; their
-// reductions are exact and order-free (the quantizer's max of magnitudes, RMSNorm's integer
-// sum of squares). The products take
-// one group of a block of ROWS rows per cycle in the format's PARALLEL_TILES msa_tiles, then
-// LANES rows per cycle out; the scores a whole head's dot per cycle; the value sum a head's
-// HEAD_DIM accumulators per cached position. One element per cycle remain: the embedding
-// lookup (one ROM word's element per cycle) and softmax's passes over the cached positions
-// (softmax_weights keeps its running max, sum and quantizer inside).
+// The element-wise steps (the quantizer's two passes and the KV-cache writes, RMSNorm's element
+// pass, RoPE, SwiGLU, a head's value outputs) take ELEMENT_LANES elements per cycle (RoPE:
+// ELEMENT_LANES / 2 pairs, rounded up) through as many copies of the library's units side by
+// side (the quantizer: its lanes), the activation memory written and read ELEMENT_LANES words
+// per cycle; their reductions are exact and order-free (the quantizer's max of magnitudes,
+// RMSNorm's integer sum of squares). The products take one group of a block of ROWS rows per
+// cycle in the format's PARALLEL_TILES msa_tiles, then LANES rows per cycle out; the scores a
+// whole head's dot per cycle; the value sum a head's HEAD_DIM accumulators per cached position.
+// One per cycle remain: the embedding lookup (one element of a ROM word per cycle) and
+// softmax's passes over the cached positions (softmax_weights keeps its running max, its sum
+// and its quantizer inside).
 //
 // The per-model part is parameters and ROM files: MATRICES_FILE holds one descriptor per
 // matrix in forward order (embedding, layers' q k v o gate up down, output head): its format
