@@ -86,6 +86,9 @@ void add_rtl_command(CLI::App& app) {
   add_count_option(*cmd, "--lanes", options->design.lanes,
                    "Product rows out per cycle, dividing the block's rows (0: all of them)", 0,
                    4096);
+  add_count_option(*cmd, "--element-lanes", options->design.element_lanes,
+                   "Elements per cycle of the element-wise steps (quantizer, norm, RoPE, SwiGLU)",
+                   1, rtl::kMaxElementLanes);
   add_count_option(*cmd, "--int8-group", options->design.int8_group,
                    "Columns per group of int8 matrices (a power of two up to 256)", 1, 256);
   add_count_option(*cmd, "--context", options->design.context,

@@ -14,6 +14,12 @@
 
 namespace etch::rtl {
 
+// Element lanes by default: enough to make the element-wise steps small next to the products
+// at the planner's tiling (docs/rtl.md), few enough to keep the Verilator model small.
+constexpr int64_t kDefaultElementLanes = 16;
+// The most element lanes a design takes (each one a copy of the element-wise units).
+constexpr int64_t kMaxElementLanes = 64;
+
 struct DesignOptions {
   // Rows of a tile; a power of two dividing contract::kTileRows.
   int64_t tile_rows = contract::kTileRows;
@@ -23,6 +29,9 @@ struct DesignOptions {
   // Product rows finished per cycle (output units side by side); divides the block's rows.
   // 0: the whole block at once.
   int64_t lanes = 0;
+  // Elements per cycle of the element-wise steps (quantizer passes, RMSNorm's element pass,
+  // RoPE pairs, SwiGLU, attention value outputs), each lane a copy of the library's units.
+  int64_t element_lanes = kDefaultElementLanes;
   // Columns per group of int8 matrices. Their multipliers are all 1, so any power of two up to
   // contract::kInt8Group gives the same sums; a small one keeps simulation models small.
   int64_t int8_group = contract::kInt8Group;

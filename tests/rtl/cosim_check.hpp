@@ -13,12 +13,15 @@ namespace etch::testing {
 
 // Small tiles and int8 groups keep each Verilator build short (a tile's selectors are most of
 // the generated C++); the sums do not depend on them. Two tiles side by side and two output
-// lanes exercise the parallel datapath: blocks of 4 rows, out in two cycles.
+// lanes exercise the parallel datapath: blocks of 4 rows, out in two cycles. Three element lanes
+// (two RoPE pairs) exercise the element-wise lanes; every lane adds its fp32 units to the
+// Verilator build.
 inline rtl::DesignOptions simulation_options() {
   rtl::DesignOptions o;
   o.tile_rows = 2;
   o.tiles = 2;
   o.lanes = 2;
+  o.element_lanes = 3;
   o.int8_group = 4;
   return o;
 }

@@ -10,6 +10,12 @@ module rtl_stream_units #(
     input  logic        [       31:0] quant_x,
     output logic signed [       15:0] quant_q,
     output logic        [       31:0] quant_scale,
+    // act_quantizer with LANES lanes
+    input  logic                      quant_lanes_clear,
+    input  logic                      quant_lanes_max_valid,
+    input  logic        [LANES*32-1:0] quant_lanes_x,
+    output logic        [LANES*16-1:0] quant_lanes_q,
+    output logic        [       31:0] quant_lanes_scale,
     // dot_accumulator
     input  logic                      dot_clear,
     input  logic                      dot_valid,
@@ -45,6 +51,14 @@ module rtl_stream_units #(
       .x(quant_x),
       .q(quant_q),
       .scale(quant_scale)
+  );
+  act_quantizer #(.LANES(LANES)) u_quantizer_lanes (
+      .clk(clk),
+      .clear(quant_lanes_clear),
+      .max_valid(quant_lanes_max_valid),
+      .x(quant_lanes_x),
+      .q(quant_lanes_q),
+      .scale(quant_lanes_scale)
   );
   dot_accumulator #(.LANES(LANES)) u_dot (
       .clk(clk),

@@ -19,15 +19,22 @@ namespace {
 
 class RtlRecipe : public ::testing::TestWithParam<std::string> {};
 
+// One element lane here: the element-wise steps one element per cycle, as a chip built with
+// --element-lanes 1 streams them (the stress shapes take seven lanes, the lint three, and every
+// Verilator build's C++ grows with the lanes).
 TEST_P(RtlRecipe, TinyModelIsBitExact) {
   const std::string recipe = GetParam();
-  testing::expect_bit_exact(testing::write_tiny_etch(recipe, "rtl-" + recipe), recipe);
+  rtl::DesignOptions options = testing::simulation_options();
+  options.element_lanes = 1;
+  testing::expect_bit_exact(testing::write_tiny_etch(recipe, "rtl-" + recipe), recipe,
+                            {1, 7, 30, 12}, 4, options);
 }
 
 INSTANTIATE_TEST_SUITE_P(Recipes, RtlRecipe, ::testing::Values("int8", "fp4"));
 
 // Shapes the generator must address right: one KV head, a head_dim that is not hidden/heads,
-// tied embeddings, widths that are not multiples of the tile or group, and biases.
+// tied embeddings, widths that are not multiples of the tile or group, and biases; seven element
+// lanes divide none of its element-wise lengths.
 TEST(RtlShapes, StressShapesAreBitExact) {
   const testing::TinyModel odd(true, [](import::ModelConfig& c) {
     c.hidden_size = 72;  // not a multiple of the 32-column group
@@ -44,7 +51,9 @@ TEST(RtlShapes, StressShapesAreBitExact) {
   options.recipe = "hc4";
   options.threads = 2;
   compile::build(odd.model, nullptr, options, path);
-  testing::expect_bit_exact(path, "odd-shapes");
+  rtl::DesignOptions design = testing::simulation_options();
+  design.element_lanes = 7;  // divides none of 72, 20, 100, 60 and 40 RoPE pairs
+  testing::expect_bit_exact(path, "odd-shapes", {1, 7, 30, 12}, 4, design);
 }
 
 // Runs `command` (TOP stands for the top module's name) in a generated design's folder of the
@@ -87,6 +96,16 @@ TEST(RtlDesign, RefusesTileRowsThatDoNotDivideTheContractTile) {
   rtl::DesignOptions options;
   options.tile_rows = 12;
   EXPECT_THROW(rtl::write_design(model, dir.path().string(), options), Error);
+}
+
+TEST(RtlDesign, RefusesElementLanesOutOfRange) {
+  const compile::EtchModel model = compile::read_etch(testing::write_tiny_etch("hc3", "rtl-rows"));
+  testing::TempDir dir("rtl-element-lanes");
+  for (const int64_t lanes : {int64_t{0}, rtl::kMaxElementLanes + 1}) {
+    rtl::DesignOptions options;
+    options.element_lanes = lanes;
+    EXPECT_THROW(rtl::write_design(model, dir.path().string(), options), Error) << lanes;
+  }
 }
 
 }  // namespace

@@ -311,6 +311,31 @@ class StreamUnits : public ::testing::Test {
     }
     return from_bits(top->quant_scale);
   }
+  // The kLanes-lane quantizer over x, kLanes elements per cycle, the last cycle's unused lanes
+  // +0 (as etch_core feeds it).
+  float quantize_lanes(const std::vector<float>& x, std::vector<int16_t>& q) {
+    auto present = [&](size_t i) {
+      for (size_t l = 0; l < kLanes; ++l)
+        top->quant_lanes_x[l] = i + l < x.size() ? bits(x[i + l]) : 0;
+    };
+    top->quant_lanes_clear = 1;
+    tick();
+    top->quant_lanes_clear = 0;
+    top->quant_lanes_max_valid = 1;
+    for (size_t i = 0; i < x.size(); i += kLanes) {
+      present(i);
+      tick();
+    }
+    top->quant_lanes_max_valid = 0;
+    q.resize(x.size());
+    for (size_t i = 0; i < x.size(); i += kLanes) {
+      present(i);
+      top->eval();
+      for (size_t l = 0; l < kLanes && i + l < x.size(); ++l)
+        q[i + l] = static_cast<int16_t>(top->quant_lanes_q >> (16 * l));
+    }
+    return from_bits(top->quant_lanes_scale);
+  }
   // The RTL dot accumulator over a and b, kLanes pairs per cycle, zero padded.
   int64_t dot(const std::vector<int16_t>& a, const std::vector<int16_t>& b) {
     top->dot_clear = 1;
@@ -384,6 +409,12 @@ TEST_F(StreamUnits, QuantizerMatchesContract) {
                 : "; codes differ at index " +
                       std::to_string(std::mismatch(q.begin(), q.end(), expected.begin()).first -
                                      q.begin()));
+    // The same vector kLanes elements per cycle: one amax across the lanes, the same codes.
+    std::vector<int16_t> lane_q;
+    const float lane_scale = quantize_lanes(x, lane_q);
+    ASSERT_TRUE(same(lane_scale, expected_scale) && lane_q == expected)
+        << "quantize of " << show(x) << " in " << kLanes << " lanes: rtl scale " << hex(lane_scale)
+        << ", contract " << hex(expected_scale);
   }
 }
 

@@ -6,10 +6,17 @@
 //   softmax weights, value sum; the attention output quantized, O product (+ bias) and the
 //   residual add; RMSNorm, gate and up products, SwiGLU, quantized, down product and the
 //   residual add; then the final RMSNorm and the output head.
-// Each step streams one element per cycle through the library's units, except the products
-// (one group of a block of ROWS rows per cycle in the format's PARALLEL_TILES msa_tiles, then
-// LANES rows per cycle out), the scores (a whole head's dot per cycle) and the value sum (a
-// head's HEAD_DIM accumulators per cached position).
+// The element-wise steps (the quantizer's two passes and the KV-cache writes, RMSNorm's element
+// pass, RoPE, SwiGLU, a head's value outputs) take ELEMENT_LANES elements per cycle (RoPE:
+// ELEMENT_LANES / 2 pairs, rounded up) through as many copies of the library's units side by
+// side (the quantizer: its lanes), the activation memory written and read ELEMENT_LANES words
+// per cycle; their reductions are exact and order-free (the quantizer's max of magnitudes,
+// RMSNorm's integer sum of squares). The products take one group of a block of ROWS rows per
+// cycle in the format's PARALLEL_TILES msa_tiles, then LANES rows per cycle out; the scores a
+// whole head's dot per cycle; the value sum a head's HEAD_DIM accumulators per cached position.
+// One per cycle remain: the embedding lookup (one element of a ROM word per cycle) and
+// softmax's passes over the cached positions (softmax_weights keeps its running max, its sum
+// and its quantizer inside).
 //
 // The per-model part is parameters and ROM files: MATRICES_FILE holds one descriptor per
 // matrix in forward order (embedding, layers' q k v o gate up down, output head): its format
@@ -41,6 +48,7 @@ module etch_core #(
     parameter int ROWS = 8,
     parameter int PARALLEL_TILES = 1,
     parameter int LANES = 1,
+    parameter int ELEMENT_LANES = 1,
     parameter int SCALE_WORDS = 1,
     parameter int FORMATS = 1,
     parameter int K0 = 3,
@@ -128,6 +136,8 @@ module etch_core #(
   localparam int ContextBits = CONTEXT > 1 ? $clog2(CONTEXT) : 1;
   localparam int HiddenBits = HIDDEN > 1 ? $clog2(HIDDEN) : 1;
   localparam int LaneBits = HEAD_DIM > 1 ? $clog2(HEAD_DIM) : 1;
+  localparam int RopeLength = (HEADS + KV_HEADS) * ROPE_PAIRS;  // pairs rotated per token
+  localparam int RopeLanes = (ELEMENT_LANES + 1) / 2;  // pairs per cycle: two elements each
 
   // Program steps (pc) and the states that carry them out.
   localparam logic [4:0] PcEmbed = 0, PcNorm1 = 1, PcQ = 2, PcK = 3, PcV = 4, PcRope = 5,
@@ -179,33 +189,71 @@ module etch_core #(
   logic add_bias;  // a descriptor's bias word is all ones when the matrix has no bias
   assign add_bias = mat_bias != 32'hFFFFFFFF;
 
-  // ---- Quantizer ----
+  // ---- Element lanes: element i + l of an element-wise step goes through lane l ----
+  logic [31:0] element_length;  // the step's elements (RoPE: pairs)
+  logic [31:0] element_index[ELEMENT_LANES];
+  logic [ELEMENT_LANES-1:0] lane_on;  // lanes past the step's end idle
+  logic last_elements;  // this cycle's lanes finish the step
+  always_comb begin
+    case (state)
+      SQuantMax, SQuantApply: element_length = quant_length;
+      SNormElement: element_length = HIDDEN;
+      SRope: element_length = RopeLength;
+      SValueOut: element_length = HEAD_DIM;
+      SSwiglu: element_length = FFN;
+      default: element_length = 0;
+    endcase
+  end
+  logic [31:0] step_lanes;  // lanes the step uses
+  assign step_lanes = state == SRope ? RopeLanes : ELEMENT_LANES;
+  assign last_elements = i + step_lanes >= element_length;
+  genvar element_lane;
+  generate
+    for (element_lane = 0; element_lane < ELEMENT_LANES; element_lane = element_lane + 1)
+    begin : g_element_index
+      assign element_index[element_lane] = i + element_lane;
+      assign lane_on[element_lane] = element_index[element_lane] < element_length &&
+          element_lane < step_lanes;
+    end
+  endgenerate
+
+  // ---- Quantizer: ELEMENT_LANES elements per cycle, idle lanes +0 (no effect on amax) ----
   logic [31:0] quant_address, quant_length, quant_to_base;
   logic [2:0] quant_to;
-  logic [31:0] quant_x, quant_scale;
-  logic signed [15:0] quant_code;
+  logic [ELEMENT_LANES*32-1:0] quant_x;
+  logic [31:0] quant_scale;
+  logic [ELEMENT_LANES*16-1:0] quant_codes;
   logic quant_clear, quant_max_valid;
-  assign quant_x = act[quant_address[ActBits-1:0]+i[ActBits-1:0]];
   assign quant_clear = state == SQuantClear;
   assign quant_max_valid = state == SQuantMax;
-  act_quantizer quantizer (
+  generate
+    for (element_lane = 0; element_lane < ELEMENT_LANES; element_lane = element_lane + 1)
+    begin : g_quant_lane
+      logic [31:0] address;
+      assign address = quant_address + element_index[element_lane];
+      assign quant_x[element_lane*32+:32] = lane_on[element_lane] ? act[address[ActBits-1:0]] :
+          32'd0;
+    end
+  endgenerate
+  act_quantizer #(.LANES(ELEMENT_LANES)) quantizer (
       .clk(clk),
       .clear(quant_clear),
       .max_valid(quant_max_valid),
       .x(quant_x),
-      .q(quant_code),
+      .q(quant_codes),
       .scale(quant_scale)
   );
 
   // ---- RMSNorm ----
-  logic [31:0] norm_weight_base, gain, gain_reg, norm_y;
+  logic [31:0] norm_weight_base, gain, gain_reg;
   logic signed [63:0] sum_squares;
-  dot_accumulator #(.LANES(1)) squares (
+  // The sum of squares is exact in 64 bits, so the lanes' order does not change it.
+  dot_accumulator #(.LANES(ELEMENT_LANES)) squares (
       .clk(clk),
       .clear(quant_clear),
       .valid(state == SQuantApply && quant_to == ToNormCodes),
-      .a(quant_code),
-      .b(quant_code),
+      .a(quant_codes),
+      .b(quant_codes),
       .acc(sum_squares)
   );
   rms_norm_scale norm_scale (
@@ -215,14 +263,22 @@ module etch_core #(
       .eps(RMS_EPS),
       .gain(gain)
   );
-  logic [31:0] norm_weight_address;
-  assign norm_weight_address = norm_weight_base + i;
-  rms_norm_element norm_element (
-      .code(norm_codes[i[HiddenBits-1:0]]),
-      .gain(gain_reg),
-      .weight(vector_rom[norm_weight_address[VectorBits-1:0]]),
-      .result(norm_y)
-  );
+  logic [31:0] norm_y[ELEMENT_LANES], norm_address[ELEMENT_LANES];
+  generate
+    for (element_lane = 0; element_lane < ELEMENT_LANES; element_lane = element_lane + 1)
+    begin : g_norm_lane
+      logic [31:0] index, weight_address;
+      assign index = element_index[element_lane];
+      assign weight_address = norm_weight_base + index;
+      assign norm_address[element_lane] = NormBase + index;
+      rms_norm_element norm_element (
+          .code(norm_codes[index[HiddenBits-1:0]]),
+          .gain(gain_reg),
+          .weight(vector_rom[weight_address[VectorBits-1:0]]),
+          .result(norm_y[element_lane])
+      );
+    end
+  endgenerate
 
   // ---- Weights: one ROM and tile per format ----
   logic mat_clear, mat_valid;
@@ -444,25 +500,32 @@ module etch_core #(
   assign rows_left = mat_rows - out_row;
   assign last_rows = rows_left <= LANES;
 
-  // ---- RoPE: one pair per cycle over the q heads, then the k heads ----
-  logic [31:0] rope_head, rope_pair_index, rope_a, rope_b, rope_cos_address, rope_sin_address;
-  logic [31:0] rope_a_out, rope_b_out;
-  assign rope_head = i / ROPE_PAIRS;
-  assign rope_pair_index = i % ROPE_PAIRS;
-  assign rope_a = (rope_head < HEADS ? QBase + rope_head * HEAD_DIM :
-                   KBase + (rope_head - HEADS) * HEAD_DIM) +
-      (ROPE_HALF_SPLIT != 0 ? rope_pair_index : 2 * rope_pair_index);
-  assign rope_b = rope_a + (ROPE_HALF_SPLIT != 0 ? ROPE_PAIRS : 1);
-  assign rope_cos_address = COS_BASE + pos * ROPE_PAIRS + rope_pair_index;
-  assign rope_sin_address = SinBase + pos * ROPE_PAIRS + rope_pair_index;
-  rope_pair rope (
-      .a(act[rope_a[ActBits-1:0]]),
-      .b(act[rope_b[ActBits-1:0]]),
-      .cos(vector_rom[rope_cos_address[VectorBits-1:0]]),
-      .sin(vector_rom[rope_sin_address[VectorBits-1:0]]),
-      .a_rotated(rope_a_out),
-      .b_rotated(rope_b_out)
-  );
+  // ---- RoPE: RopeLanes pairs per cycle over the q heads, then the k heads ----
+  logic [31:0] rope_a[RopeLanes], rope_b[RopeLanes];
+  logic [31:0] rope_a_out[RopeLanes], rope_b_out[RopeLanes];
+  generate
+    for (element_lane = 0; element_lane < RopeLanes; element_lane = element_lane + 1)
+    begin : g_rope_lane
+      logic [31:0] pair, head_of_pair, pair_index, cos_address, sin_address;
+      assign pair = element_index[element_lane];
+      assign head_of_pair = pair / ROPE_PAIRS;
+      assign pair_index = pair % ROPE_PAIRS;
+      assign rope_a[element_lane] = (head_of_pair < HEADS ? QBase + head_of_pair * HEAD_DIM :
+                                     KBase + (head_of_pair - HEADS) * HEAD_DIM) +
+          (ROPE_HALF_SPLIT != 0 ? pair_index : 2 * pair_index);
+      assign rope_b[element_lane] = rope_a[element_lane] + (ROPE_HALF_SPLIT != 0 ? ROPE_PAIRS : 1);
+      assign cos_address = COS_BASE + pos * ROPE_PAIRS + pair_index;
+      assign sin_address = SinBase + pos * ROPE_PAIRS + pair_index;
+      rope_pair rope (
+          .a(act[rope_a[element_lane][ActBits-1:0]]),
+          .b(act[rope_b[element_lane][ActBits-1:0]]),
+          .cos(vector_rom[cos_address[VectorBits-1:0]]),
+          .sin(vector_rom[sin_address[VectorBits-1:0]]),
+          .a_rotated(rope_a_out[element_lane]),
+          .b_rotated(rope_b_out[element_lane])
+      );
+    end
+  endgenerate
 
   // ---- KV cache ----
   logic [31:0] kv_row, kv_write_address, kv_read_address;
@@ -473,13 +536,15 @@ module etch_core #(
   assign kv_read_address = kv_row + j * KV_HEADS + head / HeadsPerKv;
   kv_cache #(
       .WORDS(KvWords),
-      .LANES(HEAD_DIM)
+      .LANES(HEAD_DIM),
+      .WRITE_LANES(ELEMENT_LANES)
   ) key_cache (
       .clk(clk),
       .write(state == SQuantApply && quant_to == ToKeyCache),
       .write_address(kv_write_address),
       .write_lane(i),
-      .write_code(quant_code),
+      .write_codes(quant_codes),
+      .write_mask(lane_on),
       .write_scale(quant_scale),
       .read_address(kv_read_address),
       .read_codes(key_codes),
@@ -487,13 +552,15 @@ module etch_core #(
   );
   kv_cache #(
       .WORDS(KvWords),
-      .LANES(HEAD_DIM)
+      .LANES(HEAD_DIM),
+      .WRITE_LANES(ELEMENT_LANES)
   ) value_cache (
       .clk(clk),
       .write(state == SQuantApply && quant_to == ToValueCache),
       .write_address(kv_write_address),
       .write_lane(i),
-      .write_code(quant_code),
+      .write_codes(quant_codes),
+      .write_mask(lane_on),
       .write_scale(quant_scale),
       .read_address(kv_read_address),
       .read_codes(value_codes),
@@ -501,7 +568,7 @@ module etch_core #(
   );
 
   // ---- Attention of one head ----
-  logic [31:0] score, score_j, softmax_step, attention_out;
+  logic [31:0] score, score_j, softmax_step;
   logic signed [15:0] weight_code;
   attention_score #(.LANES(HEAD_DIM)) score_unit (
       .clk(clk),
@@ -539,21 +606,36 @@ module etch_core #(
       );
     end
   endgenerate
-  attention_value value_out (
-      .acc(value_sums[i[LaneBits-1:0]*64+:64]),
-      .step(softmax_step),
-      .result(attention_out)
-  );
+  logic [31:0] attention_out[ELEMENT_LANES], attention_address[ELEMENT_LANES];
+  generate
+    for (element_lane = 0; element_lane < ELEMENT_LANES; element_lane = element_lane + 1)
+    begin : g_value_out_lane
+      logic [31:0] index;
+      assign index = element_index[element_lane];
+      assign attention_address[element_lane] = AttBase + head * HEAD_DIM + index;
+      attention_value value_out (
+          .acc(value_sums[index[LaneBits-1:0]*64+:64]),
+          .step(softmax_step),
+          .result(attention_out[element_lane])
+      );
+    end
+  endgenerate
 
-  // ---- SwiGLU ----
-  logic [31:0] swiglu_gate_address, swiglu_up_address, swiglu_out;
-  assign swiglu_gate_address = GateBase + i;
-  assign swiglu_up_address = UpBase + i;
-  swiglu #(.TABLE_FILE(EXP_TABLE_FILE)) ffn_swiglu (
-      .g(act[swiglu_gate_address[ActBits-1:0]]),
-      .u(act[swiglu_up_address[ActBits-1:0]]),
-      .result(swiglu_out)
-  );
+  // ---- SwiGLU: the result replaces the gate ----
+  logic [31:0] swiglu_gate_address[ELEMENT_LANES], swiglu_out[ELEMENT_LANES];
+  generate
+    for (element_lane = 0; element_lane < ELEMENT_LANES; element_lane = element_lane + 1)
+    begin : g_swiglu_lane
+      logic [31:0] up_address;
+      assign swiglu_gate_address[element_lane] = GateBase + element_index[element_lane];
+      assign up_address = UpBase + element_index[element_lane];
+      swiglu #(.TABLE_FILE(EXP_TABLE_FILE)) ffn_swiglu (
+          .g(act[swiglu_gate_address[element_lane][ActBits-1:0]]),
+          .u(act[up_address[ActBits-1:0]]),
+          .result(swiglu_out[element_lane])
+      );
+    end
+  endgenerate
 
   // ---- Trace ----
   assign busy = state != SIdle;
@@ -564,10 +646,8 @@ module etch_core #(
   assign trace_count = last_rows ? rows_left : LANES;
 
   // ---- Sequencer ----
-  logic [31:0] embed_address, norm_address, attention_address;
+  logic [31:0] embed_address;
   assign embed_address = XBase + i;
-  assign norm_address = NormBase + i;
-  assign attention_address = AttBase + head * HEAD_DIM + i;
 
   always_ff @(posedge clk) begin
     case (state)
@@ -668,27 +748,27 @@ module etch_core #(
       // Quantize quant_length words from quant_address: the max pass, then the codes.
       SQuantClear: state <= SQuantMax;
       SQuantMax: begin
-        i <= i + 1;
-        if (i == quant_length - 1) begin
+        i <= i + ELEMENT_LANES;
+        if (last_elements) begin
           i <= 0;
           state <= SQuantApply;
         end
       end
       SQuantApply: begin
-        case (quant_to)
-          ToNormCodes: norm_codes[i[HiddenBits-1:0]] <= quant_code;
-          ToMatrixInput: begin
-            matrix_input[i*16+:16] <= quant_code;
-            matrix_input_scale <= quant_scale;
-          end
-          ToHeadQuery: begin
-            head_query[i[LaneBits-1:0]*16+:16] <= quant_code;
-            head_query_scale <= quant_scale;
-          end
-          default: ;
-        endcase
-        i <= i + 1;
-        if (i == quant_length - 1) begin
+        for (int l = 0; l < ELEMENT_LANES; l = l + 1)
+          if (lane_on[l])
+            case (quant_to)
+              ToNormCodes:
+              norm_codes[element_index[l][HiddenBits-1:0]] <= quant_codes[l*16+:16];
+              ToMatrixInput: matrix_input[element_index[l]*16+:16] <= quant_codes[l*16+:16];
+              ToHeadQuery:
+              head_query[element_index[l][LaneBits-1:0]*16+:16] <= quant_codes[l*16+:16];
+              default: ;
+            endcase
+        if (quant_to == ToMatrixInput) matrix_input_scale <= quant_scale;
+        if (quant_to == ToHeadQuery) head_query_scale <= quant_scale;
+        i <= i + ELEMENT_LANES;
+        if (last_elements) begin
           i <= 0;
           state <= quant_to == ToNormCodes ? SNormGain : SAdvance;
         end
@@ -698,9 +778,10 @@ module etch_core #(
         state <= SNormElement;
       end
       SNormElement: begin
-        act[norm_address[ActBits-1:0]] <= norm_y;
-        i <= i + 1;
-        if (i == HIDDEN - 1) begin
+        for (int l = 0; l < ELEMENT_LANES; l = l + 1)
+          if (lane_on[l]) act[norm_address[l][ActBits-1:0]] <= norm_y[l];
+        i <= i + ELEMENT_LANES;
+        if (last_elements) begin
           i <= 0;
           quant_address <= NormBase;
           quant_length <= HIDDEN;
@@ -732,10 +813,13 @@ module etch_core #(
       end
 
       SRope: begin
-        act[rope_a[ActBits-1:0]] <= rope_a_out;
-        act[rope_b[ActBits-1:0]] <= rope_b_out;
-        i <= i + 1;
-        if (i == (HEADS + KV_HEADS) * ROPE_PAIRS - 1) state <= SAdvance;
+        for (int l = 0; l < RopeLanes; l = l + 1)
+          if (lane_on[l]) begin
+            act[rope_a[l][ActBits-1:0]] <= rope_a_out[l];
+            act[rope_b[l][ActBits-1:0]] <= rope_b_out[l];
+          end
+        i <= i + RopeLanes;
+        if (last_elements) state <= SAdvance;
       end
 
       // Scores against positions 0..pos, softmax's three passes, the value sum, the outputs.
@@ -766,15 +850,17 @@ module etch_core #(
         end
       end
       SValueOut: begin
-        act[attention_address[ActBits-1:0]] <= attention_out;
-        i <= i + 1;
-        if (i == HEAD_DIM - 1) state <= SAdvance;
+        for (int l = 0; l < ELEMENT_LANES; l = l + 1)
+          if (lane_on[l]) act[attention_address[l][ActBits-1:0]] <= attention_out[l];
+        i <= i + ELEMENT_LANES;
+        if (last_elements) state <= SAdvance;
       end
 
       SSwiglu: begin
-        act[swiglu_gate_address[ActBits-1:0]] <= swiglu_out;
-        i <= i + 1;
-        if (i == FFN - 1) state <= SAdvance;
+        for (int l = 0; l < ELEMENT_LANES; l = l + 1)
+          if (lane_on[l]) act[swiglu_gate_address[l][ActBits-1:0]] <= swiglu_out[l];
+        i <= i + ELEMENT_LANES;
+        if (last_elements) state <= SAdvance;
       end
       default: state <= SIdle;
     endcase
