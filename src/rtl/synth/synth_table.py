@@ -55,7 +55,7 @@ TRANSISTORS_PER_NAND2 = 4
 # synthesized on their own too.
 LIBRARY = [
     "lzc", "fp32_unpack", "fp32_round_pack", "fp32_mul", "fp32_add", "fp32_div", "fp32_sqrt",
-    "fp32_from_int64", "fp32_to_code", "fp32_greater", "act_quantizer", "dot_accumulator",
+    "fp32_from_int64", "fp32_to_code", "fp32_greater", "fp32_abs_max", "act_quantizer", "dot_accumulator",
     "msa_output", "exp_unit", "swiglu", "attention_score", "rms_norm_scale", "rms_norm_element",
     "softmax_weights", "attention_value", "rope_pair",
 ]
