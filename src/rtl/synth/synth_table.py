@@ -19,9 +19,11 @@ import concurrent.futures
 import datetime
 import hashlib
 import json
+import os
 import pathlib
 import random
 import re
+import signal
 import subprocess
 import sys
 import tempfile
@@ -166,19 +168,23 @@ def synthesize(job):
         start = datetime.datetime.now()
         while True:
             (tmp / "run.ys").write_text(script.replace(*FAST_ABC) if fast else script)
-            try:
-                run = subprocess.run(["yosys", "-q", "-s", "run.ys"], cwd=tmp,
-                                     capture_output=True, text=True,
-                                     timeout=None if fast else timeout)
-                break
-            except subprocess.TimeoutExpired:
-                print(f"  {top}: stopped after {timeout} s (--timeout)", file=sys.stderr)
-                if extra_source is not None:
-                    return None
-                fast = True
+            # Its own process group: a stopped run takes the ABC process Yosys started with it.
+            with subprocess.Popen(["yosys", "-q", "-s", "run.ys"], cwd=tmp, text=True,
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                  start_new_session=True) as run:
+                try:
+                    stdout, stderr = run.communicate(timeout=None if fast else timeout)
+                    break
+                except subprocess.TimeoutExpired:
+                    os.killpg(run.pid, signal.SIGKILL)
+                    run.communicate()
+            print(f"  {top}: stopped after {timeout} s (--timeout)", file=sys.stderr)
+            if extra_source is not None:
+                return None
+            fast = True
         seconds = (datetime.datetime.now() - start).total_seconds()
         if run.returncode != 0:
-            sys.exit(f"synth_table.py: yosys failed on {top}:\n{run.stdout[-2000:]}{run.stderr}")
+            sys.exit(f"synth_table.py: yosys failed on {top}:\n{stdout[-2000:]}{stderr}")
         cells = json.loads(stat.read_text())["modules"][f"\\{top}"]["num_cells_by_type"]
     unknown = set(cells) - set(GATE_NAND2)
     if unknown:
