@@ -39,12 +39,12 @@ std::string error_of(const std::string& text) {
   return "";
 }
 
-TEST(PlanSynth, TheCommittedTableHasTheTilesOfHc1AndFp4) {
+TEST(PlanSynth, TheCommittedTableHasEveryTileFormat) {
   const SynthTable t = read_synth_table(kCommittedTable);
   EXPECT_EQ(t.yosys.rfind("Yosys ", 0), 0u) << t.yosys;
   EXPECT_EQ(t.date.size(), 10u) << t.date;
   EXPECT_EQ(t.transistors_per_nand2, 4);
-  for (const char* format : {"hc3", "hc6", "fp4"}) {
+  for (const char* format : {"hc3", "hc6", "fp4", "int8"}) {
     SCOPED_TRACE(format);
     ASSERT_EQ(t.tiles.count(format), 1u);
   }
@@ -54,6 +54,7 @@ TEST(PlanSynth, TheCommittedTableHasTheTilesOfHc1AndFp4) {
   EXPECT_NEAR(t.tiles.at("hc6").nand2_per_product / t.tiles.at("hc3").nand2_per_product, 1.0, 0.25);
   // A fixed level is a constant multiplication: cheaper than a general multiplier.
   EXPECT_LT(t.tiles.at("fp4").nand2_per_product, t.tiles.at("hc3").nand2_per_product);
+  EXPECT_LT(t.tiles.at("int8").nand2_per_product, t.tiles.at("hc3").nand2_per_product);
 }
 
 TEST(PlanSynth, ChangesTheTileDatapathsAndNothingElse) {
