@@ -76,30 +76,21 @@ void add_chain(int64_t iterations) {
   "vpermw %%zmm12, %%zmm13, %%zmm" #n \
   "\n\t"                              \
   "vpdpwssd %%zmm14, %%zmm" #n ", %%zmm" #acc "\n\t"
-// A chunk as hc_rows computes it: code load, byte permute, variable shift, the multiplier's
-// table loaded, word permute, one VNNI step into its own accumulator (zmm16..zmm27).
-#define HC_CHUNK(n, acc)                             \
-  "vmovdqu " #n "*16(%0), %%xmm" #n                  \
-  "\n\t"                                             \
-  "vpermb %%zmm" #n ", %%zmm28, %%zmm" #n            \
-  "\n\t"                                             \
-  "vpsrlvw %%zmm29, %%zmm" #n ", %%zmm" #n           \
-  "\n\t"                                             \
-  "vpermw " #n "*64+1024(%0), %%zmm" #n ", %%zmm" #n \
-  "\n\t"                                             \
+// A chunk as hc_rows computes it: code load, byte permute, variable shift, the word permute of
+// the multiplier's table (from memory, or from zmm13 as a kernel that applies the multiplier
+// elsewhere would have it), one VNNI step into its own accumulator (zmm16..zmm27).
+#define HC_CHUNK_FROM(table, n, acc)        \
+  "vmovdqu " #n "*16(%0), %%xmm" #n         \
+  "\n\t"                                    \
+  "vpermb %%zmm" #n ", %%zmm28, %%zmm" #n   \
+  "\n\t"                                    \
+  "vpsrlvw %%zmm29, %%zmm" #n ", %%zmm" #n  \
+  "\n\t"                                    \
+  "vpermw " table ", %%zmm" #n ", %%zmm" #n \
+  "\n\t"                                    \
   "vpdpwssd %%zmm12, %%zmm" #n ", %%zmm" #acc "\n\t"
-// The same without the table load: one table in a register (zmm13), as a kernel that applies
-// the multiplier elsewhere would have it.
-#define HC_CHUNK_REG(n, acc)               \
-  "vmovdqu " #n "*16(%0), %%xmm" #n        \
-  "\n\t"                                   \
-  "vpermb %%zmm" #n ", %%zmm28, %%zmm" #n  \
-  "\n\t"                                   \
-  "vpsrlvw %%zmm29, %%zmm" #n ", %%zmm" #n \
-  "\n\t"                                   \
-  "vpermw %%zmm13, %%zmm" #n ", %%zmm" #n  \
-  "\n\t"                                   \
-  "vpdpwssd %%zmm12, %%zmm" #n ", %%zmm" #acc "\n\t"
+#define HC_CHUNK(n, acc) HC_CHUNK_FROM(#n "*64+1024(%0)", n, acc)
+#define HC_CHUNK_REG(n, acc) HC_CHUNK_FROM("%%zmm13", n, acc)
 
 // A chunk whose codes already lie one per word in a register holding several chunks' codes
 // side by side (each word K-bit fields, one per chunk): an immediate shift brings the chunk's
