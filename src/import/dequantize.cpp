@@ -86,35 +86,36 @@ ETCH_VECTORIZED void dequant_q8_0(const uint8_t* src, float* dst, int64_t n) {
   }
 }
 
-// A quarter of a nibble block as 8-lane vectors (one AVX2 register): quarter k holds elements
-// 8k to 8k + 7, whose quants sit in the low nibbles of bytes 8k.. (k < 2) or the high nibbles of
-// bytes 8(k - 2).. GCC's vector types keep the loops vectorized in every clone; each lane's
-// float operations are the reference's, in its order.
-typedef int32_t Int8Lanes __attribute__((vector_size(32)));
-typedef float Float8Lanes __attribute__((vector_size(32)));
+// An eighth of a nibble block as 4-lane vectors (128 bits: the baseline target's own width, so
+// no clone passes wider vectors between functions): eighth k holds elements 4k to 4k + 3, whose
+// quants sit in the low nibbles of bytes 4k.. (k < 4) or the high nibbles of bytes 4(k - 4)..
+// GCC's vector types keep the loops vectorized in every clone; each lane's float operations
+// are the reference's, in its order.
+typedef int32_t Int4Lanes __attribute__((vector_size(16)));
+typedef float Float4Lanes __attribute__((vector_size(16)));
 
-inline Int8Lanes nibbles(const uint8_t* q, int quarter) {
-  typedef uint8_t Bytes __attribute__((vector_size(8)));
+inline Int4Lanes nibbles(const uint8_t* q, int eighth) {
+  typedef uint8_t Bytes __attribute__((vector_size(4)));
   Bytes bytes;
-  std::memcpy(&bytes, q + 8 * (quarter % 2), sizeof bytes);
-  return __builtin_convertvector(quarter < 2 ? bytes & 0x0f : bytes >> 4, Int8Lanes);
+  std::memcpy(&bytes, q + 4 * (eighth % 4), sizeof bytes);
+  return __builtin_convertvector(eighth < 4 ? bytes & 0x0f : bytes >> 4, Int4Lanes);
 }
 
-// The fifth bits of a Q5 quarter: bit j of a 32-bit little-endian word is element j's.
-inline Int8Lanes fifth_bits(const uint8_t* p, int quarter) {
+// The fifth bits of a Q5 eighth: bit j of a 32-bit little-endian word is element j's.
+inline Int4Lanes fifth_bits(const uint8_t* p, int eighth) {
   uint32_t word;
   std::memcpy(&word, p, 4);
-  const Int8Lanes j = {0, 1, 2, 3, 4, 5, 6, 7};
-  const Int8Lanes high = static_cast<int32_t>(word >> (8 * quarter)) + Int8Lanes{};
+  const Int4Lanes j = {0, 1, 2, 3};
+  const Int4Lanes high = static_cast<int32_t>(word >> (4 * eighth)) + Int4Lanes{};
   return ((high >> j) & 1) << 4;
 }
 
-inline void store(float* dst, Float8Lanes v) {
+inline void store(float* dst, Float4Lanes v) {
   std::memcpy(dst, &v, sizeof v);
 }
 
-inline Float8Lanes to_floats(Int8Lanes q) {
-  return __builtin_convertvector(q, Float8Lanes);
+inline Float4Lanes to_floats(Int4Lanes q) {
+  return __builtin_convertvector(q, Float4Lanes);
 }
 
 // Block: d (f16), 16 bytes of nibbles.
@@ -122,7 +123,7 @@ ETCH_VECTORIZED void dequant_q4_0(const uint8_t* src, float* dst, int64_t n) {
   const float* table = fp16_table();
   for (int64_t b = 0; b < n / kQK; ++b, src += 18, dst += kQK) {
     const float d = half_at(table, src);
-    for (int k = 0; k < 4; ++k) store(dst + 8 * k, to_floats(nibbles(src + 2, k) - 8) * d);
+    for (int k = 0; k < 8; ++k) store(dst + 4 * k, to_floats(nibbles(src + 2, k) - 8) * d);
   }
 }
 
@@ -132,7 +133,7 @@ ETCH_VECTORIZED void dequant_q4_1(const uint8_t* src, float* dst, int64_t n) {
   for (int64_t b = 0; b < n / kQK; ++b, src += 20, dst += kQK) {
     const float d = half_at(table, src);
     const float m = half_at(table, src + 2);
-    for (int k = 0; k < 4; ++k) store(dst + 8 * k, to_floats(nibbles(src + 4, k)) * d + m);
+    for (int k = 0; k < 8; ++k) store(dst + 4 * k, to_floats(nibbles(src + 4, k)) * d + m);
   }
 }
 
@@ -141,8 +142,8 @@ ETCH_VECTORIZED void dequant_q5_0(const uint8_t* src, float* dst, int64_t n) {
   const float* table = fp16_table();
   for (int64_t b = 0; b < n / kQK; ++b, src += 22, dst += kQK) {
     const float d = half_at(table, src);
-    for (int k = 0; k < 4; ++k)
-      store(dst + 8 * k, to_floats((nibbles(src + 6, k) | fifth_bits(src + 2, k)) - 16) * d);
+    for (int k = 0; k < 8; ++k)
+      store(dst + 4 * k, to_floats((nibbles(src + 6, k) | fifth_bits(src + 2, k)) - 16) * d);
   }
 }
 
@@ -152,8 +153,8 @@ ETCH_VECTORIZED void dequant_q5_1(const uint8_t* src, float* dst, int64_t n) {
   for (int64_t b = 0; b < n / kQK; ++b, src += 24, dst += kQK) {
     const float d = half_at(table, src);
     const float m = half_at(table, src + 2);
-    for (int k = 0; k < 4; ++k)
-      store(dst + 8 * k, to_floats(nibbles(src + 8, k) | fifth_bits(src + 4, k)) * d + m);
+    for (int k = 0; k < 8; ++k)
+      store(dst + 4 * k, to_floats(nibbles(src + 8, k) | fifth_bits(src + 4, k)) * d + m);
   }
 }
 
