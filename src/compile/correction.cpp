@@ -186,8 +186,8 @@ for (int64_t r = 0; r < rows; ++r) {
 // H + dI = F F^T (F = U^-1, U GPTQ's factor: U^T U = (H + dI)^-1) that is |(E - B A) F|^2,
 // whose minimiser is the truncated SVD P S V^T of E F: B A = P S V^T F^-1 = P (S V^T U).
 const bool weighted = statistics && statistics->dim == cols && statistics->tokens > 0;
-std::vector<double> u;
-if (weighted) u = statistics->gptq_factor();
+// GPTQ's factor, shared with the quantization pass (read in place, not copied).
+const double* u = weighted ? statistics->gptq_factor().data() : nullptr;
 Operator op;
 op.rows = rows;
 op.cols = cols;
@@ -197,7 +197,7 @@ op.times = [&](const Columns& x) {
   Columns z = x;
   for (int64_t i = 0; i < z.count; ++i)
     for (int64_t r = cols - 1; r >= 0; --r) {
-      const double* ur = u.data() + r * cols;
+      const double* ur = u + r * cols;
       double s = z[i][r];
       for (int64_t c = r + 1; c < cols; ++c) s -= ur[c] * z[i][c];
       z[i][r] = s / ur[r];
@@ -210,7 +210,7 @@ op.transpose_times = [&](const Columns& y) {
   // U^-T Z: U^T is lower triangular, solved from the first row down, row r of U at a time.
   for (int64_t i = 0; i < z.count; ++i)
     for (int64_t r = 0; r < cols; ++r) {
-      const double* ur = u.data() + r * cols;
+      const double* ur = u + r * cols;
       z[i][r] /= ur[r];
       for (int64_t c = r + 1; c < cols; ++c) z[i][c] -= ur[c] * z[i][r];
     }
@@ -232,7 +232,7 @@ for (int64_t s = 0; s < svd.rank; ++s) {
   if (weighted) {
     std::fill(a_row.begin(), a_row.end(), 0.0);
     for (int64_t r = 0; r < cols; ++r) {
-      const double* ur = u.data() + r * cols;
+      const double* ur = u + r * cols;
       for (int64_t c = r; c < cols; ++c) a_row[static_cast<size_t>(c)] += v[r] * ur[c];
     }
   } else {
