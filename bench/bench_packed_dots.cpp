@@ -21,12 +21,12 @@ compile::Matrix random_hc(int bits, int64_t rows, int64_t cols) {
   m.format = contract::make_format(contract::WeightFormat::kHc, bits);
   m.rows = rows;
   m.cols = cols;
-  m.codes.resize(static_cast<size_t>(rows) * ((cols * bits + 7) / 8));
+  m.codes.resize(static_cast<size_t>(m.view().code_bytes()));
   for (auto& c : m.codes) c = static_cast<uint8_t>(rng());
   m.levels.resize(static_cast<size_t>((rows + contract::kTileRows - 1) / contract::kTileRows)
                   << bits);
   for (auto& l : m.levels) l = static_cast<int8_t>(static_cast<int>(rng() % 255) - 127);
-  m.multipliers.resize(static_cast<size_t>(rows * (cols / m.format.group)));
+  m.multipliers.resize(static_cast<size_t>(m.view().multiplier_bytes()));
   for (auto& c : m.multipliers) c = static_cast<uint8_t>(1 + rng() % 15);
   m.scales.assign(static_cast<size_t>(rows), 1.0f);
   return m;
@@ -60,7 +60,9 @@ BENCHMARK(BM_PackedDots)
     ->Args({5, 64, 256})
     ->Args({3, 256, 768})
     ->Args({3, 4096, 256})
-    ->Args({6, 256, 256});
+    ->Args({6, 256, 256})
+    ->Args({3, 256, 2048})
+    ->Args({6, 256, 2048});
 
 }  // namespace
 

@@ -36,8 +36,7 @@ compile::Matrix random_matrix(std::mt19937_64& rng, const std::string& name,
   m.format = format;
   m.rows = rows;
   m.cols = cols;
-  const auto row_bytes = static_cast<size_t>((cols * format.bits + 7) / 8);
-  m.codes.resize(static_cast<size_t>(rows) * row_bytes);
+  m.codes.resize(static_cast<size_t>(m.view().code_bytes()));
   for (size_t i = 0; i < m.codes.size(); i += 8) {
     const uint64_t word = rng();
     for (size_t b = 0; b < 8 && i + b < m.codes.size(); ++b)
@@ -48,7 +47,7 @@ compile::Matrix random_matrix(std::mt19937_64& rng, const std::string& name,
   std::uniform_int_distribution<int> level(-127, 127);
   for (auto& l : m.levels) l = static_cast<int8_t>(level(rng));
   std::uniform_int_distribution<int> multiplier(1, (1 << format.multiplier_bits) - 1);
-  m.multipliers.resize(static_cast<size_t>(rows * ((cols + format.group - 1) / format.group)));
+  m.multipliers.resize(static_cast<size_t>(m.view().multiplier_bytes()));
   for (auto& c : m.multipliers) c = static_cast<uint8_t>(multiplier(rng));
   // Row scales are fp16 values; 2^-14, fp16's smallest normal, keeps outputs moderate.
   m.scales.assign(static_cast<size_t>(rows), std::ldexp(1.0f, -14));

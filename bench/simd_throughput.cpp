@@ -62,6 +62,8 @@ void add_chain(int64_t iterations) {
 #define BCAST128(n) "vbroadcasti32x4 " #n "*16(%0), %%zmm" #n "\n\t"
 #define VPSRLVW(n) "vpsrlvw %%zmm13, %%zmm12, %%zmm" #n "\n\t"
 #define VPSRLW(n) "vpsrlw $4, %%zmm12, %%zmm" #n "\n\t"
+#define VPMADDUBSW(n) "vpmaddubsw %%zmm12, %%zmm13, %%zmm" #n "\n\t"
+#define BCASTB_MASKED(n) "vpbroadcastb " #n "(%0), %%zmm" #n "%{%%k1%}%{z%}\n\t"
 #define VPDPWSSD(n) "vpdpwssd %%zmm12, %%zmm13, %%zmm" #n "\n\t"
 #define VPMADDWD(n) "vpmaddwd %%zmm12, %%zmm13, %%zmm" #n "\n\t"
 #define VPMULLW(n) "vpmullw %%zmm12, %%zmm13, %%zmm" #n "\n\t"
@@ -116,11 +118,57 @@ void add_chain(int64_t iterations) {
 
 alignas(64) uint8_t scratch[4096];
 
+// A chunk from word stripes with its multiplier: the row's codes shifted down, the level words
+// (zmm12) permuted, the multiplier code broadcast to the even bytes (k1) and applied by
+// vpmaddubsw, one VNNI step.
+#define STRIPE_CHUNK(n, acc)                  \
+  "vpsrlw $3, %%zmm15, %%zmm" #n              \
+  "\n\t"                                      \
+  "vpermw %%zmm12, %%zmm" #n ", %%zmm" #n     \
+  "\n\t"                                      \
+  "vpbroadcastb " #n                          \
+  "(%0), %%zmm28%{%%k1%}%{z%}"                \
+  "\n\t"                                      \
+  "vpmaddubsw %%zmm" #n ", %%zmm28, %%zmm" #n \
+  "\n\t"                                      \
+  "vpdpwssd %%zmm14, %%zmm" #n ", %%zmm" #acc "\n\t"
+// The same with the product table for the multiplier taken by the permute from memory.
+#define STRIPE_TABLE_CHUNK(n, acc)                   \
+  "vpsrlw $3, %%zmm15, %%zmm" #n                     \
+  "\n\t"                                             \
+  "vpermw " #n "*64+1024(%0), %%zmm" #n ", %%zmm" #n \
+  "\n\t"                                             \
+  "vpdpwssd %%zmm14, %%zmm" #n ", %%zmm" #acc "\n\t"
+
+// A step of 16 rows x 2 columns from pair stripes: the step's codes shifted down, the level
+// words (zmm12) permuted, the rows' multipliers applied by vpmullw from memory, one VNNI step
+// against the column pair broadcast from memory.
+#define PAIR_STEP(n, acc)                   \
+  "vpsrlw $3, %%zmm15, %%zmm" #n            \
+  "\n\t"                                    \
+  "vpermw %%zmm12, %%zmm" #n ", %%zmm" #n   \
+  "\n\t"                                    \
+  "vpmullw 1024(%0), %%zmm" #n ", %%zmm" #n \
+  "\n\t"                                    \
+  "vpdpwssd " #n "*4(%0)%{1to16%}, %%zmm" #n ", %%zmm" #acc "\n\t"
+// The same with the column pair already broadcast in a register (zmm14).
+#define PAIR_STEP_REG(n, acc)              \
+  "vpsrlw $3, %%zmm15, %%zmm" #n           \
+  "\n\t"                                   \
+  "vpermw %%zmm12, %%zmm" #n ", %%zmm" #n  \
+  "\n\t"                                   \
+  "vpmullw %%zmm13, %%zmm" #n ", %%zmm" #n \
+  "\n\t"                                   \
+  "vpdpwssd %%zmm14, %%zmm" #n ", %%zmm" #acc "\n\t"
+
 #define LOOP(NAME, BODY)                                                       \
   __attribute__((target("avx512f,avx512bw,avx512vbmi,avx512vnni"))) void NAME( \
       int64_t iterations) {                                                    \
     for (int64_t i = 0; i < iterations; ++i)                                   \
-      asm volatile(BODY : : "r"(scratch) : "memory", ZMM_CLOBBERS);            \
+      asm volatile("kxnorq %%k1, %%k1, %%k1\n\t" BODY                          \
+                   :                                                           \
+                   : "r"(scratch)                                              \
+                   : "memory", "k1", ZMM_CLOBBERS);                            \
   }
 
 LOOP(vpermw_loop, TWELVE(VPERMW))
@@ -133,6 +181,24 @@ LOOP(vpmultishiftqb_loop, TWELVE(VPMULTISHIFTQB))
 LOOP(broadcast_128_loop, TWELVE(BCAST128))
 LOOP(vpsrlw_loop, TWELVE(VPSRLW))
 LOOP(vpdpwssd_loop, TWELVE(VPDPWSSD))
+LOOP(pair_step_loop, PAIR_STEP(0, 16) PAIR_STEP(1, 17) PAIR_STEP(2, 18) PAIR_STEP(3, 19)
+                         PAIR_STEP(4, 20) PAIR_STEP(5, 21) PAIR_STEP(6, 22) PAIR_STEP(7, 23)
+                             PAIR_STEP(8, 24) PAIR_STEP(9, 25) PAIR_STEP(10, 26) PAIR_STEP(11, 27))
+LOOP(pair_step_reg_loop,
+     PAIR_STEP_REG(0, 16) PAIR_STEP_REG(1, 17) PAIR_STEP_REG(2, 18) PAIR_STEP_REG(3, 19)
+         PAIR_STEP_REG(4, 20) PAIR_STEP_REG(5, 21) PAIR_STEP_REG(6, 22) PAIR_STEP_REG(7, 23)
+             PAIR_STEP_REG(8, 24) PAIR_STEP_REG(9, 25) PAIR_STEP_REG(10, 26) PAIR_STEP_REG(11, 27))
+LOOP(vpmaddubsw_loop, TWELVE(VPMADDUBSW))
+LOOP(broadcast_byte_masked_loop, TWELVE(BCASTB_MASKED))
+LOOP(stripe_chunk_loop,
+     STRIPE_CHUNK(0, 16) STRIPE_CHUNK(1, 17) STRIPE_CHUNK(2, 18) STRIPE_CHUNK(3, 19)
+         STRIPE_CHUNK(4, 20) STRIPE_CHUNK(5, 21) STRIPE_CHUNK(6, 22) STRIPE_CHUNK(7, 23)
+             STRIPE_CHUNK(8, 24) STRIPE_CHUNK(9, 25) STRIPE_CHUNK(10, 26) STRIPE_CHUNK(11, 27))
+LOOP(stripe_table_chunk_loop,
+     STRIPE_TABLE_CHUNK(0, 16) STRIPE_TABLE_CHUNK(1, 17) STRIPE_TABLE_CHUNK(2, 18)
+         STRIPE_TABLE_CHUNK(3, 19) STRIPE_TABLE_CHUNK(4, 20) STRIPE_TABLE_CHUNK(5, 21)
+             STRIPE_TABLE_CHUNK(6, 22) STRIPE_TABLE_CHUNK(7, 23) STRIPE_TABLE_CHUNK(8, 24)
+                 STRIPE_TABLE_CHUNK(9, 25) STRIPE_TABLE_CHUNK(10, 26) STRIPE_TABLE_CHUNK(11, 27))
 LOOP(vpmaddwd_loop, TWELVE(VPMADDWD))
 LOOP(vpmullw_loop, TWELVE(VPMULLW))
 LOOP(vpmulld_loop, TWELVE(VPMULLD))
@@ -185,6 +251,8 @@ int main() {
       {"vpsrlw zmm, imm", vpsrlw_loop, 12},
       {"vpdpwssd zmm (12 accumulators)", vpdpwssd_loop, 12},
       {"vpmaddwd zmm", vpmaddwd_loop, 12},
+      {"vpmaddubsw zmm", vpmaddubsw_loop, 12},
+      {"vpbroadcastb zmm{k}{z} from memory", broadcast_byte_masked_loop, 12},
       {"vpmullw zmm", vpmullw_loop, 12},
       {"vpmulld zmm", vpmulld_loop, 12},
       {"vpaddd zmm", vpaddd_loop, 12},
@@ -196,6 +264,13 @@ int main() {
       {"chunk, codes one per word: vpsrlw imm, vpermw, vpdpwssd", slice_chunk_loop, 12},
       {"chunk, 4-bit codes: vbroadcasti32x4 load, vpmultishiftqb, vpermw, vpdpwssd",
        multishift_chunk_loop, 12},
+      {"stripe chunk: vpsrlw imm, vpermw, vpbroadcastb{k} m8, vpmaddubsw, vpdpwssd",
+       stripe_chunk_loop, 12},
+      {"stripe chunk: vpsrlw imm, vpermw m512 (the multiplier's table), vpdpwssd",
+       stripe_table_chunk_loop, 12},
+      {"pair step: vpsrlw imm, vpermw, vpmullw m512, vpdpwssd m32{1to16}", pair_step_loop, 12},
+      {"pair step, all in registers: vpsrlw imm, vpermw, vpmullw, vpdpwssd", pair_step_reg_loop,
+       12},
       {"chunk as hc_rows: load xmm, vpermb, vpsrlvw, vpermw m512, vpdpwssd", hc_chunk_loop, 12},
       {"chunk, table in a register: load xmm, vpermb, vpsrlvw, vpermw, vpdpwssd", hc_chunk_reg_loop,
        12},

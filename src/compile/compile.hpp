@@ -22,7 +22,24 @@ namespace etch::compile {
 // Version of the .etch container. A reader accepts any minor of its major; the numeric
 // contract the file was built for (contract::kVersion) is recorded and checked apart.
 constexpr int kFormatMajor = 1;
-constexpr int kFormatMinor = 2;
+constexpr int kFormatMinor = 3;
+
+// Codes narrower than a byte (2 to 6 bits) and their multiplier codes are stored in code groups
+// (.etch 1.3), so that a vector engine takes 16 rows and a column pair at a time, each code one
+// shift away: the rows in blocks of kCodeBlockRows (the last block padded with zero codes), and
+// a block's codes group by group of 32 columns (its multiplier's group). A code group is `bits`
+// vectors of 32 little-endian 16-bit words; word lane w = 2 i + e of the group's column pairs
+// s = 0..15 holds row i of the block at column 2 s + e, the code at bits [s * bits, (s + 1) *
+// bits) of the lane's 16 * bits bits (vector q's word giving bits [16 q, 16 q + 16)). The
+// multiplier codes go block by block, group by group, the block's 16 rows in order. 8-bit codes
+// stay one byte each and multiplier codes [rows][groups], row by row. docs/etch-format.md
+// describes both.
+inline constexpr int64_t kCodeBlockRows = 16;
+inline constexpr int64_t kCodeGroupColumns = 32;
+static_assert(kCodeGroupColumns == contract::kGroup && contract::kTileRows % kCodeBlockRows == 0);
+constexpr bool grouped_codes(int bits) {
+  return bits < 8;
+}
 
 // One weight matrix in the chip's format (contract/contract.hpp). A weight is
 //   w[r][j] = scale[r] * multiplier(r, j / group) * levels[r / kTileRows][code(r, j)].
@@ -35,25 +52,38 @@ struct MatrixView {
   int bits = 8;             // code width
   int multiplier_bits = 0;  // width of one stored group multiplier code (0: all multipliers 1)
   int64_t rows = 0, cols = 0, group = 0;
-  std::span<const uint8_t>
-      codes;  // row-major, each row's codes packed LSB first, row padded to a byte
-  std::span<const int8_t> levels;  // [tiles][1 << bits]
-  std::span<const uint8_t>
-      multipliers;  // [rows][groups] multiplier codes; empty when multiplier_bits == 0
-  std::span<const float> scales;  // [rows]
+  std::span<const uint8_t> codes;        // code groups (bits < 8), else a byte per code, row-major
+  std::span<const int8_t> levels;        // [tiles][1 << bits]
+  std::span<const uint8_t> multipliers;  // codes; empty when multiplier_bits == 0
+  std::span<const float> scales;         // [rows]
 
   contract::Format contract_format() const { return contract::make_format(format, bits); }
   int64_t groups() const { return (cols + group - 1) / group; }
   int64_t tiles() const { return (rows + contract::kTileRows - 1) / contract::kTileRows; }
-  uint64_t row_code_bytes() const {
-    return (static_cast<uint64_t>(cols) * static_cast<uint64_t>(bits) + 7) / 8;
+  int64_t code_blocks() const { return (rows + kCodeBlockRows - 1) / kCodeBlockRows; }
+  // Code group g of block `block` (bits < 8): 64 * bits bytes from this offset in codes.
+  uint64_t code_group_offset(int64_t block, int64_t g) const {
+    return static_cast<uint64_t>(block * groups() + g) * 64 * static_cast<uint64_t>(bits);
+  }
+  const uint8_t* code_group(int64_t block, int64_t g) const {
+    return codes.data() + code_group_offset(block, g);
+  }
+  // The lengths of the codes and of the multiplier codes for this shape.
+  uint64_t code_bytes() const;
+  uint64_t multiplier_bytes() const;
+  // Where bit i of code (r, j) lies in codes, counted in bits from its start.
+  uint64_t code_bit(int64_t r, int64_t j, int i) const;
+  uint32_t code(int64_t row, int64_t j) const;
+  // Where the multiplier code of (row, group g) lies in multipliers, and the code.
+  uint64_t multiplier_index(int64_t row, int64_t g) const;
+  uint32_t multiplier_code(int64_t row, int64_t g) const {
+    return multipliers[static_cast<size_t>(multiplier_index(row, g))];
   }
   // The integer value a multiplier code stands for.
   int32_t multiplier(int64_t row, int64_t g) const {
     if (multiplier_bits == 0) return 1;
-    return contract::multiplier_value(format, multipliers[static_cast<size_t>(row * groups() + g)]);
+    return contract::multiplier_value(format, multiplier_code(row, g));
   }
-  uint32_t code(int64_t row, int64_t j) const;
   // Every ROM bit: contract::rom_bits of this format and shape.
   uint64_t rom_bits() const { return contract::rom_bits(contract_format(), rows, cols); }
   // Writes the integer weights levels[code] of row r (without multipliers and scale).

@@ -81,26 +81,54 @@ nlohmann::json vocab_to_json(const tokenize::Vocabulary& v) {
           {"remove_extra_whitespaces", v.remove_extra_whitespaces}};
 }
 
+// A matrix's codes section: sub-byte codes in code groups have their own name (.etch 1.3), so
+// that a reader of 1.2, which took every codes section row by row, fails on a missing section
+// rather than misread them.
+std::string codes_section(const std::string& matrix, int bits) {
+  return matrix + (grouped_codes(bits) ? ".code_groups" : ".codes");
+}
+
 }  // namespace
 
+uint64_t MatrixView::code_bytes() const {
+  if (!grouped_codes(bits)) return static_cast<uint64_t>(rows) * static_cast<uint64_t>(cols);
+  return code_group_offset(code_blocks(), 0);
+}
+
+uint64_t MatrixView::multiplier_bytes() const {
+  if (multiplier_bits == 0) return 0;
+  if (!grouped_codes(bits)) return static_cast<uint64_t>(rows * groups());
+  return static_cast<uint64_t>(code_blocks() * groups() * kCodeBlockRows);
+}
+
+uint64_t MatrixView::code_bit(int64_t r, int64_t j, int i) const {
+  if (!grouped_codes(bits))
+    return (static_cast<uint64_t>(r) * static_cast<uint64_t>(cols) + static_cast<uint64_t>(j)) * 8 +
+           static_cast<uint64_t>(i);
+  const auto lane = static_cast<uint64_t>(r % kCodeBlockRows * 2 + j % 2);
+  const auto bit = static_cast<uint64_t>(j % kCodeGroupColumns / 2 * bits + i);
+  const uint64_t byte =
+      code_group_offset(r / kCodeBlockRows, j / kCodeGroupColumns) + bit / 16 * 64 + lane * 2;
+  return byte * 8 + bit % 16;
+}
+
 uint32_t MatrixView::code(int64_t row, int64_t j) const {
-  const uint64_t bit = static_cast<uint64_t>(j) * static_cast<uint64_t>(bits);
-  const uint8_t* p = codes.data() + static_cast<uint64_t>(row) * row_code_bytes();
   uint32_t c = 0;
-  for (int b = 0; b < bits; ++b)
-    c |= static_cast<uint32_t>(
-             p[(bit + static_cast<uint64_t>(b)) / 8] >> ((bit + static_cast<uint64_t>(b)) % 8) & 1u)
-         << b;
+  for (int i = 0; i < bits; ++i) {
+    const uint64_t bit = code_bit(row, j, i);
+    c |= static_cast<uint32_t>(codes[bit / 8] >> (bit % 8) & 1u) << i;
+  }
   return c;
+}
+
+uint64_t MatrixView::multiplier_index(int64_t row, int64_t g) const {
+  if (!grouped_codes(bits)) return static_cast<uint64_t>(row * groups() + g);
+  return static_cast<uint64_t>((row / kCodeBlockRows * groups() + g) * kCodeBlockRows +
+                               row % kCodeBlockRows);
 }
 
 void MatrixView::decode_row(int64_t r, int8_t* out) const {
   const int8_t* table = levels.data() + (r / contract::kTileRows) * (int64_t{1} << bits);
-  if (bits == 8) {
-    const uint8_t* p = codes.data() + static_cast<uint64_t>(r) * row_code_bytes();
-    for (int64_t j = 0; j < cols; ++j) out[j] = table[p[j]];
-    return;
-  }
   for (int64_t j = 0; j < cols; ++j) out[j] = table[code(r, j)];
 }
 
@@ -154,7 +182,7 @@ void write_etch(const std::string& path, const EtchContents& contents) {
   add("vocab.tokens", tokens.data(), tokens.size());
   nlohmann::json tensors = nlohmann::json::array();
   for (const Matrix& m : contents.matrices) {
-    add(m.name + ".codes", m.codes.data(), m.codes.size());
+    add(codes_section(m.name, m.format.bits), m.codes.data(), m.codes.size());
     add(m.name + ".levels", m.levels.data(), m.levels.size());
     add(m.name + ".multipliers", m.multipliers.data(), m.multipliers.size());
     add(m.name + ".scales", m.scales.data(), m.scales.size() * 4);
@@ -483,13 +511,17 @@ EtchModel parse_etch(SharedMappedFile file) {
       if (mv.rows != expect[i].rows || mv.cols != expect[i].cols)
         fail_file(path, "tensor '{}' is {} x {}, expected {} x {}", mv.name, mv.rows, mv.cols,
                   expect[i].rows, expect[i].cols);
+      if (header.minor < 3 && grouped_codes(mv.bits))
+        fail_file(path,
+                  "tensor '{}': .etch {}.{} stores {}-bit codes row by row, which this etch no "
+                  "longer reads (1.3 stores them in code groups): rebuild the file with etch build",
+                  mv.name, header.major, header.minor, mv.bits);
       const auto rows = static_cast<uint64_t>(mv.rows);
-      mv.codes = section(mv.name + ".codes", rows * mv.row_code_bytes());
+      mv.codes = section(codes_section(mv.name, mv.bits), mv.code_bytes());
       const auto levels =
           section(mv.name + ".levels", static_cast<uint64_t>(mv.tiles()) << mv.bits);
       mv.levels = {reinterpret_cast<const int8_t*>(levels.data()), levels.size()};
-      mv.multipliers = section(mv.name + ".multipliers",
-                               mv.multiplier_bits ? rows * static_cast<uint64_t>(mv.groups()) : 0);
+      mv.multipliers = section(mv.name + ".multipliers", mv.multiplier_bytes());
       for (uint8_t code : mv.multipliers)
         if (code >> mv.multiplier_bits)
           fail_file(path, "tensor '{}': multiplier code {} wider than {} bits", mv.name, code,

@@ -15,13 +15,14 @@ float fp16_round(float x) {
   return fp16_to_f32(f32_to_fp16(x));
 }
 
-void put_code(std::vector<uint8_t>& codes, uint64_t row_offset, int64_t j, int bits,
+// Sets code (r, j) of a matrix of shape `shape` in codes, zero there before.
+void put_code(std::vector<uint8_t>& codes, const MatrixView& shape, int64_t r, int64_t j,
               uint32_t code) {
-  const uint64_t bit = row_offset * 8 + static_cast<uint64_t>(j) * static_cast<uint64_t>(bits);
-  for (int b = 0; b < bits; ++b)
-    if (code >> b & 1u)
-      codes[(bit + static_cast<uint64_t>(b)) / 8] |=
-          static_cast<uint8_t>(1u << ((bit + static_cast<uint64_t>(b)) % 8));
+  for (int i = 0; i < shape.bits; ++i)
+    if (code >> i & 1u) {
+      const uint64_t bit = shape.code_bit(r, j, i);
+      codes[bit / 8] |= static_cast<uint8_t>(1u << (bit % 8));
+    }
 }
 
 // Nearest entry of a level table given as (value, code) pairs sorted by value.
@@ -227,10 +228,9 @@ Matrix quantize(const std::string& name, std::span<const float> weights, int64_t
   const MatrixView shape = m.view();
   const int64_t groups = shape.groups(), tiles = shape.tiles(), group = format.group;
   const int64_t level_count = int64_t{1} << format.bits;
-  const uint64_t row_bytes = shape.row_code_bytes();
-  m.codes.assign(static_cast<size_t>(rows) * row_bytes, 0);
+  m.codes.assign(static_cast<size_t>(shape.code_bytes()), 0);
   m.levels.assign(static_cast<size_t>(tiles * level_count), 0);
-  m.multipliers.assign(format.multiplier_bits ? static_cast<size_t>(rows * groups) : 0, 0);
+  m.multipliers.assign(static_cast<size_t>(shape.multiplier_bytes()), 0);
   m.scales.assign(static_cast<size_t>(rows), 0.0f);
 
   // Per-column importance: the diagonal of H (how much each input contributes to the output).
@@ -267,7 +267,7 @@ Matrix quantize(const std::string& name, std::span<const float> weights, int64_t
       while (code + 1 < (1u << format.multiplier_bits) &&
              contract::multiplier_value(format.kind, code) < need)
         ++code;
-      m.multipliers[static_cast<size_t>(r * groups + g)] = static_cast<uint8_t>(code);
+      m.multipliers[static_cast<size_t>(shape.multiplier_index(r, g))] = static_cast<uint8_t>(code);
       mult[static_cast<size_t>(r * groups + g)] = contract::multiplier_value(format.kind, code);
     }
   }
@@ -311,7 +311,7 @@ Matrix quantize(const std::string& name, std::span<const float> weights, int64_t
       const double unit = scale * mult[static_cast<size_t>(r * groups + j / group)];
       const auto [level, code] =
           unit > 0 ? sorted.nearest(w[static_cast<size_t>(j)] / unit) : sorted.nearest(0.0);
-      put_code(m.codes, static_cast<uint64_t>(r) * row_bytes, j, format.bits, code);
+      put_code(m.codes, shape, r, j, code);
       if (u) {
         const double* uj = u->data() + j * cols;
         const double err = (w[static_cast<size_t>(j)] - level * unit) / uj[j];

@@ -103,8 +103,8 @@ void append_matrix(Slot& slot, const compile::MatrixView& m, int64_t rows) {
         for (int64_t c = 0; c < group && g * group + c < m.cols; ++c)
           word.set((r * group + c) * k, m.code(row, g * group + c), k);
         if (m.multiplier_bits > 0)
-          word.set(code_bits + r * slot.multiplier_bits,
-                   m.multipliers[static_cast<size_t>(row * m.groups() + g)], slot.multiplier_bits);
+          word.set(code_bits + r * slot.multiplier_bits, m.multiplier_code(row, g),
+                   slot.multiplier_bits);
       }
       word.append_hex(slot.codes);
     }

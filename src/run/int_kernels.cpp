@@ -59,24 +59,31 @@ PackedMatrix::PackedMatrix(const compile::MatrixView& v) : view(&v), multiplier_
 
 namespace {
 
-// Codes [first, first + count) of a row packed `bits` wide, LSB first: eight at a time (bits
-// bytes) from a byte boundary, else bit by bit.
-inline void unpack_codes(const uint8_t* row, int bits, int64_t first, int64_t count, uint8_t* out) {
-  const uint32_t mask = (1u << bits) - 1;
-  int64_t i = 0;
-  if ((first * bits) % 8 == 0) {
-    const uint8_t* p = row + first * bits / 8;
-    for (; i + 8 <= count; i += 8, p += bits) {
-      uint64_t word = 0;
-      std::memcpy(&word, p, static_cast<size_t>(bits));
-      for (int c = 0; c < 8; ++c, word >>= bits) out[i + c] = static_cast<uint8_t>(word & mask);
-    }
+// Codes [j, j + count) of row r, a byte each: from the row's bytes, or from the code groups a
+// group at a time, each of the row's two word lanes (even and odd columns) read whole.
+inline void unpack_codes(const compile::MatrixView& v, int64_t r, int64_t j, int64_t count,
+                         uint8_t* out) {
+  if (!compile::grouped_codes(v.bits)) {
+    std::memcpy(out, v.codes.data() + r * v.cols + j, static_cast<size_t>(count));
+    return;
   }
-  for (; i < count; ++i) {
-    const uint64_t bit = static_cast<uint64_t>(first + i) * static_cast<uint64_t>(bits);
-    uint32_t pair = row[bit / 8];
-    if (bit % 8 + static_cast<uint64_t>(bits) > 8) pair |= uint32_t{row[bit / 8 + 1]} << 8;
-    out[i] = static_cast<uint8_t>((pair >> (bit % 8)) & mask);
+  const uint64_t mask = (uint64_t{1} << v.bits) - 1;
+  for (int64_t col = j; col < j + count;) {
+    const int64_t g = col / compile::kCodeGroupColumns;
+    const uint8_t* group = v.code_group(r / compile::kCodeBlockRows, g);
+    unsigned __int128 lanes[2] = {0, 0};  // 16 codes of up to 6 bits each
+    for (int e = 0; e < 2; ++e)
+      for (int q = 0; q < v.bits; ++q) {
+        uint16_t word = 0;
+        std::memcpy(&word, group + 64 * q + 2 * (r % compile::kCodeBlockRows * 2 + e), 2);
+        lanes[e] |= static_cast<unsigned __int128>(word) << (16 * q);
+      }
+    for (const int64_t stop = std::min(j + count, (g + 1) * compile::kCodeGroupColumns); col < stop;
+         ++col) {
+      const int64_t c = col % compile::kCodeGroupColumns;
+      out[col - j] =
+          static_cast<uint8_t>(static_cast<uint64_t>(lanes[c % 2] >> (c / 2 * v.bits)) & mask);
+    }
   }
 }
 
@@ -276,7 +283,7 @@ ETCH_SET("avx2")
 #endif
 namespace avx512 {
 #define ETCH_TARGET \
-  __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx512vbmi")))
+  __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx512vbmi,avx512vbmi2")))
 #define ETCH_LANES 16
 #define ETCH_KERNELS_AVX512 1
 #include "run/int_kernels_vector.inc"
@@ -298,7 +305,8 @@ bool host_runs_avx512() {
   __builtin_cpu_init();
   return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
          __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq") &&
-         __builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512vbmi");
+         __builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512vbmi") &&
+         __builtin_cpu_supports("avx512vbmi2");
 }
 
 #endif

@@ -140,31 +140,33 @@ struct IntegerEngine::State {
     float* out;
   };
   void matmul(std::initializer_list<Job> jobs, int64_t tokens) {
-    constexpr int64_t kRows = int_kernels::kBlockRows;
-    int64_t blocks = 0;
-    for (const auto& j : jobs) blocks += (j.m->view->rows + kRows - 1) / kRows;
-    pool.parallel_for(blocks, [&](int64_t begin, int64_t end) {
+    // The work is shared out by tiles: a tile's rows lie in whole blocks of the kernels' code
+    // layout (compile::kCodeBlockRows), and a tile's blocks go through the kernels together.
+    constexpr int64_t kTile = contract::kTileRows, kRows = int_kernels::kBlockRows;
+    int64_t tiles = 0;
+    for (const auto& j : jobs) tiles += (j.m->view->rows + kTile - 1) / kTile;
+    pool.parallel_for(tiles, [&](int64_t begin, int64_t end) {
       int64_t base = 0;
       for (const auto& job : jobs) {
         const compile::MatrixView& v = *job.m->view;
         const int64_t rows = v.rows, cols = v.cols;
-        const int64_t job_blocks = (rows + kRows - 1) / kRows;
+        const int64_t job_tiles = (rows + kTile - 1) / kTile;
         const int64_t lo = std::max(begin, base) - base,
-                      hi = std::min(end, base + job_blocks) - base;
-        base += job_blocks;
+                      hi = std::min(end, base + job_tiles) - base;
+        base += job_tiles;
         // out[t][first + i] for count rows from their integer sums.
         auto store = [&](int64_t t, int64_t first, int64_t count, const int64_t* sums) {
           k.scale_sums(sums, count, v.scales.data() + first, xs[static_cast<size_t>(t)],
                        job.out + t * rows + first);
         };
-        for (int64_t b = lo; b < hi; ++b) {
-          const int64_t first = b * kRows, count = std::min(rows, first + kRows) - first;
-          // One token reads the codes directly, a block of rows at a time; several decode the
-          // block once (into a thread's buffer) and share it. The scalar set keeps the
-          // contract's unit per token.
+        for (int64_t tile = lo; tile < hi; ++tile) {
+          const int64_t first = tile * kTile, count = std::min(rows, first + kTile) - first;
+          // One token reads the codes directly; several decode each block of kRows rows once
+          // (into a thread's buffer) and share it. The scalar set keeps the contract's unit per
+          // token.
           if (scalar || tokens == 1) {
             for (int64_t t = 0; t < tokens; ++t) {
-              int64_t acc[kRows];
+              int64_t acc[kTile];
               k.packed_dots(xq.data() + t * cols, *job.m, first, count, acc);
               store(t, first, count, acc);
             }
@@ -178,9 +180,13 @@ struct IntegerEngine::State {
           rows_of_x.resize(static_cast<size_t>(tokens));
           for (int64_t t = 0; t < tokens; ++t)
             rows_of_x[static_cast<size_t>(t)] = xq.data() + t * cols;
-          k.expand_block(*job.m, first, w.data());
-          k.block_dots(rows_of_x.data(), tokens, w.data(), cols, acc.data());
-          for (int64_t t = 0; t < tokens; ++t) store(t, first, count, acc.data() + t * kRows);
+          for (int64_t block = first; block < first + count; block += kRows) {
+            const int64_t block_count = std::min(first + count, block + kRows) - block;
+            k.expand_block(*job.m, block, w.data());
+            k.block_dots(rows_of_x.data(), tokens, w.data(), cols, acc.data());
+            for (int64_t t = 0; t < tokens; ++t)
+              store(t, block, block_count, acc.data() + t * kRows);
+          }
         }
       }
     });

@@ -107,6 +107,15 @@ TEST(EtchFormat, HostileFilesGiveClearErrors) {
                                " is not supported"),
             std::string::npos)
       << error_of(bad);
+  // A 1.2 header on sub-byte codes: 1.2 stored them row by row, and nothing else tells them
+  // apart, so the reader refuses the file rather than misread its codes.
+  std::string row_layout = bytes;
+  const uint32_t minor = 2;
+  std::memcpy(row_layout.data() + 12, &minor, 4);
+  write_bytes(bad, row_layout);
+  EXPECT_NE(error_of(bad).find(".etch 1.2 stores 4-bit codes row by row"), std::string::npos)
+      << error_of(bad);
+  EXPECT_NE(error_of(bad).find("rebuild the file with etch build"), std::string::npos);
   // Metadata edited in place, its checksum recomputed so that the reader looks inside.
   auto with_metadata = [&](const std::string& from, const std::string& to) {
     std::string edited = bytes;

@@ -351,11 +351,22 @@ TEST(KernelSets, AttentionBlockWorstCaseStaysExact) {
   }
 }
 
-// A random matrix of `format` stored as the .etch stores it: codes packed LSB first by this
-// test's own packer, each row padded to a byte.
+// A random matrix of `format` stored as the .etch stores it (docs/etch-format.md), by this
+// test's own packer: 8-bit codes a byte each and multiplier codes [rows][groups], row by row;
+// narrower codes in code groups of 16 rows by 32 columns, `bits` vectors of 32 little-endian
+// words each, word lane 2 i + e holding row i's codes of columns 2 s + e (s = 0..15) at bits
+// s * bits of the lane's bits (vector q giving bits 16 q to 16 q + 15), and their multiplier
+// codes a block of 16 rows at a time, group by group.
 struct PackedTile {
   compile::Matrix matrix;
-  std::vector<std::vector<uint8_t>> codes;  // [row][col], unpacked
+  std::vector<std::vector<uint8_t>> codes;        // [row][col], unpacked
+  std::vector<std::vector<uint8_t>> multipliers;  // [row][group] multiplier codes, unpacked
+  int32_t multiplier(int64_t r, int64_t j) const {
+    if (matrix.format.multiplier_bits == 0) return 1;
+    return contract::multiplier_value(
+        matrix.format.kind,
+        multipliers[static_cast<size_t>(r)][static_cast<size_t>(j / matrix.format.group)]);
+  }
 };
 
 PackedTile random_tile(FloatSource& src, const contract::Format& format, int64_t rows,
@@ -366,19 +377,27 @@ PackedTile random_tile(FloatSource& src, const contract::Format& format, int64_t
   m.format = format;
   m.rows = rows;
   m.cols = cols;
-  const int64_t row_bytes = (cols * format.bits + 7) / 8;
-  m.codes.assign(static_cast<size_t>(rows * row_bytes), 0);
+  const bool grouped = format.bits < 8;
+  const int64_t groups = (cols + format.group - 1) / format.group, blocks = (rows + 15) / 16;
+  m.codes.assign(static_cast<size_t>(grouped ? blocks * groups * 64 * format.bits : rows * cols),
+                 0);
   t.codes.assign(static_cast<size_t>(rows), std::vector<uint8_t>(static_cast<size_t>(cols)));
   for (int64_t r = 0; r < rows; ++r)
     for (int64_t j = 0; j < cols; ++j) {
       const auto c = static_cast<uint8_t>(src.pick(uint64_t{1} << format.bits));
       t.codes[static_cast<size_t>(r)][static_cast<size_t>(j)] = c;
-      for (int b = 0; b < format.bits; ++b)
-        if (c >> b & 1) {
-          const int64_t bit = j * format.bits + b;
-          m.codes[static_cast<size_t>(r * row_bytes + bit / 8)] |=
+      if (!grouped) {
+        m.codes[static_cast<size_t>(r * cols + j)] = c;
+        continue;
+      }
+      const int64_t group_byte = (r / 16 * groups + j / 32) * 64 * format.bits;
+      const int64_t lane = r % 16 * 2 + j % 2;
+      for (int i = 0; i < format.bits; ++i) {
+        const int64_t bit = j % 32 / 2 * format.bits + i;  // in the lane
+        if (c >> i & 1)
+          m.codes[static_cast<size_t>(group_byte + bit / 16 * 64 + 2 * lane + bit % 16 / 8)] |=
               static_cast<uint8_t>(1 << bit % 8);
-        }
+      }
     }
   const int64_t tiles = (rows + contract::kTileRows - 1) / contract::kTileRows;
   const int64_t table = int64_t{1} << format.bits;
@@ -387,11 +406,17 @@ PackedTile random_tile(FloatSource& src, const contract::Format& format, int64_t
     m.levels[static_cast<size_t>(i)] =
         format.fitted_levels ? static_cast<int8_t>(static_cast<int>(src.pick(255)) - 127)
                              : contract::fixed_level(format, static_cast<uint32_t>(i % table));
-  const int64_t groups = (cols + format.group - 1) / format.group;
+  t.multipliers.assign(static_cast<size_t>(rows),
+                       std::vector<uint8_t>(static_cast<size_t>(groups)));
   if (format.multiplier_bits > 0) {
-    m.multipliers.resize(static_cast<size_t>(rows * groups));
-    for (auto& c : m.multipliers)
-      c = static_cast<uint8_t>(src.pick(uint64_t{1} << format.multiplier_bits));
+    m.multipliers.resize(static_cast<size_t>(grouped ? blocks * groups * 16 : rows * groups));
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t g = 0; g < groups; ++g) {
+        const auto c = static_cast<uint8_t>(src.pick(uint64_t{1} << format.multiplier_bits));
+        t.multipliers[static_cast<size_t>(r)][static_cast<size_t>(g)] = c;
+        m.multipliers[static_cast<size_t>(grouped ? (r / 16 * groups + g) * 16 + r % 16
+                                                  : r * groups + g)] = c;
+      }
   }
   m.scales.assign(static_cast<size_t>(rows), 1.0f);
   return t;
@@ -425,11 +450,9 @@ TEST(KernelSets, PackedRowsEqualTheContractUnitInEveryFormat) {
       std::vector<int16_t> expanded(static_cast<size_t>(cols));
       std::vector<int64_t> want_rows(static_cast<size_t>(rows));
       for (int64_t r = 0; r < rows; ++r) {
-        std::vector<int32_t> mult(static_cast<size_t>(view.groups()), 1);
-        if (format.multiplier_bits > 0)
-          for (int64_t g = 0; g < view.groups(); ++g)
-            mult[static_cast<size_t>(g)] = contract::multiplier_value(
-                format.kind, tile.matrix.multipliers[static_cast<size_t>(r * view.groups() + g)]);
+        std::vector<int32_t> mult(static_cast<size_t>(view.groups()));
+        for (int64_t g = 0; g < view.groups(); ++g)
+          mult[static_cast<size_t>(g)] = tile.multiplier(r, g * format.group);
         const std::span<const int8_t> levels(
             tile.matrix.levels.data() + static_cast<size_t>(r / contract::kTileRows) * table,
             table);
@@ -461,11 +484,7 @@ TEST(KernelSets, PackedRowsEqualTheContractUnitInEveryFormat) {
                 const auto code = tile.codes[static_cast<size_t>(r)][static_cast<size_t>(j)];
                 want = tile.matrix
                            .levels[static_cast<size_t>(r / contract::kTileRows) * table + code] *
-                       (format.multiplier_bits == 0
-                            ? 1
-                            : contract::multiplier_value(
-                                  format.kind, tile.matrix.multipliers[static_cast<size_t>(
-                                                   r * view.groups() + j / format.group)]));
+                       tile.multiplier(r, j);
               }
               ASSERT_EQ(block[static_cast<size_t>(j / 2 * 2 * kBlockRows + 2 * i + j % 2)], want)
                   << k->name << " row " << r << " col " << j;
