@@ -3,6 +3,7 @@
 // artifact back for the engines, the planner and the RTL.
 #pragma once
 
+#include <bit>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -58,7 +59,12 @@ struct MatrixView {
   std::span<const float> scales;         // [rows]
 
   contract::Format contract_format() const { return contract::make_format(format, bits); }
-  int64_t groups() const { return (cols + group - 1) / group; }
+  // Every contract format's group is a power of two: a shift, not a division, in the kernels.
+  int64_t groups() const {
+    return std::has_single_bit(static_cast<uint64_t>(group))
+               ? (cols + group - 1) >> std::countr_zero(static_cast<uint64_t>(group))
+               : (cols + group - 1) / group;
+  }
   int64_t tiles() const { return (rows + contract::kTileRows - 1) / contract::kTileRows; }
   int64_t code_blocks() const { return (rows + kCodeBlockRows - 1) / kCodeBlockRows; }
   // Code group g of block `block` (bits < 8): 64 * bits bytes from this offset in codes.
@@ -75,7 +81,11 @@ struct MatrixView {
   uint64_t code_bit(int64_t r, int64_t j, int i) const;
   uint32_t code(int64_t row, int64_t j) const;
   // Where the multiplier code of (row, group g) lies in multipliers, and the code.
-  uint64_t multiplier_index(int64_t row, int64_t g) const;
+  uint64_t multiplier_index(int64_t row, int64_t g) const {
+    if (!grouped_codes(bits)) return static_cast<uint64_t>(row * groups() + g);
+    return static_cast<uint64_t>((row / kCodeBlockRows * groups() + g) * kCodeBlockRows +
+                                 row % kCodeBlockRows);
+  }
   uint32_t multiplier_code(int64_t row, int64_t g) const {
     return multipliers[static_cast<size_t>(multiplier_index(row, g))];
   }

@@ -121,11 +121,6 @@ uint32_t MatrixView::code(int64_t row, int64_t j) const {
   return c;
 }
 
-uint64_t MatrixView::multiplier_index(int64_t row, int64_t g) const {
-  if (!grouped_codes(bits)) return static_cast<uint64_t>(row * groups() + g);
-  return static_cast<uint64_t>((row / kCodeBlockRows * groups() + g) * kCodeBlockRows +
-                               row % kCodeBlockRows);
-}
 
 void MatrixView::decode_row(int64_t r, int8_t* out) const {
   const int8_t* table = levels.data() + (r / contract::kTileRows) * (int64_t{1} << bits);
