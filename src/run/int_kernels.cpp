@@ -37,18 +37,6 @@ PackedMatrix::PackedMatrix(const compile::MatrixView& v) : view(&v), multiplier_
            v.multiplier_bits);
   int32_t largest_level = 0;
   for (const int8_t l : v.levels) largest_level = std::max(largest_level, std::abs(int32_t{l}));
-  multiplier_codes = std::max(codes, 1);
-  if (v.bits <= 6) {
-    const int64_t level_count = int64_t{1} << v.bits;
-    product_tables.resize(static_cast<size_t>(v.tiles() * multiplier_codes * kProductTable));
-    int16_t* out = product_tables.data();
-    for (int64_t tile = 0; tile < v.tiles(); ++tile)
-      for (int64_t c = 0; c < multiplier_codes; ++c)
-        for (int64_t k = 0; k < kProductTable; ++k)
-          *out++ = static_cast<int16_t>(
-              v.levels[static_cast<size_t>(tile * level_count + k % level_count)] *
-              multiplier_values[static_cast<size_t>(c)]);
-  }
   // The vector kernels sum level * multiplier products in 32-bit lanes for this bound.
   if (largest_level * largest_multiplier >= 2048)
     fail(

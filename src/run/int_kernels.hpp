@@ -36,25 +36,16 @@ struct CacheLineAllocator {
   bool operator==(const CacheLineAllocator&) const = default;
 };
 
-// A matrix as the kernels read it: in place, in the .etch layout (codes `bits` wide, LSB
-// first, each row padded to a byte; one level table per tile; one multiplier code per group),
-// with the integer of every multiplier code at hand so that no kernel calls into the contract
-// per group. The view must outlive it.
+// A matrix as the kernels read it: in place, in the .etch layout (sub-byte codes in code groups
+// of 16 rows by 32 columns, 8-bit codes a byte each; one level table per tile; one multiplier
+// code per group: compile::MatrixView), with the integer of every multiplier code at hand so that
+// no kernel calls into the contract per group. The view must outlive it.
 struct PackedMatrix {
   explicit PackedMatrix(const compile::MatrixView& view);
   const compile::MatrixView* view;
   // contract::multiplier_value of each code (all 1 without multipliers): |value| <= 2^7 and
   // |level| <= 2^7 in every format, so level * value fits the 2^11 that block_dots's weights have.
   std::array<int16_t, 256> multiplier_values;
-  // Codes up to 6 bits: per tile and multiplier code, the 64 products level[k mod 2^bits] *
-  // multiplier (as 16-bit words), so that a vector set selects a weight with one word permute
-  // whatever bits above the code its index holds; empty for 8-bit codes. About 1 KiB per
-  // 64-row tile with 4-bit multiplier codes: some 2% of an hc3 matrix.
-  // Each table starts a cache line: a vector kernel loads a whole table per row and chunk, and
-  // a load across two lines costs two.
-  std::vector<int16_t, CacheLineAllocator<int16_t>> product_tables;
-  int64_t multiplier_codes = 1;  // 2^multiplier_bits, 1 without multipliers
-  static constexpr int64_t kProductTable = 64;
 };
 
 // Rows of a block that expand_block interleaves.
