@@ -3,6 +3,8 @@
 // kernel set the host runs (ETCH_KERNEL_SET picks another). Items are the kernel's elements.
 #include <benchmark/benchmark.h>
 
+#include <algorithm>
+#include <cmath>
 #include <random>
 #include <vector>
 
@@ -80,9 +82,7 @@ void BM_SwiGLU(benchmark::State& state) {
   const auto gate = random_floats(static_cast<size_t>(n), 3.0f), up = random_floats(gate.size());
   std::vector<float> g(gate.size());
   for (auto _ : state) {
-    state.PauseTiming();
-    g = gate;
-    state.ResumeTiming();
+    std::copy(gate.begin(), gate.end(), g.begin());  // about 2% of the time
     fast().swiglu(g.data(), up.data(), n);
     benchmark::DoNotOptimize(g.data());
   }

@@ -229,6 +229,24 @@ const Kernels kSet{
 
 }  // namespace scalar_set
 
+// The AVX-512 exp unit's tables: coarse[a] = 2^(16 - a / 32) from t[0] on, fine[b] = 2^(-b / 2^10)
+// from t[32] on, a, b < 32, in binary64, so that table entry f is the integer nearest
+// coarse[f >> 5] * fine[f & 31].
+[[maybe_unused]] const double* exp_product_tables() {
+  struct Tables {
+    alignas(64) double t[64];
+  };
+  static const Tables tables = [] {
+    Tables made;
+    for (int i = 0; i < 32; ++i) {
+      made.t[i] = std::exp2(16.0 - i / 32.0);
+      made.t[32 + i] = std::exp2(-i / 1024.0);
+    }
+    return made;
+  }();
+  return tables.t;
+}
+
 using contract::kExpFloor;
 using contract::kExpFractionBits;
 using contract::kExpInput;

@@ -208,6 +208,21 @@ TEST(KernelSets, QuantizeNonFiniteLikeTheContract) {
   }
 }
 
+// Every entry of the exp table, and every shift of it: inputs 2^-12 apart cover each integer
+// the unit rounds its input to (kExpInput * 2^-12 < 1) down to the floor and past it.
+TEST(KernelSets, ExpUnitsEqualTheContractAtEveryTableEntry) {
+  std::vector<float> d;
+  for (int k = 0; static_cast<float>(k) * 0x1p-12f * contract::kExpInput < 18.0f * 1024; ++k)
+    d.push_back(-static_cast<float>(k) * 0x1p-12f);
+  std::vector<uint32_t> want(d.size());
+  for (size_t i = 0; i < d.size(); ++i) want[i] = contract::exp_unit(d[i]);
+  for (const Kernels* k : variants()) {
+    std::vector<uint32_t> e(d.size());
+    k->exp_units(d.data(), static_cast<int64_t>(d.size()), e.data());
+    EXPECT_TRUE(same(e, want)) << k->name;
+  }
+}
+
 // The widths the fast paths rely on, at their extremes: every product at its largest.
 TEST(KernelSets, WorstCaseInputsStayExact) {
   for (const Kernels* k : variants()) {
