@@ -30,10 +30,10 @@ std::vector<int16_t> random_codes(size_t n) {
   return v;
 }
 
-// One kv head's attention for the 4 query heads of a decoded token over `positions` cached
-// rows laid out as the engine's cache (rows of 2 kv heads, scales interleaved likewise).
+// One kv head's attention for the query heads of a decoded token (kjv-8m: 4) over `positions`
+// cached rows laid out as the engine's cache (rows of 2 kv heads, scales interleaved likewise).
 void BM_AttentionDecodedToken(benchmark::State& state) {
-  const int64_t positions = state.range(0), head_dim = 32, kv_heads = 2, count = 4;
+  const int64_t positions = state.range(0), head_dim = 32, kv_heads = 2, count = state.range(1);
   const int64_t stride = kv_heads * head_dim;
   const auto keys = random_codes(static_cast<size_t>(positions * stride));
   const auto values = random_codes(keys.size());
@@ -60,7 +60,11 @@ void BM_AttentionDecodedToken(benchmark::State& state) {
   }
   state.SetItemsProcessed(state.iterations() * count * positions);
 }
-BENCHMARK(BM_AttentionDecodedToken)->Arg(16)->Arg(64)->Arg(128)->Arg(512);
+BENCHMARK(BM_AttentionDecodedToken)
+    ->ArgsProduct({{16, 64, 128, 512}, {4}})
+    ->Args({64, 1})
+    ->Args({64, 8})
+    ->Args({64, 16});
 
 // A matrix product's 16-row block of sums to floats.
 void BM_ScaleSums(benchmark::State& state) {
