@@ -368,6 +368,29 @@ TEST(KernelSets, AttentionBlockWorstCaseStaysExact) {
     }
 }
 
+// Equal scores over more positions than the 32-bit sums of the exps (2^16 each) of one pass
+// hold, one position per lane (a decoded token's heads) and one query per lane.
+TEST(KernelSets, AttentionBlockLongContextStaysExact) {
+  for (const int64_t count : {4, 16}) {
+    AttentionCase c;
+    c.head_dim = 2;
+    c.kv_stride = 2;
+    c.scale_stride = 1;
+    c.count = count;
+    const int64_t positions = 70001;
+    for (int64_t i = 0; i < c.count; ++i) {
+      c.q.push_back({32767, -32768});
+      c.sq.push_back(1.0f);
+      c.visible.push_back(positions - i);
+    }
+    c.k.assign(static_cast<size_t>(positions * c.kv_stride), 32767);
+    c.v.assign(c.k.size(), -32767);
+    c.sk.assign(static_cast<size_t>(positions), 0.0f);
+    c.sv.assign(static_cast<size_t>(positions), 1.0f);
+    expect_attention_block(c);
+  }
+}
+
 // A random matrix of `format` stored as the .etch stores it: codes packed LSB first by this
 // test's own packer, each row padded to a byte.
 struct PackedTile {
