@@ -229,22 +229,43 @@ const Kernels kSet{
 
 }  // namespace scalar_set
 
-// The AVX-512 exp unit's tables: coarse[a] = 2^(16 - a / 32) from t[0] on, fine[b] = 2^(-b / 2^10)
-// from t[32] on, a, b < 32, in binary64, so that table entry f is the integer nearest
-// coarse[f >> 5] * fine[f & 31].
-[[maybe_unused]] const double* exp_product_tables() {
-  struct Tables {
-    alignas(64) double t[64];
-  };
-  static const Tables tables = [] {
-    Tables made;
+// The AVX-512 exp unit's entries as binary32 products: table entry f is the integer nearest
+// (ties to even) coarse[f >> 5] * fine[f & 31] plus the delta of the exception for f, if any.
+// coarse[a] = 2^(16 - a / 32) and fine[b] = 2^(-b / 2^10), a, b < 32, rounded to binary32; a
+// product's error (up to about 3 units in 2^24 of 2^16) crosses a rounding boundary of the
+// contract's table, checked here entry by entry, for two entries, which become the exceptions.
+struct ExpProducts {
+  static constexpr int kMaxExceptions = 4;
+  alignas(64) float coarse[32];
+  alignas(64) float fine[32];
+  int exceptions = 0;
+  int32_t exception_entry[kMaxExceptions], exception_delta[kMaxExceptions];
+};
+
+[[maybe_unused]] const ExpProducts& exp_products() {
+  static const ExpProducts products = [] {
+    ExpProducts made;
     for (int i = 0; i < 32; ++i) {
-      made.t[i] = std::exp2(16.0 - i / 32.0);
-      made.t[32 + i] = std::exp2(-i / 1024.0);
+      made.coarse[i] = static_cast<float>(std::exp2(16.0 - i / 32.0));
+      made.fine[i] = static_cast<float>(std::exp2(-i / 1024.0));
+    }
+    const std::span<const uint32_t> table = contract::exp_table();
+    for (int f = 0; f < static_cast<int>(table.size()); ++f) {
+      // Below 2^22: adding and taking away 1.5 * 2^23 rounds to an integer, ties to even, as
+      // the vector conversion does.
+      const float product = made.coarse[f >> 5] * made.fine[f & 31];
+      const auto nearest = static_cast<int32_t>((product + 12582912.0f) - 12582912.0f);
+      const int32_t delta = static_cast<int32_t>(table[static_cast<size_t>(f)]) - nearest;
+      if (delta == 0) continue;
+      if (made.exceptions == ExpProducts::kMaxExceptions)
+        fail("the exp unit's binary32 products miss more than {} table entries",
+             ExpProducts::kMaxExceptions);
+      made.exception_entry[made.exceptions] = f;
+      made.exception_delta[made.exceptions++] = delta;
     }
     return made;
   }();
-  return tables.t;
+  return products;
 }
 
 using contract::kExpFloor;
