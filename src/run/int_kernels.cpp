@@ -229,6 +229,14 @@ const Kernels kSet{
 
 }  // namespace scalar_set
 
+using contract::kExpFloor;
+using contract::kExpFractionBits;
+using contract::kExpInput;
+
+// Adding and taking away 1.5 * 2^23 rounds a binary32 below 2^22 in magnitude to an integer,
+// ties to even, in every vector set.
+constexpr float kRoundMagic = 12582912.0f;
+
 // The AVX-512 exp unit's entries as binary32 products: table entry f is the integer nearest
 // (ties to even) coarse[f >> 5] * fine[f & 31] plus the delta of the exception for f, if any.
 // coarse[a] = 2^(16 - a / 32) and fine[b] = 2^(-b / 2^10), a, b < 32, rounded to binary32; a
@@ -251,10 +259,9 @@ struct ExpProducts {
     }
     const std::span<const uint32_t> table = contract::exp_table();
     for (int f = 0; f < static_cast<int>(table.size()); ++f) {
-      // Below 2^22: adding and taking away 1.5 * 2^23 rounds to an integer, ties to even, as
-      // the vector conversion does.
+      // Ties to even, as the vector conversion rounds.
       const float product = made.coarse[f >> 5] * made.fine[f & 31];
-      const auto nearest = static_cast<int32_t>((product + 12582912.0f) - 12582912.0f);
+      const auto nearest = static_cast<int32_t>((product + kRoundMagic) - kRoundMagic);
       const int32_t delta = static_cast<int32_t>(table[static_cast<size_t>(f)]) - nearest;
       if (delta == 0) continue;
       if (made.exceptions == ExpProducts::kMaxExceptions)
@@ -267,14 +274,6 @@ struct ExpProducts {
   }();
   return products;
 }
-
-using contract::kExpFloor;
-using contract::kExpFractionBits;
-using contract::kExpInput;
-
-// Adding and taking away 1.5 * 2^23 rounds a binary32 below 2^22 in magnitude to an integer,
-// ties to even, in every vector set.
-constexpr float kRoundMagic = 12582912.0f;
 
 #define ETCH_SET(label)                                                         \
   const Kernels kSet{label,      quantize,         msa_row,        packed_dots, \
