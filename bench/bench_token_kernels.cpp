@@ -31,10 +31,11 @@ std::vector<int16_t> random_codes(size_t n) {
 }
 
 // One kv head's attention for the query heads of a decoded token (kjv-8m: 4) over `positions`
-// cached rows laid out as the engine's cache (rows of 2 kv heads, scales interleaved likewise).
+// cached rows: the head's rows and scales consecutive as in the engine's cache, or (third
+// argument 2) interleaved with another head's.
 void BM_AttentionDecodedToken(benchmark::State& state) {
-  const int64_t positions = state.range(0), head_dim = 32, kv_heads = 2, count = state.range(1);
-  const int64_t stride = kv_heads * head_dim;
+  const int64_t positions = state.range(0), head_dim = 32, count = state.range(1);
+  const int64_t kv_heads = state.range(2), stride = kv_heads * head_dim;
   const auto keys = random_codes(static_cast<size_t>(positions * stride));
   const auto values = random_codes(keys.size());
   std::vector<float> key_scales = random_floats(static_cast<size_t>(positions * kv_heads), 1e-3f);
@@ -61,10 +62,11 @@ void BM_AttentionDecodedToken(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations() * count * positions);
 }
 BENCHMARK(BM_AttentionDecodedToken)
-    ->ArgsProduct({{16, 64, 128, 512}, {4}})
-    ->Args({64, 1})
-    ->Args({64, 8})
-    ->Args({64, 16});
+    ->ArgsProduct({{16, 64, 128, 512}, {4}, {1}})
+    ->Args({64, 4, 2})
+    ->Args({64, 1, 1})
+    ->Args({64, 8, 1})
+    ->Args({64, 16, 1});
 
 // A matrix product's 16-row block of sums to floats.
 void BM_ScaleSums(benchmark::State& state) {
