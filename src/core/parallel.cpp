@@ -65,7 +65,7 @@ int64_t ThreadPool::run_chunks(uint32_t generation) {
   }
 }
 
-void ThreadPool::parallel_for(int64_t count, const std::function<void(int64_t, int64_t)>& body) {
+void ThreadPool::parallel_for(int64_t count, LoopBody body) {
   if (count <= 0) return;
   const int parts = size();
   if (parts == 1 || count == 1 || serial_loops_ > 0) {

@@ -2,11 +2,27 @@
 
 #include <atomic>
 #include <cstdint>
-#include <functional>
 #include <thread>
 #include <vector>
 
 namespace etch {
+
+// A loop body as parallel_for takes it: a reference to any callable body(begin, end), which must
+// outlive the call. Unlike std::function it never allocates: a lambda of many captures would
+// cost an allocation per loop, dozens per decoded token.
+class LoopBody {
+ public:
+  template <typename Body>
+  LoopBody(const Body& body)  // implicit: a lambda converts where the call takes it
+      : body_(&body), call_([](const void* b, int64_t begin, int64_t end) {
+          (*static_cast<const Body*>(b))(begin, end);
+        }) {}
+  void operator()(int64_t begin, int64_t end) const { call_(body_, begin, end); }
+
+ private:
+  const void* body_;
+  void (*call_)(const void*, int64_t, int64_t);
+};
 
 // A fixed set of worker threads that runs one data-parallel loop at a time. The calling
 // thread takes part, so a pool of N threads has N-1 workers. An engine issues dozens of
@@ -28,7 +44,7 @@ class ThreadPool {
   // Calls body(begin, end) over disjoint chunks covering [0, count); returns when all are done.
   // Each chunk runs start to end on one thread, so results that are computed per index never
   // depend on timing (the chunk bounds do: a loop the caller runs alone is one chunk).
-  void parallel_for(int64_t count, const std::function<void(int64_t, int64_t)>& body);
+  void parallel_for(int64_t count, LoopBody body);
 
   // Number of threads to use when the user did not say: the hardware's, at least 1.
   static int default_threads();
@@ -44,7 +60,7 @@ class ThreadPool {
   std::vector<std::thread> workers_;
   // Set by the caller before it publishes a loop's claim word; read by a thread only after it
   // claimed a chunk of that loop.
-  const std::function<void(int64_t, int64_t)>* body_ = nullptr;
+  const LoopBody* body_ = nullptr;
   int64_t count_ = 0;
   int64_t grain_ = 0;
   // The loop being run: generation (high 32 bits), next chunk (16 bits), chunk count (low 16

@@ -232,6 +232,44 @@ using contract::kExpInput;
 // ties to even, in every vector set.
 constexpr float kRoundMagic = 12582912.0f;
 
+// The AVX-512 exp unit's entries as binary32 products: table entry f is the integer nearest
+// (ties to even) coarse[f >> 5] * fine[f & 31] plus the delta of the exception for f, if any.
+// coarse[a] = 2^(16 - a / 32) and fine[b] = 2^(-b / 2^10), a, b < 32, rounded to binary32; a
+// product's error (up to about 3 units in 2^24 of 2^16) crosses a rounding boundary of the
+// contract's table, checked here entry by entry, for two entries, which become the exceptions.
+struct ExpProducts {
+  static constexpr int kMaxExceptions = 4;
+  alignas(64) float coarse[32];
+  alignas(64) float fine[32];
+  int exceptions = 0;
+  int32_t exception_entry[kMaxExceptions], exception_delta[kMaxExceptions];
+};
+
+[[maybe_unused]] const ExpProducts& exp_products() {
+  static const ExpProducts products = [] {
+    ExpProducts made;
+    for (int i = 0; i < 32; ++i) {
+      made.coarse[i] = static_cast<float>(std::exp2(16.0 - i / 32.0));
+      made.fine[i] = static_cast<float>(std::exp2(-i / 1024.0));
+    }
+    const std::span<const uint32_t> table = contract::exp_table();
+    for (int f = 0; f < static_cast<int>(table.size()); ++f) {
+      // Ties to even, as the vector conversion rounds.
+      const float product = made.coarse[f >> 5] * made.fine[f & 31];
+      const auto nearest = static_cast<int32_t>((product + kRoundMagic) - kRoundMagic);
+      const int32_t delta = static_cast<int32_t>(table[static_cast<size_t>(f)]) - nearest;
+      if (delta == 0) continue;
+      if (made.exceptions == ExpProducts::kMaxExceptions)
+        fail("the exp unit's binary32 products miss more than {} table entries",
+             ExpProducts::kMaxExceptions);
+      made.exception_entry[made.exceptions] = f;
+      made.exception_delta[made.exceptions++] = delta;
+    }
+    return made;
+  }();
+  return products;
+}
+
 #define ETCH_SET(label)                                                         \
   const Kernels kSet{label,      quantize,         msa_row,        packed_dots, \
                      expand_row, expand_block,     block_dots,     scale_sums,  \

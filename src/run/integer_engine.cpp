@@ -42,8 +42,8 @@ struct IntegerEngine::State {
   // Adapters in SRAM: the .etch's own first (when it has one), then EngineOptions::adapters.
   std::vector<compile::SramAdapter> adapters;
 
-  // KV cache in SRAM: int16 values and one float32 scale per (sequence, layer, position, kv
-  // head), rows as slots.cache_row() lays them out.
+  // KV cache in SRAM: int16 values and one float32 scale per (sequence, layer, kv head,
+  // position), rows as head_row() lays them out.
   template <typename T>
   using Lines = std::vector<T, int_kernels::CacheLineAllocator<T>>;
   // Rows and activations that the kernels load 64 bytes at a time start cache lines.
@@ -111,6 +111,14 @@ struct IntegerEngine::State {
     up.resize(b * f);
     xq.resize(b * std::max({d, f, static_cast<size_t>(q_dim)}));
     xs.resize(b);
+  }
+
+  // The cache row of one kv head at one position: a sequence's and layer's rows as
+  // slots.cache_row() lays them out, each kv head's together, so that attention reads one
+  // head's keys, values and scales as consecutive rows.
+  int64_t head_row(int sequence, int64_t layer, int64_t head, int64_t position) const {
+    return slots.cache_row(sequence, layer, 0) * config.kv_heads + head * slots.context() +
+           position;
   }
 
   // xq[t] = int16 quantization of in[t] (width n), xs[t] its scale.
@@ -268,13 +276,11 @@ struct IntegerEngine::State {
               visible[i] = tokens[static_cast<size_t>(t)].position + 1;
               outputs[i] = att.data() + t * q_dim + h * hd;
             }
-            const int64_t first_row =
-                slots.cache_row(tokens[static_cast<size_t>(block.first_token)].sequence, layer, 0);
-            const int64_t row = first_row * kv_dim + block.kv_head * hd;
-            const int64_t scale = first_row * kv_heads + block.kv_head;
-            k.attention_block(queries, query_scales, visible, block.count, k_cache.data() + row,
-                              v_cache.data() + row, kv_dim, k_scale.data() + scale,
-                              v_scale.data() + scale, kv_heads, hd, inv_sqrt, outputs);
+            const int64_t row = head_row(tokens[static_cast<size_t>(block.first_token)].sequence,
+                                         layer, block.kv_head, 0);
+            k.attention_block(queries, query_scales, visible, block.count,
+                              k_cache.data() + row * hd, v_cache.data() + row * hd, hd,
+                              k_scale.data() + row, v_scale.data() + row, 1, hd, inv_sqrt, outputs);
           }
         });
   }
@@ -320,14 +326,13 @@ struct IntegerEngine::State {
         const StepToken& token = tokens[static_cast<size_t>(t)];
         apply_rope(q.data() + t * q_dim, config.heads, token.position);
         apply_rope(kv_k.data() + t * kv_dim, config.kv_heads, token.position);
-        const int64_t row = slots.cache_row(token.sequence, l, token.position);
         for (int64_t h = 0; h < config.kv_heads; ++h) {
-          const int64_t slot = row * kv_dim + h * config.head_dim;
-          const int64_t scale_slot = row * config.kv_heads + h;
-          k_scale[static_cast<size_t>(scale_slot)] =
+          const int64_t row = head_row(token.sequence, l, h, token.position);
+          const int64_t slot = row * config.head_dim;
+          k_scale[static_cast<size_t>(row)] =
               k.quantize(kv_k.data() + t * kv_dim + h * config.head_dim, config.head_dim,
                          k_cache.data() + slot);
-          v_scale[static_cast<size_t>(scale_slot)] =
+          v_scale[static_cast<size_t>(row)] =
               k.quantize(kv_v.data() + t * kv_dim + h * config.head_dim, config.head_dim,
                          v_cache.data() + slot);
         }

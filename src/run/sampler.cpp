@@ -1,5 +1,6 @@
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <unordered_map>
 
@@ -7,8 +8,41 @@
 
 namespace etch::run {
 
+// std::max_element's index in two vectorized passes (compilers vectorize neither max_element
+// nor one pass that tracks the index): the largest value in 16 lanes, then its first index 16 at
+// a time. As in max_element, a NaN wins only as the first element, and of equal values (-0 and
+// +0 too) the first wins.
 int32_t argmax(std::span<const float> logits) {
-  return static_cast<int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin());
+  typedef float F4 __attribute__((vector_size(16)));
+  typedef int32_t I4 __attribute__((vector_size(16)));
+  constexpr size_t kVectors = 4, kLanes = 4 * kVectors;
+  const size_t n = logits.size();
+  if (n == 0 || std::isnan(logits[0])) return 0;
+  const auto at = [&](size_t i) {
+    F4 v;
+    std::memcpy(&v, logits.data() + i, sizeof v);
+    return v;
+  };
+  F4 lanes[kVectors];
+  for (F4& lane : lanes) lane = F4{} + logits[0];
+  size_t i = 0;
+  for (; i + kLanes <= n; i += kLanes)
+    for (size_t v = 0; v < kVectors; ++v) {
+      const F4 x = at(i + 4 * v);
+      lanes[v] = x > lanes[v] ? x : lanes[v];
+    }
+  float best = logits[0];
+  for (const F4& lane : lanes)
+    for (int l = 0; l < 4; ++l) best = lane[l] > best ? lane[l] : best;
+  for (; i < n; ++i) best = logits[i] > best ? logits[i] : best;
+  size_t first = 0;
+  for (; first + kLanes <= n; first += kLanes) {
+    I4 found = {};
+    for (size_t v = 0; v < kVectors; ++v) found |= at(first + 4 * v) == best;
+    if (found[0] | found[1] | found[2] | found[3]) break;
+  }
+  while (logits[first] != best) ++first;
+  return static_cast<int32_t>(first);
 }
 
 double log_softmax_at(std::span<const float> logits, int32_t target) {

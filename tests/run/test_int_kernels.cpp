@@ -208,6 +208,21 @@ TEST(KernelSets, QuantizeNonFiniteLikeTheContract) {
   }
 }
 
+// Every entry of the exp table, and every shift of it: inputs 2^-12 apart cover each integer
+// the unit rounds its input to (kExpInput * 2^-12 < 1) down to the floor and past it.
+TEST(KernelSets, ExpUnitsEqualTheContractAtEveryTableEntry) {
+  std::vector<float> d;
+  for (int k = 0; static_cast<float>(k) * 0x1p-12f * contract::kExpInput < 18.0f * 1024; ++k)
+    d.push_back(-static_cast<float>(k) * 0x1p-12f);
+  std::vector<uint32_t> want(d.size());
+  for (size_t i = 0; i < d.size(); ++i) want[i] = contract::exp_unit(d[i]);
+  for (const Kernels* k : variants()) {
+    std::vector<uint32_t> e(d.size());
+    k->exp_units(d.data(), static_cast<int64_t>(d.size()), e.data());
+    EXPECT_TRUE(same(e, want)) << k->name;
+  }
+}
+
 // The widths the fast paths rely on, at their extremes: every product at its largest.
 TEST(KernelSets, WorstCaseInputsStayExact) {
   for (const Kernels* k : variants()) {
@@ -304,15 +319,16 @@ void expect_attention_block(const AttentionCase& c) {
 TEST(KernelSets, AttentionBlockEqualsTheContractUnitsPerQuery) {
   FloatSource src(7);
   // Heads around the vector widths and the 256 codes of the byte-split dots (257 and up go
-  // query by query); positions past the 256 of one 32-bit value block.
+  // query by query); positions past the 256 of one 32-bit value block; up to 8 queries one
+  // position per lane, more one query per lane.
   for (const int64_t head_dim : {1, 2, 31, 32, 33, 64, 100, 128, 256, 257})
-    for (const int64_t count : {1, 4, 5, 7, 16}) {
+    for (const int64_t count : {1, 2, 3, 4, 5, 7, 8, 9, 16}) {
       AttentionCase c;
       c.head_dim = head_dim;
       c.kv_stride = head_dim + static_cast<int64_t>(src.pick(20));
       c.scale_stride = 1 + static_cast<int64_t>(src.pick(3));
       c.count = count;
-      const int64_t positions = 1 + static_cast<int64_t>(src.pick(count == 16 ? 600 : 70));
+      const int64_t positions = 1 + static_cast<int64_t>(src.pick(count >= 8 ? 600 : 70));
       for (int64_t i = 0; i < count; ++i) {
         c.q.push_back(codes(src, head_dim));
         c.sq.push_back(std::abs(src.moderate(6)));
@@ -331,21 +347,45 @@ TEST(KernelSets, AttentionBlockEqualsTheContractUnitsPerQuery) {
 // The byte-split sums at their extremes: codes of -32768 and 32767 everywhere, equal scores
 // (every weight code 32767) over more positions than one 32-bit block of the value sum holds.
 TEST(KernelSets, AttentionBlockWorstCaseStaysExact) {
-  for (const int16_t code : {int16_t{-32768}, int16_t{32767}}) {
+  for (const int16_t code : {int16_t{-32768}, int16_t{32767}})
+    for (const int64_t count : {4, 16}) {
+      AttentionCase c;
+      c.head_dim = 256;
+      c.kv_stride = 256;
+      c.scale_stride = 1;
+      c.count = count;
+      const int64_t positions = 700;
+      for (int64_t i = 0; i < c.count; ++i) {
+        c.q.emplace_back(static_cast<size_t>(c.head_dim), i % 2 ? code : int16_t{-32768});
+        c.sq.push_back(1.0f);
+        c.visible.push_back(positions - i);
+      }
+      c.k.assign(static_cast<size_t>(positions * c.kv_stride), code);
+      c.v.assign(c.k.size(), code);
+      c.sk.assign(static_cast<size_t>(positions), 0.0f);  // every score 0: equal weights
+      c.sv.assign(static_cast<size_t>(positions), 1.0f);
+      expect_attention_block(c);
+    }
+}
+
+// Equal scores over more positions than the 32-bit sums of the exps (2^16 each) of one pass
+// hold, one position per lane (a decoded token's heads) and one query per lane.
+TEST(KernelSets, AttentionBlockLongContextStaysExact) {
+  for (const int64_t count : {4, 16}) {
     AttentionCase c;
-    c.head_dim = 256;
-    c.kv_stride = 256;
+    c.head_dim = 2;
+    c.kv_stride = 2;
     c.scale_stride = 1;
-    c.count = 16;
-    const int64_t positions = 700;
+    c.count = count;
+    const int64_t positions = 40001;  // 40001 * 2^16 > 2^31
     for (int64_t i = 0; i < c.count; ++i) {
-      c.q.emplace_back(static_cast<size_t>(c.head_dim), i % 2 ? code : int16_t{-32768});
+      c.q.push_back({32767, -32768});
       c.sq.push_back(1.0f);
       c.visible.push_back(positions - i);
     }
-    c.k.assign(static_cast<size_t>(positions * c.kv_stride), code);
-    c.v.assign(c.k.size(), code);
-    c.sk.assign(static_cast<size_t>(positions), 0.0f);  // every score 0: equal weights
+    c.k.assign(static_cast<size_t>(positions * c.kv_stride), 32767);
+    c.v.assign(c.k.size(), -32767);
+    c.sk.assign(static_cast<size_t>(positions), 0.0f);
     c.sv.assign(static_cast<size_t>(positions), 1.0f);
     expect_attention_block(c);
   }

@@ -1,6 +1,10 @@
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cmath>
+#include <limits>
 #include <map>
+#include <random>
 
 #include "run/run.hpp"
 
@@ -13,6 +17,28 @@ TEST(Sampler, GreedyPicksTheLargestLogit) {
   run::Sampler s({.temperature = 0});
   EXPECT_EQ(s.sample(kLogits, {}), 1);
   EXPECT_EQ(run::argmax(kLogits), 1);
+}
+
+// argmax is std::max_element's index on any logits: ties (-0 and +0 among them) to the first,
+// NaN never after the first element, a NaN first element wins.
+TEST(Sampler, ArgmaxIsMaxElementsIndex) {
+  std::mt19937 rng(5);
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  for (const size_t n : {1, 2, 15, 16, 17, 31, 33, 100, 4096, 4099})
+    for (int trial = 0; trial < 40; ++trial) {
+      std::vector<float> logits(n);
+      const int values = 1 + static_cast<int>(rng() % 6);  // few distinct values: many ties
+      for (float& l : logits) {
+        const auto pick = rng() % 40;
+        l = pick == 0   ? nan
+            : pick == 1 ? -0.0f
+            : pick == 2 ? 0.0f
+                        : static_cast<float>(rng() % values) - 3.0f;
+      }
+      if (trial % 10 == 0) logits[0] = nan;
+      const auto want = std::max_element(logits.begin(), logits.end()) - logits.begin();
+      ASSERT_EQ(run::argmax(logits), want) << n << " " << trial;
+    }
 }
 
 TEST(Sampler, SameSeedSameTokens) {
