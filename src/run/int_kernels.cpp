@@ -47,34 +47,6 @@ PackedMatrix::PackedMatrix(const compile::MatrixView& v) : view(&v), multiplier_
 
 namespace {
 
-// Codes [j, j + count) of row r, a byte each: from the row's bytes, or from the code groups a
-// group at a time, each of the row's two word lanes (even and odd columns) read whole.
-inline void unpack_codes(const compile::MatrixView& v, int64_t r, int64_t j, int64_t count,
-                         uint8_t* out) {
-  if (!compile::grouped_codes(v.bits)) {
-    std::memcpy(out, v.codes.data() + r * v.cols + j, static_cast<size_t>(count));
-    return;
-  }
-  const uint64_t mask = (uint64_t{1} << v.bits) - 1;
-  for (int64_t col = j; col < j + count;) {
-    const int64_t g = col / compile::kCodeGroupColumns;
-    const uint8_t* group = v.code_group(r / compile::kCodeBlockRows, g);
-    unsigned __int128 lanes[2] = {0, 0};  // 16 codes of up to 6 bits each
-    for (int e = 0; e < 2; ++e)
-      for (int q = 0; q < v.bits; ++q) {
-        uint16_t word = 0;
-        std::memcpy(&word, group + 64 * q + 2 * (r % compile::kCodeBlockRows * 2 + e), 2);
-        lanes[e] |= static_cast<unsigned __int128>(word) << (16 * q);
-      }
-    for (const int64_t stop = std::min(j + count, (g + 1) * compile::kCodeGroupColumns); col < stop;
-         ++col) {
-      const int64_t c = col % compile::kCodeGroupColumns;
-      out[col - j] =
-          static_cast<uint8_t>(static_cast<uint64_t>(lanes[c % 2] >> (c / 2 * v.bits)) & mask);
-    }
-  }
-}
-
 // expand_block through a set's expand_row: each row decoded once, then its column pairs (32-bit
 // words) spread to their places in the block.
 template <void (*kExpandRow)(const PackedMatrix&, int64_t, int16_t*)>
