@@ -65,6 +65,18 @@ void interleave_rows(const PackedMatrix& m, int64_t first_row, int16_t* out) {
   }
 }
 
+// packed_products through a set's packed_dots and scale_sums, a tile of rows at a time.
+template <auto kDots, auto kScale>
+void products_via_sums(const int16_t* x, float x_scale, const PackedMatrix& m, int64_t first_row,
+                       int64_t rows, float* out) {
+  int64_t sums[contract::kTileRows];
+  for (int64_t i = 0; i < rows; i += contract::kTileRows) {
+    const int64_t count = std::min(contract::kTileRows, rows - i);
+    kDots(x, m, first_row + i, count, sums);
+    kScale(sums, count, m.view->scales.data() + first_row + i, x_scale, out + i);
+  }
+}
+
 // attention_block one query at a time through a set's attention_scores and attention_output.
 template <auto kScores, auto kOutput>
 void attention_each(const int16_t* const* q, const float* sq, const int64_t* visible, int64_t count,
@@ -187,12 +199,22 @@ void attention_output(const float* scores, int64_t positions, const int16_t* v, 
       v_stride, {sv, p}, {out, static_cast<size_t>(head_dim)});
 }
 
-const Kernels kSet{
-    "scalar",         quantize,         msa_row,
-    packed_dots,      expand_row,       expand_block,
-    block_dots,       scale_sums,       dot16,
-    attention_scores, exp_units,        swiglu,
-    rms_norm,         attention_output, attention_each<attention_scores, attention_output>};
+const Kernels kSet{"scalar",
+                   quantize,
+                   msa_row,
+                   packed_dots,
+                   products_via_sums<packed_dots, scale_sums>,
+                   expand_row,
+                   expand_block,
+                   block_dots,
+                   scale_sums,
+                   dot16,
+                   attention_scores,
+                   exp_units,
+                   swiglu,
+                   rms_norm,
+                   attention_output,
+                   attention_each<attention_scores, attention_output>};
 
 }  // namespace scalar_set
 
@@ -242,11 +264,11 @@ struct ExpProducts {
   return products;
 }
 
-#define ETCH_SET(label)                                                         \
-  const Kernels kSet{label,      quantize,         msa_row,        packed_dots, \
-                     expand_row, expand_block,     block_dots,     scale_sums,  \
-                     dot16,      attention_scores, exp_units,      swiglu,      \
-                     rms_norm,   attention_output, attention_block};
+#define ETCH_SET(label)                                                          \
+  const Kernels kSet{label,           quantize,   msa_row,          packed_dots, \
+                     packed_products, expand_row, expand_block,     block_dots,  \
+                     scale_sums,      dot16,      attention_scores, exp_units,   \
+                     swiglu,          rms_norm,   attention_output, attention_block};
 
 namespace baseline {
 #define ETCH_TARGET

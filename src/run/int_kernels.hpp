@@ -66,6 +66,11 @@ struct Kernels {
   // straight from its packed codes.
   void (*packed_dots)(const int16_t* x, const PackedMatrix& m, int64_t first_row, int64_t rows,
                       int64_t* out);
+  // out[i] = scale_sums of packed_dots' sum of row first_row + i with the row's scale and
+  // x_scale, i < rows: one token's matrix product as floats, without the sums' round trip
+  // through memory.
+  void (*packed_products)(const int16_t* x, float x_scale, const PackedMatrix& m, int64_t first_row,
+                          int64_t rows, float* out);
   // out[j] = levels[code(r, j)] * multiplier(r, j / group) over row r of m: the weights that
   // msa_row multiplies x by, each group's multiplier applied (|weight| < 2^11).
   void (*expand_row)(const PackedMatrix& m, int64_t r, int16_t* out);

@@ -173,11 +173,9 @@ struct IntegerEngine::State {
           // (into a thread's buffer) and share it. The scalar set keeps the contract's unit per
           // token.
           if (scalar || tokens == 1) {
-            for (int64_t t = 0; t < tokens; ++t) {
-              int64_t acc[kTile];
-              k.packed_dots(xq.data() + t * cols, *job.m, first, count, acc);
-              store(t, first, count, acc);
-            }
+            for (int64_t t = 0; t < tokens; ++t)
+              k.packed_products(xq.data() + t * cols, xs[static_cast<size_t>(t)], *job.m, first,
+                                count, job.out + t * rows + first);
             continue;
           }
           thread_local Lines<int16_t> w;

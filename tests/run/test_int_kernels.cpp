@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <bit>
 #include <cstring>
 
 #include "compile/compile.hpp"
@@ -530,14 +531,30 @@ TEST(KernelSets, PackedRowsEqualTheContractUnitInEveryFormat) {
                   << k->name << " row " << r << " col " << j;
             }
         }
-      // Many rows in one call, from every row of a block of eight (the sets take rows in pairs
-      // and in eights).
+      // Many rows in one call, from every row of a code block of 16 (the sets take rows in
+      // pairs, blocks of 16 and tiles of 64); the same rows as floats with their scales:
+      // float(sum) * (row scale * x scale), bit for bit.
+      std::vector<float> scales(static_cast<size_t>(rows));
+      for (float& scale : scales) scale = std::ldexp(src.unit(), -static_cast<int>(src.pick(20)));
+      compile::MatrixView scaled = view;
+      scaled.scales = scales;
+      const PackedMatrix scaled_packed(scaled);
+      const float x_scale = std::ldexp(src.unit(), -7);
       for (const Kernels* k : variants())
-        for (int64_t from = 0; from < std::min<int64_t>(8, rows); ++from) {
+        for (int64_t from = 0; from < std::min<int64_t>(17, rows); ++from) {
           std::vector<int64_t> got(static_cast<size_t>(rows - from));
           k->packed_dots(x.data(), packed, from, rows - from, got.data());
           ASSERT_TRUE(std::equal(got.begin(), got.end(), want_rows.begin() + from))
               << k->name << " from row " << from;
+          std::vector<float> products(static_cast<size_t>(rows - from));
+          k->packed_products(x.data(), x_scale, scaled_packed, from, rows - from, products.data());
+          for (int64_t r = from; r < rows; ++r) {
+            const float want = static_cast<float>(want_rows[static_cast<size_t>(r)]) *
+                               (scales[static_cast<size_t>(r)] * x_scale);
+            ASSERT_EQ(std::bit_cast<uint32_t>(products[static_cast<size_t>(r - from)]),
+                      std::bit_cast<uint32_t>(want))
+                << k->name << " from row " << from << " row " << r;
+          }
         }
     }
 }
