@@ -121,7 +121,6 @@ uint32_t MatrixView::code(int64_t row, int64_t j) const {
   return c;
 }
 
-
 void MatrixView::decode_row(int64_t r, int8_t* out) const {
   const int8_t* table = levels.data() + (r / contract::kTileRows) * (int64_t{1} << bits);
   for (int64_t j = 0; j < cols; ++j) out[j] = table[code(r, j)];
