@@ -106,10 +106,11 @@ void ThreadPool::judge_loop(uint32_t used, int64_t own, bool waited_long) {
   const int64_t parts = size();
   // Loops of one chunk per thread are left alone: there the chunks, not the cores, may differ.
   if (used < 2 * parts) return;
-  // Waiting for a worker longer than the caller's own share took, or workers that ran under an
-  // eighth of their share of a window's chunks, mean that other processes hold the workers'
-  // cores: one thread is faster for a while.
-  bool slow = waited_long, judged = waited_long;
+  // Waiting for a worker longer than the caller's own share took, twice in a row, or workers that
+  // ran under an eighth of their share of a window's chunks, mean that other processes hold the
+  // workers' cores: one thread is faster for a while.
+  bool slow = waited_long && waited_long_before_, judged = slow;
+  waited_long_before_ = waited_long;
   window_chunks_ += used;
   window_own_ += own;
   if (++window_loops_ == kWindowLoops) {

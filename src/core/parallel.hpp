@@ -72,15 +72,17 @@ class ThreadPool {
   std::atomic<uint32_t> chunks_done_{0};  // the caller sleeps on it
   std::atomic<uint32_t> caller_sleeping_{0};
   std::atomic<bool> stopping_{false};
-  // Loops the caller runs alone after one in which it waited for a worker longer than it
-  // computed itself, or after a window of loops in which the workers ran few chunks: about ten
-  // decoded tokens of a small model, after which the workers get another try; doubled after
-  // each try that fails again, halved after each window that goes well.
+  // Loops the caller runs alone after two loops in a row in which it waited for a worker longer
+  // than it computed itself (one alone is a worker waking slowly from sleep), or after a window of
+  // loops in which the workers ran few chunks: about ten decoded tokens of a small model, after
+  // which the workers get another try; doubled after each try that fails again, halved after each
+  // window that goes well.
   static constexpr int kSerialLoops = 512;
   // Loops left for the caller to run alone, and how many the next slow worker costs (only the
   // caller reads or writes them).
   int serial_loops_ = 0;
   int serial_backoff_ = kSerialLoops;
+  bool waited_long_before_ = false;  // in the previous judged loop
   // The loops, chunks and caller's chunks of the window being judged (the caller's too).
   int window_loops_ = 0;
   int64_t window_chunks_ = 0, window_own_ = 0;
