@@ -77,6 +77,18 @@ void products_via_sums(const int16_t* x, float x_scale, const PackedMatrix& m, i
   }
 }
 
+// block_products through a set's block_dots and scale_sums.
+template <auto kBlockDots, auto kScale>
+void products_via_block_sums(const int16_t* const* xs, const float* x_scales, int64_t tokens,
+                             const int16_t* w, int64_t n, const float* row_scales, int64_t rows,
+                             float* out, int64_t out_stride) {
+  thread_local std::vector<int64_t> sums;
+  sums.resize(static_cast<size_t>(tokens * kBlockRows));
+  kBlockDots(xs, tokens, w, n, sums.data());
+  for (int64_t t = 0; t < tokens; ++t)
+    kScale(sums.data() + t * kBlockRows, rows, row_scales, x_scales[t], out + t * out_stride);
+}
+
 // attention_block one query at a time through a set's attention_scores and attention_output.
 template <auto kScores, auto kOutput>
 void attention_each(const int16_t* const* q, const float* sq, const int64_t* visible, int64_t count,
@@ -207,6 +219,7 @@ const Kernels kSet{"scalar",
                    expand_row,
                    expand_block,
                    block_dots,
+                   products_via_block_sums<block_dots, scale_sums>,
                    scale_sums,
                    dot16,
                    attention_scores,
@@ -264,11 +277,12 @@ struct ExpProducts {
   return products;
 }
 
-#define ETCH_SET(label)                                                          \
-  const Kernels kSet{label,           quantize,   msa_row,          packed_dots, \
-                     packed_products, expand_row, expand_block,     block_dots,  \
-                     scale_sums,      dot16,      attention_scores, exp_units,   \
-                     swiglu,          rms_norm,   attention_output, attention_block};
+#define ETCH_SET(label)                                                           \
+  const Kernels kSet{label,           quantize,   msa_row,      packed_dots,      \
+                     packed_products, expand_row, expand_block, block_dots,       \
+                     block_products,  scale_sums, dot16,        attention_scores, \
+                     exp_units,       swiglu,     rms_norm,     attention_output, \
+                     attention_block};
 
 namespace baseline {
 #define ETCH_TARGET

@@ -83,6 +83,12 @@ struct Kernels {
   // columns, t < tokens: the same integer as msa_row by distributivity.
   void (*block_dots)(const int16_t* const* xs, int64_t tokens, const int16_t* w, int64_t n,
                      int64_t* out);
+  // out[t * out_stride + i] = float(block_dots' sum of token t and row i) * (row_scales[i] *
+  // x_scales[t]), i < rows <= kBlockRows: a block's products as floats, as scale_sums gives them,
+  // without the sums' round trip through memory.
+  void (*block_products)(const int16_t* const* xs, const float* x_scales, int64_t tokens,
+                         const int16_t* w, int64_t n, const float* row_scales, int64_t rows,
+                         float* out, int64_t out_stride);
   // out[i] = float(sums[i]) * (row_scales[i] * x_scale), i < count: a product's integer row sums
   // to floats with the rows' scales and the input's.
   void (*scale_sums)(const int64_t* sums, int64_t count, const float* row_scales, float x_scale,

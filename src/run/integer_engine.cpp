@@ -162,11 +162,6 @@ struct IntegerEngine::State {
         const int64_t lo = std::max(begin, base) - base,
                       hi = std::min(end, base + job_tiles) - base;
         base += job_tiles;
-        // out[t][first + i] for count rows from their integer sums.
-        auto store = [&](int64_t t, int64_t first, int64_t count, const int64_t* sums) {
-          k.scale_sums(sums, count, v.scales.data() + first, xs[static_cast<size_t>(t)],
-                       job.out + t * rows + first);
-        };
         for (int64_t tile = lo; tile < hi; ++tile) {
           const int64_t first = tile * kTile, count = std::min(rows, first + kTile) - first;
           // One token reads the codes directly; several decode each block of kRows rows once
@@ -179,19 +174,16 @@ struct IntegerEngine::State {
             continue;
           }
           thread_local Lines<int16_t> w;
-          thread_local std::vector<int64_t> acc;
           thread_local std::vector<const int16_t*> rows_of_x;
           w.resize(static_cast<size_t>(kRows * ((cols + 1) / 2 * 2)));
-          acc.resize(static_cast<size_t>(tokens * kRows));
           rows_of_x.resize(static_cast<size_t>(tokens));
           for (int64_t t = 0; t < tokens; ++t)
             rows_of_x[static_cast<size_t>(t)] = xq.data() + t * cols;
           for (int64_t block = first; block < first + count; block += kRows) {
-            const int64_t block_count = std::min(first + count, block + kRows) - block;
             k.expand_block(*job.m, block, w.data());
-            k.block_dots(rows_of_x.data(), tokens, w.data(), cols, acc.data());
-            for (int64_t t = 0; t < tokens; ++t)
-              store(t, block, block_count, acc.data() + t * kRows);
+            k.block_products(rows_of_x.data(), xs.data(), tokens, w.data(), cols,
+                             v.scales.data() + block,
+                             std::min(first + count, block + kRows) - block, job.out + block, rows);
           }
         }
       }

@@ -98,6 +98,29 @@ TEST(KernelSets, EveryHostSetEqualsTheContractUnits) {
                       contract::dot(token_rows[static_cast<size_t>(t)],
                                     block_rows[static_cast<size_t>(i)]))
                 << "token " << t << " row " << i;
+        // the same sums as floats with row and token scales (a block of `rows` rows, the rest
+        // untouched): float(sum) * (row scale * token scale), bit for bit
+        {
+          const auto rows = static_cast<int64_t>(1 + src.pick(kBlockRows));
+          std::vector<float> row_scales(kBlockRows), x_scales(static_cast<size_t>(tokens));
+          for (auto& v : row_scales) v = std::abs(src.moderate(8));
+          for (auto& v : x_scales) v = std::abs(src.moderate(8));
+          const int64_t stride = rows + 3;
+          std::vector<float> products(static_cast<size_t>(tokens * stride), -1.0f);
+          k->block_products(xs.data(), x_scales.data(), tokens, block.data(), n, row_scales.data(),
+                            rows, products.data(), stride);
+          for (int64_t t = 0; t < tokens; ++t)
+            for (int64_t i = 0; i < stride; ++i) {
+              const float want =
+                  i < rows
+                      ? static_cast<float>(got[static_cast<size_t>(t * kBlockRows + i)]) *
+                            (row_scales[static_cast<size_t>(i)] * x_scales[static_cast<size_t>(t)])
+                      : -1.0f;
+              ASSERT_EQ(std::bit_cast<uint32_t>(products[static_cast<size_t>(t * stride + i)]),
+                        std::bit_cast<uint32_t>(want))
+                  << "token " << t << " row " << i;
+            }
+        }
 
         // integer sums to floats, sums up to 2^40 so that the conversion rounds
         {
