@@ -6,12 +6,12 @@
 #      full-text oracle tests (not even built there), whose code paths the unit tests cover, the
 #      RTL simulations (generated Verilator models, proven in stage 1), and the server's
 #      43-second load test (run in stage 1; the sanitized server is exercised by its other tests);
-#   3. every libFuzzer target for ETCH_FUZZ_SECONDS (default 10) on seeds from the fixtures.
+#   3. every libFuzzer target for ETCH_FUZZ_SECONDS (default 6) on seeds from the fixtures.
 # Set ETCH_SKIP_SANITIZE=1 or ETCH_SKIP_FUZZ=1 to leave a stage out while developing.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 jobs=${ETCH_JOBS:-$(nproc)}
-fuzz_seconds=${ETCH_FUZZ_SECONDS:-10}
+fuzz_seconds=${ETCH_FUZZ_SECONDS:-6}
 fixtures=${ETCH_FIXTURES:-$root/../shared/fixtures}
 export ETCH_FIXTURES=$fixtures
 
